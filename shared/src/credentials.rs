@@ -1,0 +1,307 @@
+//! The LiveKit credentials a function signs and verifies with, and where they come from.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::sync::{Mutex, RwLock};
+
+use crate::error::Error;
+use crate::secret::Secret;
+use crate::settings::EnvSettings;
+use crate::ssm::SsmParameters;
+
+/// LiveKit's own development credentials (`livekit-server --dev`).
+pub const DEV_API_KEY: &str = "devkey";
+pub const DEV_API_SECRET: &str = "secret";
+pub const DEV_URL: &str = "ws://localhost:7880";
+
+/// API key, secret and the two URLs of one LiveKit deployment.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Credentials {
+    pub api_key: String,
+    pub api_secret: Secret,
+    /// What browsers connect to: always `ws://` or `wss://`, because older
+    /// browsers need an explicit WebSocket scheme in `new WebSocket()`.
+    pub client_url: String,
+    /// Where server-side API (Twirp) calls go: `http://` or `https://`.
+    pub api_url: String,
+}
+
+impl Credentials {
+    /// Builds credentials from the configured URL (any of ws/wss/http/https) and an
+    /// optional separate API URL; the two are derived from each other when only one is given.
+    pub fn new(
+        api_key: impl Into<String>,
+        api_secret: Secret,
+        url: &str,
+        api_url: Option<&str>,
+    ) -> Result<Self, Error> {
+        let api_key = api_key.into();
+        if api_key.trim().is_empty() {
+            return Err(Error::InvalidCredentials("the API key is empty".into()));
+        }
+        if api_secret.is_empty() {
+            return Err(Error::InvalidCredentials("the API secret is empty".into()));
+        }
+        let (client_url, derived_api_url) = split_url(url)?;
+        let api_url = match api_url.map(str::trim).filter(|u| !u.is_empty()) {
+            Some(explicit) => {
+                let (_, api) = split_url(explicit)?;
+                api
+            }
+            None => derived_api_url,
+        };
+        Ok(Self { api_key, api_secret, client_url, api_url })
+    }
+
+    pub fn development() -> Self {
+        Self {
+            api_key: DEV_API_KEY.into(),
+            api_secret: Secret::new(DEV_API_SECRET),
+            client_url: DEV_URL.into(),
+            api_url: "http://localhost:7880".into(),
+        }
+    }
+}
+
+/// Returns (client ws/wss URL, api http/https URL) for a LiveKit URL in any of the four schemes.
+fn split_url(url: &str) -> Result<(String, String), Error> {
+    let url = url.trim().trim_end_matches('/');
+    let (scheme, rest) = url.split_once("://").ok_or_else(|| {
+        Error::InvalidCredentials(format!("LiveKit URL `{url}` has no scheme (expected wss:// or https://)"))
+    })?;
+    if rest.is_empty() || rest.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(Error::InvalidCredentials(format!("LiveKit URL `{url}` has no valid host")));
+    }
+    let (secure, plain) = match scheme.to_ascii_lowercase().as_str() {
+        "wss" | "https" => (true, false),
+        "ws" | "http" => (false, true),
+        other => {
+            return Err(Error::InvalidCredentials(format!(
+                "LiveKit URL scheme `{other}` is not one of wss, ws, https, http"
+            )))
+        }
+    };
+    debug_assert!(secure != plain);
+    Ok(if secure {
+        (format!("wss://{rest}"), format!("https://{rest}"))
+    } else {
+        (format!("ws://{rest}"), format!("http://{rest}"))
+    })
+}
+
+/// Where this process is running: the dev defaults are only ever used locally.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Runtime {
+    Lambda,
+    Local,
+}
+
+/// Where credentials come from, decided once at start-up.
+#[derive(Debug)]
+pub enum CredentialSource {
+    Ssm(SsmParameters),
+    Fixed(Arc<Credentials>),
+    /// Nothing configured inside Lambda: every request that needs credentials gets a 503.
+    Missing,
+}
+
+/// How long fetched credentials are trusted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CachePolicy {
+    /// Refresh from SSM when the cached value is older than this.
+    pub max_age: Duration,
+    /// If a refresh fails, keep serving the last good value until it is this old.
+    pub stale_limit: Duration,
+}
+
+impl Default for CachePolicy {
+    fn default() -> Self {
+        Self { max_age: Duration::from_secs(300), stale_limit: Duration::from_secs(3600) }
+    }
+}
+
+struct Cached {
+    credentials: Arc<Credentials>,
+    fetched_at: Instant,
+}
+
+/// Credentials cached for the container's life: one batched SSM call per cold start,
+/// refreshed when older than the max age, never fetched per request.
+pub struct CredentialStore {
+    source: CredentialSource,
+    policy: CachePolicy,
+    cached: RwLock<Option<Cached>>,
+    // Serialises refreshes so concurrent requests (local server) cause one SSM call, not many.
+    refreshing: Mutex<()>,
+}
+
+impl std::fmt::Debug for CredentialStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CredentialStore").field("source", &self.source).field("policy", &self.policy).finish()
+    }
+}
+
+impl CredentialStore {
+    pub fn new(source: CredentialSource, policy: CachePolicy) -> Self {
+        Self { source, policy, cached: RwLock::new(None), refreshing: Mutex::new(()) }
+    }
+
+    pub fn fixed(credentials: Credentials) -> Self {
+        Self::new(CredentialSource::Fixed(Arc::new(credentials)), CachePolicy::default())
+    }
+
+    /// Chooses the source from the environment, in this order: SSM when
+    /// `LIVEKIT_SSM_PREFIX` is set; else `LIVEKIT_API_KEY`/`LIVEKIT_API_SECRET`/`LIVEKIT_URL`;
+    /// else, only locally, LiveKit's dev defaults (with a loud warning).
+    pub async fn from_env(env: &EnvSettings, runtime: Runtime) -> Result<Self, Error> {
+        let policy = CachePolicy {
+            max_age: env.duration_secs("CREDENTIALS_MAX_AGE_SECONDS", 300, 1..=86_400)?,
+            stale_limit: env.duration_secs("CREDENTIALS_STALE_LIMIT_SECONDS", 3600, 0..=7 * 86_400)?,
+        };
+        if let Some(prefix) = env.non_empty("LIVEKIT_SSM_PREFIX") {
+            let timeout = env.duration_millis("SSM_TIMEOUT_MS", 3000, 100..=60_000)?;
+            let parameters = SsmParameters::from_aws_env(&prefix, timeout).await?;
+            tracing::info!(prefix = %prefix, "LiveKit credentials come from SSM Parameter Store");
+            return Ok(Self::new(CredentialSource::Ssm(parameters), policy));
+        }
+        let key = env.non_empty("LIVEKIT_API_KEY");
+        let secret = env.non_empty("LIVEKIT_API_SECRET");
+        let url = env.non_empty("LIVEKIT_URL");
+        if key.is_some() || secret.is_some() || url.is_some() {
+            let missing: Vec<&str> =
+                [("LIVEKIT_API_KEY", &key), ("LIVEKIT_API_SECRET", &secret), ("LIVEKIT_URL", &url)]
+                    .iter()
+                    .filter(|(_, v)| v.is_none())
+                    .map(|(name, _)| *name)
+                    .collect();
+            if let Some(first) = missing.first() {
+                return Err(Error::Config {
+                    variable: (*first).to_string(),
+                    reason: format!(
+                        "is required when any of LIVEKIT_API_KEY, LIVEKIT_API_SECRET, LIVEKIT_URL is set (missing: {})",
+                        missing.join(", ")
+                    ),
+                });
+            }
+            let (key, secret, url) = (key.unwrap_or_default(), secret.unwrap_or_default(), url.unwrap_or_default());
+            let credentials =
+                Credentials::new(key, Secret::new(secret), &url, env.non_empty("LIVEKIT_API_URL").as_deref())
+                    .map_err(|e| Error::Config { variable: "LIVEKIT_URL".into(), reason: e.to_string() })?;
+            tracing::info!("LiveKit credentials come from LIVEKIT_API_KEY / LIVEKIT_API_SECRET / LIVEKIT_URL");
+            return Ok(Self::new(CredentialSource::Fixed(Arc::new(credentials)), policy));
+        }
+        match runtime {
+            Runtime::Local => {
+                tracing::warn!(
+                    api_key = DEV_API_KEY,
+                    url = DEV_URL,
+                    "NO CREDENTIALS CONFIGURED: using LiveKit's development defaults (livekit-server --dev). \
+                     Never expose this server; set LIVEKIT_SSM_PREFIX or LIVEKIT_API_KEY/LIVEKIT_API_SECRET/LIVEKIT_URL"
+                );
+                Ok(Self::new(CredentialSource::Fixed(Arc::new(Credentials::development())), policy))
+            }
+            Runtime::Lambda => {
+                tracing::error!(
+                    "no LiveKit credentials configured: set LIVEKIT_SSM_PREFIX; every request needing credentials will get 503"
+                );
+                Ok(Self::new(CredentialSource::Missing, policy))
+            }
+        }
+    }
+
+    pub fn source(&self) -> &CredentialSource {
+        &self.source
+    }
+
+    /// The current credentials: cached while fresh, refreshed when older than the max
+    /// age, the last good value while a refresh fails (up to the stale limit).
+    pub async fn current(&self) -> Result<Arc<Credentials>, Error> {
+        let ssm = match &self.source {
+            CredentialSource::Fixed(credentials) => return Ok(credentials.clone()),
+            CredentialSource::Missing => return Err(Error::NotConfigured),
+            CredentialSource::Ssm(ssm) => ssm,
+        };
+        if let Some(fresh) = self.fresh().await {
+            return Ok(fresh);
+        }
+        let _guard = self.refreshing.lock().await;
+        // Another request may have refreshed while this one waited for the lock.
+        if let Some(fresh) = self.fresh().await {
+            return Ok(fresh);
+        }
+        self.fetch_and_store(ssm).await
+    }
+
+    async fn fresh(&self) -> Option<Arc<Credentials>> {
+        let cached = self.cached.read().await;
+        cached.as_ref().filter(|c| c.fetched_at.elapsed() < self.policy.max_age).map(|c| c.credentials.clone())
+    }
+
+    async fn fetch_and_store(&self, ssm: &SsmParameters) -> Result<Arc<Credentials>, Error> {
+        match ssm.fetch().await {
+            Ok(credentials) => {
+                let credentials = Arc::new(credentials);
+                *self.cached.write().await =
+                    Some(Cached { credentials: credentials.clone(), fetched_at: Instant::now() });
+                Ok(credentials)
+            }
+            Err(error) => {
+                let cached = self.cached.read().await;
+                match cached.as_ref() {
+                    Some(stale) if stale.fetched_at.elapsed() < self.policy.stale_limit => {
+                        tracing::warn!(error = %error, age_secs = stale.fetched_at.elapsed().as_secs(), "credential refresh failed; serving the last good credentials");
+                        Ok(stale.credentials.clone())
+                    }
+                    _ => {
+                        tracing::error!(error = %error, "cannot load LiveKit credentials from SSM");
+                        Err(error)
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn creds(url: &str, api: Option<&str>) -> Result<Credentials, Error> {
+        Credentials::new("key", Secret::new("s"), url, api)
+    }
+
+    #[test]
+    fn client_url_is_always_a_websocket_url_and_api_url_is_derived() {
+        let c = creds("https://my.livekit.cloud/", None).unwrap();
+        assert_eq!((c.client_url.as_str(), c.api_url.as_str()), ("wss://my.livekit.cloud", "https://my.livekit.cloud"));
+        let c = creds("ws://localhost:7880", None).unwrap();
+        assert_eq!((c.client_url.as_str(), c.api_url.as_str()), ("ws://localhost:7880", "http://localhost:7880"));
+        let c = creds("wss://edge.example.com", Some("https://api.internal:7880")).unwrap();
+        assert_eq!(
+            (c.client_url.as_str(), c.api_url.as_str()),
+            ("wss://edge.example.com", "https://api.internal:7880")
+        );
+    }
+
+    #[test]
+    fn bad_urls_and_empty_keys_are_rejected() {
+        for url in ["localhost:7880", "ftp://x", "wss://", "wss://a b"] {
+            assert!(creds(url, None).is_err(), "{url} accepted");
+        }
+        assert!(Credentials::new("", Secret::new("s"), "wss://x", None).is_err());
+        assert!(Credentials::new("k", Secret::new(""), "wss://x", None).is_err());
+    }
+
+    #[test]
+    fn credentials_debug_hides_the_secret() {
+        let c = Credentials::new("key", Secret::new("do-not-print-me"), "wss://x", None).unwrap();
+        assert!(!format!("{c:?}").contains("do-not-print-me"));
+    }
+
+    #[tokio::test]
+    async fn missing_source_fails_closed() {
+        let store = CredentialStore::new(CredentialSource::Missing, CachePolicy::default());
+        assert!(matches!(store.current().await, Err(Error::NotConfigured)));
+    }
+}

@@ -1,0 +1,50 @@
+//! The shared crate's one error type.
+
+use lambda_http::http::StatusCode;
+
+use crate::web::ErrorResponse;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A setting is invalid: start-up stops with this message.
+    #[error("invalid configuration: {variable} {reason}")]
+    Config { variable: String, reason: String },
+    #[error("no LiveKit credentials are configured (set LIVEKIT_SSM_PREFIX)")]
+    NotConfigured,
+    #[error("SSM GetParameters failed: {0}")]
+    Ssm(String),
+    #[error("SSM parameters missing or empty: {}", .0.join(", "))]
+    MissingParameters(Vec<String>),
+    #[error("SSM parameter {0} must be a SecureString")]
+    NotSecureString(String),
+    #[error("invalid LiveKit credentials: {0}")]
+    InvalidCredentials(String),
+    #[error("could not sign the token: {0}")]
+    Signing(String),
+}
+
+impl Error {
+    /// What a caller sees: credential problems are the deployment's, never the
+    /// caller's, so they are a 503 with no detail beyond a stable code.
+    pub fn to_error_response(&self) -> ErrorResponse {
+        match self {
+            Error::Config { .. } => ErrorResponse::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "configuration_invalid",
+                "the service is misconfigured",
+            ),
+            Error::NotConfigured
+            | Error::Ssm(_)
+            | Error::MissingParameters(_)
+            | Error::NotSecureString(_)
+            | Error::InvalidCredentials(_) => ErrorResponse::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "credentials_unavailable",
+                "LiveKit credentials are unavailable; try again later",
+            ),
+            Error::Signing(_) => {
+                ErrorResponse::new(StatusCode::INTERNAL_SERVER_ERROR, "signing_failed", "could not sign the token")
+            }
+        }
+    }
+}

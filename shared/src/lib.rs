@@ -1,0 +1,21 @@
+//! What the LiveKit Lambda functions have in common: credentials from SSM Parameter
+//! Store (one batched call per cold start, cached), room-scoped tokens built and
+//! verified with livekit-api, settings from the environment, and the HTTP plumbing
+//! (JSON errors, CORS, security headers) that keeps every function's behaviour the same.
+
+pub mod credentials;
+pub mod error;
+pub mod random;
+pub mod secret;
+pub mod settings;
+pub mod ssm;
+pub mod telemetry;
+pub mod token;
+pub mod validate;
+pub mod web;
+
+pub use credentials::{CachePolicy, CredentialSource, CredentialStore, Credentials, Runtime};
+pub use error::Error;
+pub use secret::Secret;
+pub use settings::EnvSettings;
+pub use web::ErrorResponse;

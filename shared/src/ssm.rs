@@ -1,0 +1,126 @@
+//! Reads the LiveKit credentials from SSM Parameter Store in one batched call.
+
+use std::time::Duration;
+
+use aws_sdk_ssm::error::DisplayErrorContext;
+use aws_sdk_ssm::types::ParameterType;
+
+use crate::credentials::Credentials;
+use crate::error::Error;
+use crate::secret::Secret;
+
+/// The parameter names under one prefix, e.g. `/dissertation-editor/livekit/api-key`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ParameterNames {
+    pub api_key: String,
+    pub api_secret: String,
+    pub url: String,
+    /// Optional: the https URL for server-side API calls, when it differs from `url`.
+    pub api_url: String,
+}
+
+impl ParameterNames {
+    pub fn under(prefix: &str) -> Self {
+        let prefix = prefix.trim().trim_end_matches('/');
+        Self {
+            api_key: format!("{prefix}/api-key"),
+            api_secret: format!("{prefix}/api-secret"),
+            url: format!("{prefix}/url"),
+            api_url: format!("{prefix}/api-url"),
+        }
+    }
+
+    fn all(&self) -> Vec<String> {
+        vec![self.api_key.clone(), self.api_secret.clone(), self.url.clone(), self.api_url.clone()]
+    }
+}
+
+/// An SSM client (built once per cold start) and the names it reads.
+#[derive(Clone, Debug)]
+pub struct SsmParameters {
+    client: aws_sdk_ssm::Client,
+    names: ParameterNames,
+}
+
+impl SsmParameters {
+    pub fn new(client: aws_sdk_ssm::Client, prefix: &str) -> Self {
+        Self { client, names: ParameterNames::under(prefix) }
+    }
+
+    /// Builds the client from the usual AWS environment (region, credentials,
+    /// `AWS_ENDPOINT_URL`), with a bounded time per call so a cold start never hangs.
+    pub async fn from_aws_env(prefix: &str, timeout: Duration) -> Result<Self, Error> {
+        let timeouts = aws_config::timeout::TimeoutConfig::builder()
+            .connect_timeout(timeout.min(Duration::from_secs(2)))
+            .operation_attempt_timeout(timeout)
+            .operation_timeout(timeout)
+            .build();
+        let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .timeout_config(timeouts)
+            .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(2))
+            .load()
+            .await;
+        if config.region().is_none() {
+            return Err(Error::Config {
+                variable: "AWS_REGION".into(),
+                reason: "is required to read LiveKit credentials from SSM (LIVEKIT_SSM_PREFIX is set)".into(),
+            });
+        }
+        Ok(Self::new(aws_sdk_ssm::Client::new(&config), prefix))
+    }
+
+    pub fn names(&self) -> &ParameterNames {
+        &self.names
+    }
+
+    /// One `GetParameters` call with decryption for all four names.
+    pub async fn fetch(&self) -> Result<Credentials, Error> {
+        let output = self
+            .client
+            .get_parameters()
+            .set_names(Some(self.names.all()))
+            .with_decryption(true)
+            .send()
+            .await
+            .map_err(|e| Error::Ssm(DisplayErrorContext(&e).to_string()))?;
+
+        let find = |name: &str| output.parameters().iter().find(|p| p.name() == Some(name));
+        let missing: Vec<String> = [&self.names.api_key, &self.names.api_secret, &self.names.url]
+            .into_iter()
+            .filter(|name| find(name).and_then(|p| p.value()).is_none_or(str::is_empty))
+            .cloned()
+            .collect();
+        if !missing.is_empty() {
+            return Err(Error::MissingParameters(missing));
+        }
+        let value = |name: &str| find(name).and_then(|p| p.value()).unwrap_or_default().to_string();
+
+        // The secret must be encrypted at rest: a plain String parameter means a
+        // mis-provisioned deployment, and failing loudly beats signing with it.
+        let secret_type = find(&self.names.api_secret).and_then(|p| p.r#type());
+        if secret_type != Some(&ParameterType::SecureString) {
+            return Err(Error::NotSecureString(self.names.api_secret.clone()));
+        }
+        let api_url = find(&self.names.api_url).and_then(|p| p.value()).map(str::to_string);
+        Credentials::new(
+            value(&self.names.api_key),
+            Secret::new(value(&self.names.api_secret)),
+            &value(&self.names.url),
+            api_url.as_deref(),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_come_from_one_prefix_with_or_without_trailing_slash() {
+        let names = ParameterNames::under("/dissertation-editor/livekit/");
+        assert_eq!(names.api_key, "/dissertation-editor/livekit/api-key");
+        assert_eq!(names.api_secret, "/dissertation-editor/livekit/api-secret");
+        assert_eq!(names.url, "/dissertation-editor/livekit/url");
+        assert_eq!(names.api_url, "/dissertation-editor/livekit/api-url");
+    }
+}

@@ -1,0 +1,154 @@
+//! Room-scoped LiveKit tokens: built and verified with livekit-api, never by hand.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use livekit_api::access_token::{AccessToken, Claims, TokenVerifier, VideoGrants};
+use livekit_protocol::RoomConfiguration;
+
+use crate::credentials::Credentials;
+use crate::error::Error;
+
+/// The publish sources LiveKit accepts in `canPublishSources`.
+pub const PUBLISH_SOURCES: &[&str] = &["camera", "microphone", "screen_share", "screen_share_audio"];
+
+/// Everything a participant token says, already validated by the caller.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ParticipantToken {
+    pub room: String,
+    pub identity: String,
+    /// Display name; empty means none.
+    pub name: String,
+    pub metadata: String,
+    pub attributes: HashMap<String, String>,
+    pub room_config: Option<RoomConfiguration>,
+    /// Empty means every source may be published.
+    pub publish_sources: Vec<String>,
+    pub ttl: Duration,
+}
+
+impl ParticipantToken {
+    /// The grants of an ordinary participant: join this one room, publish, subscribe and
+    /// send data. Never roomAdmin, roomCreate, roomList or roomRecord.
+    pub fn grants(&self) -> VideoGrants {
+        VideoGrants {
+            room_join: true,
+            room: self.room.clone(),
+            can_publish: Some(true),
+            can_subscribe: Some(true),
+            can_publish_data: Some(true),
+            can_publish_sources: self.publish_sources.clone(),
+            ..VideoGrants::default()
+        }
+    }
+
+    /// Signs the token with the deployment's credentials.
+    pub fn sign(&self, credentials: &Credentials) -> Result<String, Error> {
+        let mut token = AccessToken::with_api_key(&credentials.api_key, credentials.api_secret.expose())
+            .with_ttl(self.ttl)
+            .with_identity(&self.identity)
+            .with_grants(self.grants());
+        if !self.name.is_empty() {
+            token = token.with_name(&self.name);
+        }
+        if !self.metadata.is_empty() {
+            token = token.with_metadata(&self.metadata);
+        }
+        if !self.attributes.is_empty() {
+            token = token.with_attributes(self.attributes.clone());
+        }
+        if let Some(config) = &self.room_config {
+            token = token.with_room_config(config.clone());
+        }
+        token.to_jwt().map_err(|e| Error::Signing(e.to_string()))
+    }
+}
+
+/// Why a presented token does not prove access to a room.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TokenRejection {
+    /// Bad signature, wrong issuer, expired, not yet valid or not a JWT at all.
+    #[error("the token is invalid or expired")]
+    Invalid,
+    #[error("the token does not grant roomJoin")]
+    NoRoomJoin,
+    #[error("the token is for another room")]
+    WrongRoom,
+}
+
+/// Verifies a participant token and that it grants joining exactly `room`. The
+/// verifier checks signature, issuer (= our API key), `exp` and `nbf`; the room check
+/// is ours, because a token for room A must never act in room B.
+pub fn verify_room_token(credentials: &Credentials, token: &str, room: &str) -> Result<Claims, TokenRejection> {
+    let verifier = TokenVerifier::with_api_key(&credentials.api_key, credentials.api_secret.expose());
+    let claims = verifier.verify(token).map_err(|_| TokenRejection::Invalid)?;
+    if !claims.video.room_join {
+        return Err(TokenRejection::NoRoomJoin);
+    }
+    if claims.video.room != room {
+        return Err(TokenRejection::WrongRoom);
+    }
+    Ok(claims)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::secret::Secret;
+
+    fn credentials() -> Credentials {
+        Credentials::new(
+            "APIkey123",
+            Secret::new("a-very-long-test-secret-value-0123456789"),
+            "wss://lk.example.com",
+            None,
+        )
+        .unwrap()
+    }
+
+    fn token_for(room: &str) -> ParticipantToken {
+        ParticipantToken {
+            room: room.into(),
+            identity: "jane".into(),
+            name: "Jane".into(),
+            ttl: Duration::from_secs(600),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn signed_token_carries_participant_grants_only() {
+        let creds = credentials();
+        let jwt = token_for("demo").sign(&creds).unwrap();
+        let claims = verify_room_token(&creds, &jwt, "demo").unwrap();
+        assert_eq!(claims.sub, "jane");
+        assert_eq!(claims.name, "Jane");
+        assert_eq!(claims.iss, "APIkey123");
+        let v = &claims.video;
+        assert!(v.room_join && v.room == "demo");
+        assert_eq!((v.can_publish, v.can_subscribe, v.can_publish_data), (Some(true), Some(true), Some(true)));
+        assert!(!v.room_admin && !v.room_create && !v.room_list && !v.room_record);
+        assert!(claims.exp - claims.nbf <= 601 && claims.exp - claims.nbf >= 599);
+    }
+
+    #[test]
+    fn room_check_rejects_other_rooms_forgeries_and_missing_join() {
+        let creds = credentials();
+        let jwt = token_for("room-a").sign(&creds).unwrap();
+        assert_eq!(verify_room_token(&creds, &jwt, "room-b").unwrap_err(), TokenRejection::WrongRoom);
+
+        let other =
+            Credentials::new("APIkey123", Secret::new("another-secret-another-secret-0000"), "wss://x", None).unwrap();
+        assert_eq!(verify_room_token(&other, &jwt, "room-a").unwrap_err(), TokenRejection::Invalid);
+        let wrong_issuer = Credentials { api_key: "other".into(), ..creds.clone() };
+        assert_eq!(verify_room_token(&wrong_issuer, &jwt, "room-a").unwrap_err(), TokenRejection::Invalid);
+        assert_eq!(verify_room_token(&creds, "not.a.jwt", "room-a").unwrap_err(), TokenRejection::Invalid);
+
+        let no_join = AccessToken::with_api_key(&creds.api_key, creds.api_secret.expose())
+            .with_identity("x")
+            .with_grants(VideoGrants { room: "room-a".into(), ..Default::default() })
+            .to_jwt()
+            .unwrap();
+        assert_eq!(verify_room_token(&creds, &no_join, "room-a").unwrap_err(), TokenRejection::NoRoomJoin);
+    }
+}
