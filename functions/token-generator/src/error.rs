@@ -1,0 +1,66 @@
+//! The token generator's one error type, mapped to HTTP in one place.
+
+use lambda_http::http::StatusCode;
+use livekit_lambda_shared::validate::NameProblem;
+use livekit_lambda_shared::ErrorResponse;
+
+#[derive(Debug, thiserror::Error)]
+pub enum TokenError {
+    #[error(transparent)]
+    Shared(#[from] livekit_lambda_shared::Error),
+    /// Already an HTTP error (query parsing, body limits, CORS).
+    #[error("{}", .0.message)]
+    Http(ErrorResponse),
+    #[error("missing query parameter `{0}`")]
+    MissingParameter(&'static str),
+    #[error("`{field}` {problem}")]
+    InvalidName { field: &'static str, problem: NameProblem },
+    #[error("request body must be application/json")]
+    UnsupportedMediaType,
+    #[error("request body is not valid JSON: {0}")]
+    InvalidJson(String),
+    #[error("request body does not match the token request schema: {0}")]
+    InvalidField(String),
+    #[error("`{field}` is too large (at most {limit})")]
+    TooLarge { field: &'static str, limit: String },
+    #[error("agent `{0}` may not be dispatched from this endpoint")]
+    AgentNotAllowed(String),
+    #[error("`room_config.{0}` may not be set from this endpoint")]
+    RoomConfigFieldNotAllowed(&'static str),
+    #[error("`room_config.name` must be empty or equal to `room_name`")]
+    RoomConfigNameMismatch,
+}
+
+impl From<ErrorResponse> for TokenError {
+    fn from(error: ErrorResponse) -> Self {
+        TokenError::Http(error)
+    }
+}
+
+impl TokenError {
+    pub fn to_error_response(&self) -> ErrorResponse {
+        let (status, code) = match self {
+            TokenError::Shared(shared) => return shared.to_error_response(),
+            TokenError::Http(response) => return response.clone(),
+            TokenError::MissingParameter(_) => (StatusCode::BAD_REQUEST, "missing_parameter"),
+            TokenError::InvalidName { field, .. } => (StatusCode::BAD_REQUEST, invalid_code(field)),
+            TokenError::UnsupportedMediaType => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type"),
+            TokenError::InvalidJson(_) => (StatusCode::BAD_REQUEST, "invalid_json"),
+            TokenError::InvalidField(_) => (StatusCode::BAD_REQUEST, "invalid_field"),
+            TokenError::TooLarge { .. } => (StatusCode::BAD_REQUEST, "field_too_large"),
+            TokenError::AgentNotAllowed(_) => (StatusCode::FORBIDDEN, "agent_not_allowed"),
+            TokenError::RoomConfigFieldNotAllowed(_) => (StatusCode::FORBIDDEN, "field_not_allowed"),
+            TokenError::RoomConfigNameMismatch => (StatusCode::BAD_REQUEST, "invalid_field"),
+        };
+        ErrorResponse::new(status, code, self.to_string())
+    }
+}
+
+fn invalid_code(field: &str) -> &'static str {
+    match field {
+        "room" | "room_name" => "invalid_room",
+        "participant" | "participant_identity" => "invalid_identity",
+        "participant_name" => "invalid_name",
+        _ => "invalid_field",
+    }
+}

@@ -1,0 +1,13 @@
+//! The token generator: `GET /token?room&participant` for existing front ends, and
+//! LiveKit's standard token endpoint on `POST /token` for every client SDK's
+//! `TokenSource.endpoint`.
+
+pub mod error;
+pub mod request;
+pub mod service;
+pub mod settings;
+
+pub use error::TokenError;
+pub use request::TokenRequest;
+pub use service::{TokenService, ROUTES};
+pub use settings::TokenSettings;

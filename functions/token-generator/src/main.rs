@@ -1,0 +1,15 @@
+use lambda_http::{service_fn, Error, Request};
+use livekit_lambda_shared::{telemetry, EnvSettings, Runtime};
+use token_generator::TokenService;
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), Error> {
+    telemetry::init(Runtime::Lambda);
+    let service = TokenService::from_env(&EnvSettings::from_process(), Runtime::Lambda).await?;
+    service.warm_up().await;
+    lambda_http::run(service_fn(move |request: Request| {
+        let service = service.clone();
+        async move { Ok::<_, Error>(service.handle(request).await) }
+    }))
+    .await
+}

@@ -1,0 +1,402 @@
+//! Turning an HTTP request into a validated [`TokenRequest`]: the `GET ?room&participant`
+//! contract, and LiveKit's standard token endpoint (`POST`, protobuf-JSON `TokenSourceRequest`).
+
+use std::collections::{HashMap, HashSet};
+use std::fmt;
+
+use lambda_http::http::HeaderMap;
+use livekit_lambda_shared::random::random_id;
+use livekit_lambda_shared::validate::check_name;
+use livekit_lambda_shared::web::{media_type, parse_query, printable};
+use livekit_protocol::{RoomConfiguration, TokenSourceRequest};
+use serde::de::{Deserializer, MapAccess, Visitor};
+use serde_json::value::RawValue;
+
+use crate::error::TokenError;
+use crate::settings::{TokenSettings, MAX_ATTRIBUTE_KEY_CHARS, MAX_ATTRIBUTE_VALUE_BYTES};
+
+/// A validated request for one participant token.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct TokenRequest {
+    pub room: String,
+    pub identity: String,
+    /// Display name; empty when none was given.
+    pub name: String,
+    pub metadata: String,
+    pub attributes: HashMap<String, String>,
+    pub room_config: Option<RoomConfiguration>,
+}
+
+/// Length of generated room names and identities (16 × 5 bits = 80 bits: unguessable).
+const GENERATED_ID_CHARS: usize = 16;
+const IDENTITY_SUFFIX_CHARS: usize = 6;
+
+impl TokenRequest {
+    /// `GET /token?room=<room>&participant=<name>`: the participant name is both the
+    /// display name and (optionally suffixed) the identity.
+    pub fn from_query(query: Option<&str>, settings: &TokenSettings) -> Result<Self, TokenError> {
+        let params = parse_query(query)?;
+        let room = params.get("room").ok_or(TokenError::MissingParameter("room"))?;
+        let participant = params.get("participant").ok_or(TokenError::MissingParameter("participant"))?;
+        let max = settings.limits.name_chars;
+        check_name(room, max).map_err(|problem| TokenError::InvalidName { field: "room", problem })?;
+        check_name(participant, max).map_err(|problem| TokenError::InvalidName { field: "participant", problem })?;
+        let identity = if settings.append_identity_suffix {
+            format!("{participant}-{}", random_id(IDENTITY_SUFFIX_CHARS)?)
+        } else {
+            participant.clone()
+        };
+        Ok(Self { room: room.clone(), identity, name: participant.clone(), ..Self::default() })
+    }
+
+    /// `POST /token` with a `TokenSourceRequest` body. Every field is optional; a
+    /// missing room or identity is generated.
+    pub fn from_standard_body(headers: &HeaderMap, body: &[u8], settings: &TokenSettings) -> Result<Self, TokenError> {
+        match media_type(headers).as_deref() {
+            Some("application/json") => {}
+            // No Content-Type with no body is a bare POST: treat it as `{}`.
+            None if body.iter().all(u8::is_ascii_whitespace) => {}
+            _ => return Err(TokenError::UnsupportedMediaType),
+        }
+        let source = if body.iter().all(u8::is_ascii_whitespace) {
+            TokenSourceRequest::default()
+        } else {
+            parse_token_source_request(body)?
+        };
+        Self::from_token_source_request(source, settings)
+    }
+
+    fn from_token_source_request(source: TokenSourceRequest, settings: &TokenSettings) -> Result<Self, TokenError> {
+        let max = settings.limits.name_chars;
+        let room = match source.room_name.filter(|r| !r.is_empty()) {
+            Some(room) => {
+                check_name(&room, max).map_err(|problem| TokenError::InvalidName { field: "room_name", problem })?;
+                room
+            }
+            None => format!("room-{}", random_id(GENERATED_ID_CHARS)?),
+        };
+        let identity = match source.participant_identity.filter(|i| !i.is_empty()) {
+            Some(identity) => {
+                check_name(&identity, max)
+                    .map_err(|problem| TokenError::InvalidName { field: "participant_identity", problem })?;
+                identity
+            }
+            None => format!("participant-{}", random_id(GENERATED_ID_CHARS)?),
+        };
+        let name = source.participant_name.unwrap_or_default();
+        if !name.is_empty() {
+            check_name(&name, max).map_err(|problem| TokenError::InvalidName { field: "participant_name", problem })?;
+        }
+        let metadata = source.participant_metadata.unwrap_or_default();
+        if metadata.len() > settings.limits.metadata_bytes {
+            return Err(TokenError::TooLarge {
+                field: "participant_metadata",
+                limit: format!("{} bytes", settings.limits.metadata_bytes),
+            });
+        }
+        check_attributes(&source.participant_attributes, settings)?;
+        let room_config = match source.room_config {
+            Some(config) => check_room_config(config, &room, settings)?,
+            None => None,
+        };
+        Ok(Self { room, identity, name, metadata, attributes: source.participant_attributes, room_config })
+    }
+}
+
+fn check_attributes(attributes: &HashMap<String, String>, settings: &TokenSettings) -> Result<(), TokenError> {
+    if attributes.len() > settings.limits.attributes {
+        return Err(TokenError::TooLarge {
+            field: "participant_attributes",
+            limit: format!("{} entries", settings.limits.attributes),
+        });
+    }
+    for (key, value) in attributes {
+        check_name(key, MAX_ATTRIBUTE_KEY_CHARS)
+            .map_err(|problem| TokenError::InvalidName { field: "participant_attributes key", problem })?;
+        if value.len() > MAX_ATTRIBUTE_VALUE_BYTES {
+            return Err(TokenError::TooLarge {
+                field: "participant_attributes value",
+                limit: format!("{MAX_ATTRIBUTE_VALUE_BYTES} bytes"),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// What a caller may put in `room_config` through this open endpoint: agent dispatch
+/// for allow-listed agents, and nothing else. Recording (`egress`) would let anyone
+/// record to storage of their choosing; the room limits and metadata belong to the
+/// application, not to whoever joins first. An empty config is no config.
+fn check_room_config(
+    config: RoomConfiguration,
+    room: &str,
+    settings: &TokenSettings,
+) -> Result<Option<RoomConfiguration>, TokenError> {
+    if config == RoomConfiguration::default() {
+        return Ok(None);
+    }
+    if !config.name.is_empty() && config.name != room {
+        return Err(TokenError::RoomConfigNameMismatch);
+    }
+    let refused = [
+        ("egress", config.egress.is_some()),
+        ("empty_timeout", config.empty_timeout != 0),
+        ("departure_timeout", config.departure_timeout != 0),
+        ("max_participants", config.max_participants != 0),
+        ("metadata", !config.metadata.is_empty()),
+        ("min_playout_delay", config.min_playout_delay != 0),
+        ("max_playout_delay", config.max_playout_delay != 0),
+        ("sync_streams", config.sync_streams),
+        ("tags", !config.tags.is_empty()),
+    ];
+    if let Some((field, _)) = refused.iter().find(|(_, set)| *set) {
+        return Err(TokenError::RoomConfigFieldNotAllowed(field));
+    }
+    for agent in &config.agents {
+        if agent.agent_name.is_empty() || !settings.allowed_agents.iter().any(|a| a == &agent.agent_name) {
+            return Err(TokenError::AgentNotAllowed(printable(&agent.agent_name)));
+        }
+        if agent.metadata.len() > settings.limits.metadata_bytes {
+            return Err(TokenError::TooLarge {
+                field: "room_config.agents[].metadata",
+                limit: format!("{} bytes", settings.limits.metadata_bytes),
+            });
+        }
+    }
+    Ok(Some(config))
+}
+
+/// The snake_case name of a top-level `TokenSourceRequest` field, whichever spelling
+/// was used; protobuf JSON accepts both `room_name` and `roomName`.
+fn canonical_field(key: &str) -> String {
+    let mut out = String::with_capacity(key.len() + 4);
+    for c in key.chars() {
+        if c.is_ascii_uppercase() {
+            out.push('_');
+            out.push(c.to_ascii_lowercase());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// The top-level object as (key, raw value) pairs, in order, refusing a field given
+/// twice (also as `room_name` + `roomName`) and dropping `null`s (protobuf JSON:
+/// null means "not set", which the generated map deserialiser does not accept).
+struct TopLevelFields(Vec<(String, Box<RawValue>)>);
+
+impl<'de> serde::Deserialize<'de> for TopLevelFields {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct FieldsVisitor;
+        impl<'de> Visitor<'de> for FieldsVisitor {
+            type Value = TopLevelFields;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<TopLevelFields, A::Error> {
+                let mut seen = HashSet::new();
+                let mut fields = Vec::new();
+                while let Some(key) = map.next_key::<String>()? {
+                    let value: Box<RawValue> = map.next_value()?;
+                    if !seen.insert(canonical_field(&key)) {
+                        return Err(serde::de::Error::custom(format!(
+                            "field `{}` is given more than once",
+                            printable(&key)
+                        )));
+                    }
+                    if value.get() != "null" {
+                        fields.push((key, value));
+                    }
+                }
+                Ok(TopLevelFields(fields))
+            }
+        }
+        deserializer.deserialize_map(FieldsVisitor)
+    }
+}
+
+fn parse_token_source_request(body: &[u8]) -> Result<TokenSourceRequest, TokenError> {
+    let classify = |e: serde_json::Error| match e.classify() {
+        serde_json::error::Category::Data => TokenError::InvalidField(truncate(e.to_string())),
+        _ => TokenError::InvalidJson(truncate(e.to_string())),
+    };
+    let fields: TopLevelFields = serde_json::from_slice(body).map_err(classify)?;
+    // Re-assemble the object without the nulls and let livekit-protocol's generated
+    // deserialiser read it: snake_case and lowerCamelCase both work, unknown fields
+    // are ignored (forward compatible with newer client SDKs), types are checked.
+    let mut object = String::with_capacity(body.len() + 2);
+    object.push('{');
+    for (i, (key, value)) in fields.0.iter().enumerate() {
+        if i > 0 {
+            object.push(',');
+        }
+        object.push_str(&serde_json::to_string(key).map_err(classify)?);
+        object.push(':');
+        object.push_str(value.get());
+    }
+    object.push('}');
+    serde_json::from_str(&object).map_err(classify)
+}
+
+fn truncate(mut message: String) -> String {
+    if message.len() > 200 {
+        let cut = (0..=200).rev().find(|i| message.is_char_boundary(*i)).unwrap_or(0);
+        message.truncate(cut);
+        message.push('…');
+    }
+    message
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lambda_http::http::HeaderValue;
+
+    fn json_headers() -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert("content-type", HeaderValue::from_static("application/json; charset=utf-8"));
+        h
+    }
+
+    fn post(body: &str, settings: &TokenSettings) -> Result<TokenRequest, TokenError> {
+        TokenRequest::from_standard_body(&json_headers(), body.as_bytes(), settings)
+    }
+
+    fn code(result: Result<TokenRequest, TokenError>) -> &'static str {
+        result.unwrap_err().to_error_response().code
+    }
+
+    #[test]
+    fn get_contract_uses_participant_as_identity_and_name() {
+        let s = TokenSettings::default();
+        let r = TokenRequest::from_query(Some("room=demo&participant=Jane"), &s).unwrap();
+        assert_eq!((r.room.as_str(), r.identity.as_str(), r.name.as_str()), ("demo", "Jane", "Jane"));
+        assert_eq!(code(TokenRequest::from_query(Some("room=demo"), &s)), "missing_parameter");
+        assert_eq!(code(TokenRequest::from_query(Some("participant=x"), &s)), "missing_parameter");
+        assert_eq!(code(TokenRequest::from_query(Some("room=&participant=x"), &s)), "invalid_room");
+        assert_eq!(code(TokenRequest::from_query(Some("room=a%01b&participant=x"), &s)), "invalid_room");
+        assert_eq!(code(TokenRequest::from_query(Some("room=a&participant=%0A"), &s)), "invalid_identity");
+        assert_eq!(code(TokenRequest::from_query(Some("room=a&room=b&participant=x"), &s)), "duplicate_parameter");
+    }
+
+    #[test]
+    fn get_contract_can_suffix_the_identity() {
+        let s = TokenSettings { append_identity_suffix: true, ..Default::default() };
+        let a = TokenRequest::from_query(Some("room=demo&participant=Jane"), &s).unwrap();
+        let b = TokenRequest::from_query(Some("room=demo&participant=Jane"), &s).unwrap();
+        assert!(a.identity.starts_with("Jane-") && a.identity.len() == "Jane-".len() + 6, "{}", a.identity);
+        assert_ne!(a.identity, b.identity);
+        assert_eq!(a.name, "Jane");
+    }
+
+    #[test]
+    fn standard_body_accepts_snake_and_camel_case() {
+        let s = TokenSettings::default();
+        let snake = post(r#"{"room_name":"r","participant_identity":"i","participant_name":"N","participant_metadata":"m","participant_attributes":{"k":"v"}}"#, &s).unwrap();
+        let camel = post(r#"{"roomName":"r","participantIdentity":"i","participantName":"N","participantMetadata":"m","participantAttributes":{"k":"v"}}"#, &s).unwrap();
+        assert_eq!(snake, camel);
+        assert_eq!(
+            (snake.room.as_str(), snake.identity.as_str(), snake.name.as_str(), snake.metadata.as_str()),
+            ("r", "i", "N", "m")
+        );
+        assert_eq!(snake.attributes["k"], "v");
+    }
+
+    #[test]
+    fn empty_body_generates_unguessable_room_and_identity() {
+        let s = TokenSettings::default();
+        for body in [
+            "{}",
+            "",
+            "  ",
+            r#"{"room_config":null}"#,
+            r#"{"room_config":{}}"#,
+            r#"{"participant_attributes":null,"room_name":null}"#,
+        ] {
+            let r = post(body, &s).unwrap_or_else(|e| panic!("{body:?}: {e}"));
+            assert!(r.room.starts_with("room-") && r.room.len() == 5 + 16, "{body:?} → {}", r.room);
+            assert!(r.identity.starts_with("participant-"), "{}", r.identity);
+            assert_eq!(r.room_config, None);
+        }
+        let bare = TokenRequest::from_standard_body(&HeaderMap::new(), b"", &s).unwrap();
+        assert!(bare.room.starts_with("room-"));
+    }
+
+    #[test]
+    fn malformed_bodies_get_stable_codes() {
+        let s = TokenSettings::default();
+        assert_eq!(code(post("{", &s)), "invalid_json");
+        assert_eq!(code(post("[]", &s)), "invalid_field");
+        assert_eq!(code(post(r#"{"room_name":5}"#, &s)), "invalid_field");
+        assert_eq!(code(post(r#"{"room_name":"a","room_name":"b"}"#, &s)), "invalid_field");
+        assert_eq!(code(post(r#"{"room_name":"a","roomName":"b"}"#, &s)), "invalid_field");
+        assert_eq!(code(post(r#"{"participant_attributes":{"k":1}}"#, &s)), "invalid_field");
+        assert_eq!(code(post(r#"{"room_name":"bad\u0001"}"#, &s)), "invalid_room");
+        assert_eq!(code(post(r#"{"participant_identity":"   "}"#, &s)), "invalid_identity");
+        assert_eq!(code(post(r#"{"participant_name":"a\nb"}"#, &s)), "invalid_name");
+        // Deep nesting never recurses without bound: a wrong shape where a message is
+        // expected is a plain 400, and 100 000 levels inside an ignored field are skipped.
+        let deep = format!("{}{}", "[".repeat(1000), "]".repeat(1000));
+        assert_eq!(code(post(&format!(r#"{{"room_config":{deep}}}"#), &s)), "invalid_field");
+        let deeper = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+        let big = TokenSettings { limits: crate::settings::Limits { body_bytes: 1 << 20, ..s.limits }, ..s.clone() };
+        assert!(post(&format!(r#"{{"unknown":{deeper}}}"#), &big).is_ok(), "ignored fields are skipped iteratively");
+        let mut text = HeaderMap::new();
+        text.insert("content-type", HeaderValue::from_static("text/plain"));
+        assert_eq!(code(TokenRequest::from_standard_body(&text, b"{}", &s)), "unsupported_media_type");
+        assert_eq!(code(TokenRequest::from_standard_body(&HeaderMap::new(), b"{}", &s)), "unsupported_media_type");
+    }
+
+    #[test]
+    fn unknown_fields_are_ignored() {
+        let r = post(r#"{"room_name":"r","future_field":{"x":[1,2]}}"#, &TokenSettings::default()).unwrap();
+        assert_eq!(r.room, "r");
+    }
+
+    #[test]
+    fn limits_on_metadata_and_attributes() {
+        let s = TokenSettings::default();
+        let big = "x".repeat(s.limits.metadata_bytes + 1);
+        assert_eq!(code(post(&format!(r#"{{"participant_metadata":"{big}"}}"#), &s)), "field_too_large");
+        let many: Vec<String> = (0..=s.limits.attributes).map(|i| format!(r#""k{i}":"v""#)).collect();
+        assert_eq!(
+            code(post(&format!(r#"{{"participant_attributes":{{{}}}}}"#, many.join(",")), &s)),
+            "field_too_large"
+        );
+        assert_eq!(code(post(r#"{"participant_attributes":{"":"v"}}"#, &s)), "invalid_field");
+    }
+
+    #[test]
+    fn agent_dispatch_only_for_allow_listed_agents() {
+        let closed = TokenSettings::default();
+        let body = r#"{"room_name":"r","room_config":{"agents":[{"agent_name":"transcriber","metadata":"{\"lang\":\"en\"}"}]}}"#;
+        assert_eq!(code(post(body, &closed)), "agent_not_allowed");
+        let open = TokenSettings { allowed_agents: vec!["transcriber".into()], ..Default::default() };
+        let r = post(body, &open).unwrap();
+        let config = r.room_config.unwrap();
+        assert_eq!(config.agents[0].agent_name, "transcriber");
+        assert_eq!(config.agents[0].metadata, r#"{"lang":"en"}"#);
+        let camel = r#"{"roomName":"r","roomConfig":{"agents":[{"agentName":"transcriber"}]}}"#;
+        assert_eq!(post(camel, &open).unwrap().room_config.unwrap().agents[0].agent_name, "transcriber");
+        assert_eq!(code(post(r#"{"room_config":{"agents":[{"agent_name":"other"}]}}"#, &open)), "agent_not_allowed");
+        assert_eq!(code(post(r#"{"room_config":{"agents":[{}]}}"#, &open)), "agent_not_allowed");
+    }
+
+    #[test]
+    fn other_room_config_fields_are_refused() {
+        let s = TokenSettings::default();
+        for (body, field) in [
+            (r#"{"room_config":{"egress":{"room":{"room_name":"r"}}}}"#, "egress"),
+            (r#"{"room_config":{"max_participants":1}}"#, "max_participants"),
+            (r#"{"room_config":{"metadata":"x"}}"#, "metadata"),
+        ] {
+            let err = post(body, &s).unwrap_err();
+            assert!(err.to_string().contains(field), "{err}");
+            assert_eq!(err.to_error_response().code, "field_not_allowed");
+            assert_eq!(err.to_error_response().status, 403);
+        }
+        assert_eq!(code(post(r#"{"room_name":"a","room_config":{"name":"b"}}"#, &s)), "invalid_field");
+        assert!(post(r#"{"room_name":"a","room_config":{"name":"a"}}"#, &s).is_ok());
+    }
+}

@@ -1,0 +1,230 @@
+//! The token generator's routes, as a plain `http::Request` → `http::Response` function
+//! that Lambda, the local server and the tests all call the same way.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use lambda_http::http::{header, HeaderValue, Method, Request, Response, StatusCode};
+use lambda_http::Body;
+use livekit_lambda_shared::token::ParticipantToken;
+use livekit_lambda_shared::web::{self, json_response, RequestFacts};
+use livekit_lambda_shared::{CredentialStore, EnvSettings, Runtime};
+use serde::Serialize;
+
+use crate::error::TokenError;
+use crate::request::TokenRequest;
+use crate::settings::TokenSettings;
+
+/// Routes this function answers, for the local server and the template checks.
+pub const ROUTES: &[(&str, &[Method])] =
+    &[("/token", &[Method::GET, Method::POST, Method::OPTIONS]), ("/health", &[Method::GET])];
+
+/// The seed contract: `GET /token` → `{token, url, room, participant}`.
+#[derive(Debug, Serialize)]
+struct SimpleTokenResponse<'a> {
+    token: &'a str,
+    url: &'a str,
+    room: &'a str,
+    /// The identity the token carries (with its suffix when one is appended).
+    participant: &'a str,
+}
+
+/// LiveKit's standard token endpoint reply (snake_case, as the spec shows).
+#[derive(Debug, Serialize)]
+struct StandardTokenResponse<'a> {
+    server_url: &'a str,
+    participant_token: &'a str,
+    room_name: &'a str,
+    #[serde(skip_serializing_if = "str::is_empty")]
+    participant_name: &'a str,
+}
+
+/// Cheap to clone: one per process, shared by every request.
+#[derive(Clone, Debug)]
+pub struct TokenService {
+    settings: Arc<TokenSettings>,
+    credentials: Arc<CredentialStore>,
+}
+
+enum Form {
+    Simple,
+    Standard,
+}
+
+impl TokenService {
+    pub fn new(settings: TokenSettings, credentials: Arc<CredentialStore>) -> Self {
+        Self { settings: Arc::new(settings), credentials }
+    }
+
+    /// Reads every setting and chooses the credential source; an invalid setting is an error
+    /// naming the variable.
+    pub async fn from_env(env: &EnvSettings, runtime: Runtime) -> Result<Self, livekit_lambda_shared::Error> {
+        let settings = TokenSettings::from_env(env)?;
+        let credentials = CredentialStore::from_env(env, runtime).await?;
+        Ok(Self::new(settings, Arc::new(credentials)))
+    }
+
+    pub fn settings(&self) -> &TokenSettings {
+        &self.settings
+    }
+
+    pub fn credentials(&self) -> &Arc<CredentialStore> {
+        &self.credentials
+    }
+
+    /// Loads the credentials once during the cold start (Lambda's init phase runs at full
+    /// CPU); a failure here is logged and retried by the first request that needs them.
+    pub async fn warm_up(&self) {
+        if let Err(error) = self.credentials.current().await {
+            tracing::error!(error = %error, "could not load LiveKit credentials at start-up; requests will get 503 until they load");
+        }
+    }
+
+    pub async fn handle(&self, request: Request<Body>) -> Response<Body> {
+        let started = Instant::now();
+        let method = request.method().clone();
+        let route = ROUTES.iter().find(|(path, _)| *path == request.uri().path());
+        let mut facts = RequestFacts::default();
+
+        let result = match route {
+            None => Err(TokenError::Http(web::ErrorResponse::not_found())),
+            Some((path, allowed)) => match (*path, &method) {
+                ("/token", &Method::GET) => self.issue(&request, Form::Simple, &mut facts).await,
+                ("/token", &Method::POST) => self.issue(&request, Form::Standard, &mut facts).await,
+                ("/token", &Method::OPTIONS) => {
+                    self.settings.cors.preflight(request.headers(), allowed).map_err(TokenError::Http)
+                }
+                ("/health", &Method::GET) => Ok(json_response(StatusCode::OK, &serde_json::json!({"status": "ok"}))),
+                _ => Ok(method_not_allowed(allowed)),
+            },
+        };
+        let mut response = result.unwrap_or_else(|error| {
+            let rendered = error.to_error_response();
+            if rendered.status.is_server_error() {
+                tracing::error!(error = %error, code = rendered.code, "request failed");
+            }
+            facts.error_code = Some(rendered.code);
+            rendered.into_response()
+        });
+        web::apply_security_headers(response.headers_mut());
+        if !response.headers().contains_key(header::ACCESS_CONTROL_ALLOW_ORIGIN) {
+            self.settings.cors.decorate(request.headers(), &mut response);
+        }
+        web::log_request(&method, route.map_or("unknown", |(path, _)| path), response.status(), started, &facts);
+        response
+    }
+
+    async fn issue(
+        &self,
+        request: &Request<Body>,
+        form: Form,
+        facts: &mut RequestFacts,
+    ) -> Result<Response<Body>, TokenError> {
+        let token_request = match form {
+            Form::Simple => TokenRequest::from_query(request.uri().query(), &self.settings)?,
+            Form::Standard => {
+                let body = web::body_within(request, self.settings.limits.body_bytes)?;
+                TokenRequest::from_standard_body(request.headers(), body, &self.settings)?
+            }
+        };
+        facts.room = Some(token_request.room.clone());
+        facts.identity = Some(token_request.identity.clone());
+
+        let credentials = self.credentials.current().await?;
+        let TokenRequest { room, identity, name, metadata, attributes, room_config } = token_request;
+        let spec = ParticipantToken {
+            room,
+            identity,
+            name,
+            metadata,
+            attributes,
+            room_config,
+            publish_sources: self.settings.publish_sources.clone(),
+            ttl: self.settings.ttl,
+        };
+        let token = spec.sign(&credentials)?;
+        Ok(match form {
+            Form::Simple => json_response(
+                StatusCode::OK,
+                &SimpleTokenResponse {
+                    token: &token,
+                    url: &credentials.client_url,
+                    room: &spec.room,
+                    participant: &spec.identity,
+                },
+            ),
+            Form::Standard => json_response(
+                StatusCode::CREATED,
+                &StandardTokenResponse {
+                    server_url: &credentials.client_url,
+                    participant_token: &token,
+                    room_name: &spec.room,
+                    participant_name: &spec.name,
+                },
+            ),
+        })
+    }
+}
+
+fn method_not_allowed(allowed: &[Method]) -> Response<Body> {
+    let list = allowed.iter().map(Method::as_str).collect::<Vec<_>>().join(", ");
+    let mut response = web::ErrorResponse::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        format!("allowed methods: {list}"),
+    )
+    .into_response();
+    if let Ok(value) = HeaderValue::from_str(&list) {
+        response.headers_mut().insert(header::ALLOW, value);
+    }
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use livekit_lambda_shared::{CachePolicy, CredentialSource, Credentials};
+
+    fn service_with(source: CredentialSource) -> TokenService {
+        TokenService::new(TokenSettings::default(), Arc::new(CredentialStore::new(source, CachePolicy::default())))
+    }
+
+    fn get(uri: &str) -> Request<Body> {
+        Request::get(uri).body(Body::Empty).unwrap()
+    }
+
+    fn code(response: &Response<Body>) -> String {
+        let body: serde_json::Value = serde_json::from_slice(response.body().as_ref()).unwrap();
+        body["error"]["code"].as_str().unwrap_or_default().to_string()
+    }
+
+    #[tokio::test]
+    async fn lambda_without_credentials_fails_closed_but_health_answers() {
+        let service = service_with(CredentialSource::Missing);
+        let token = service.handle(get("/token?room=a&participant=b")).await;
+        assert_eq!(token.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(code(&token), "credentials_unavailable");
+        let health = service.handle(get("/health")).await;
+        assert_eq!(health.status(), StatusCode::OK);
+    }
+
+    #[tokio::test]
+    async fn routes_methods_and_headers() {
+        let service = service_with(CredentialSource::Fixed(Arc::new(Credentials::development())));
+        let missing = service.handle(get("/tokens")).await;
+        assert_eq!((missing.status(), code(&missing).as_str()), (StatusCode::NOT_FOUND, "not_found"));
+        let put = service.handle(Request::put("/token").body(Body::Empty).unwrap()).await;
+        assert_eq!((put.status(), code(&put).as_str()), (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"));
+        assert_eq!(put.headers()["allow"], "GET, POST, OPTIONS");
+        let post_health = service.handle(Request::post("/health").body(Body::Empty).unwrap()).await;
+        assert_eq!(post_health.status(), StatusCode::METHOD_NOT_ALLOWED);
+        for response in [&missing, &put, &post_health] {
+            assert_eq!(response.headers()["cache-control"], "no-store");
+            assert_eq!(response.headers()["x-content-type-options"], "nosniff");
+            assert!(response.headers().get("access-control-allow-origin").is_none());
+        }
+        let ok = service.handle(get("/token?room=a&participant=b")).await;
+        assert_eq!(ok.status(), StatusCode::OK);
+        assert_eq!(ok.headers()["content-type"], "application/json");
+    }
+}

@@ -1,0 +1,113 @@
+//! The token generator's settings, parsed once at start-up.
+
+use std::time::Duration;
+
+use livekit_lambda_shared::token::PUBLISH_SOURCES;
+use livekit_lambda_shared::web::CorsPolicy;
+use livekit_lambda_shared::{EnvSettings, Error};
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct TokenSettings {
+    /// `TOKEN_TTL_SECONDS`, default 6 h like LiveKit's SDKs.
+    pub ttl: Duration,
+    /// `PUBLISH_SOURCES`: empty means every source.
+    pub publish_sources: Vec<String>,
+    /// `ALLOWED_AGENT_NAMES`: agents a caller may dispatch through `room_config`; empty means none.
+    pub allowed_agents: Vec<String>,
+    /// `APPEND_IDENTITY_SUFFIX`: for `GET /token`, make the identity `<participant>-<random>`
+    /// so two people called Jane do not kick each other out of the room.
+    pub append_identity_suffix: bool,
+    pub cors: CorsPolicy,
+    pub limits: Limits,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// `MAX_BODY_BYTES`
+    pub body_bytes: usize,
+    /// `MAX_NAME_CHARS`: room names, identities and display names.
+    pub name_chars: usize,
+    /// `MAX_METADATA_BYTES`: participant metadata and each agent's metadata.
+    pub metadata_bytes: usize,
+    /// `MAX_ATTRIBUTES`: number of participant attributes.
+    pub attributes: usize,
+}
+
+/// Attribute keys and values have fixed bounds: they travel inside the token, and the
+/// token travels in the WebSocket URL.
+pub const MAX_ATTRIBUTE_KEY_CHARS: usize = 128;
+pub const MAX_ATTRIBUTE_VALUE_BYTES: usize = 1024;
+
+impl Default for TokenSettings {
+    fn default() -> Self {
+        Self {
+            ttl: Duration::from_secs(6 * 3600),
+            publish_sources: Vec::new(),
+            allowed_agents: Vec::new(),
+            append_identity_suffix: false,
+            cors: CorsPolicy::Closed,
+            limits: Limits { body_bytes: 16 * 1024, name_chars: 128, metadata_bytes: 4096, attributes: 32 },
+        }
+    }
+}
+
+impl TokenSettings {
+    pub fn from_env(env: &EnvSettings) -> Result<Self, Error> {
+        let defaults = Self::default();
+        Ok(Self {
+            ttl: env.duration_secs("TOKEN_TTL_SECONDS", defaults.ttl.as_secs(), 60..=86_400)?,
+            publish_sources: env.list_of("PUBLISH_SOURCES", PUBLISH_SOURCES)?,
+            allowed_agents: env.list("ALLOWED_AGENT_NAMES"),
+            append_identity_suffix: env.bool("APPEND_IDENTITY_SUFFIX", false)?,
+            cors: CorsPolicy::from_env(env)?,
+            limits: Limits {
+                body_bytes: env.usize_in("MAX_BODY_BYTES", defaults.limits.body_bytes, 256..=1024 * 1024)?,
+                name_chars: env.usize_in("MAX_NAME_CHARS", defaults.limits.name_chars, 1..=1024)?,
+                metadata_bytes: env.usize_in("MAX_METADATA_BYTES", defaults.limits.metadata_bytes, 0..=64 * 1024)?,
+                attributes: env.usize_in("MAX_ATTRIBUTES", defaults.limits.attributes, 0..=256)?,
+            },
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_when_nothing_is_set() {
+        assert_eq!(TokenSettings::from_env(&EnvSettings::default()).unwrap(), TokenSettings::default());
+    }
+
+    #[test]
+    fn parses_every_setting() {
+        let env = EnvSettings::from_pairs([
+            ("TOKEN_TTL_SECONDS", "600"),
+            ("PUBLISH_SOURCES", "camera,microphone"),
+            ("ALLOWED_AGENT_NAMES", "transcriber, helper"),
+            ("APPEND_IDENTITY_SUFFIX", "true"),
+            ("ALLOWED_ORIGINS", "https://app.example.com"),
+            ("MAX_BODY_BYTES", "4096"),
+        ]);
+        let s = TokenSettings::from_env(&env).unwrap();
+        assert_eq!(s.ttl, Duration::from_secs(600));
+        assert_eq!(s.publish_sources, vec!["camera", "microphone"]);
+        assert_eq!(s.allowed_agents, vec!["transcriber", "helper"]);
+        assert!(s.append_identity_suffix);
+        assert_eq!(s.cors, CorsPolicy::Origins(vec!["https://app.example.com".into()]));
+        assert_eq!(s.limits.body_bytes, 4096);
+    }
+
+    #[test]
+    fn invalid_values_name_the_variable() {
+        for (name, value) in [
+            ("TOKEN_TTL_SECONDS", "10"),
+            ("PUBLISH_SOURCES", "webcam"),
+            ("APPEND_IDENTITY_SUFFIX", "sometimes"),
+            ("MAX_BODY_BYTES", "huge"),
+        ] {
+            let err = TokenSettings::from_env(&EnvSettings::from_pairs([(name, value)])).unwrap_err().to_string();
+            assert!(err.contains(name), "{name}={value}: {err}");
+        }
+    }
+}
