@@ -1,0 +1,16 @@
+use livekit_lambda_shared::{telemetry, EnvSettings, Runtime};
+use local_server::{listen_address, serve, LocalRoutes};
+use tokio::net::TcpListener;
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    telemetry::init(Runtime::Local);
+    let env = EnvSettings::from_process();
+    let routes = LocalRoutes::from_env(&env).await?;
+    routes.token.warm_up().await;
+    let listener = TcpListener::bind(listen_address(&env)?).await?;
+    // Tests (and people) read this line to find the port.
+    println!("local server listening on http://{}", listener.local_addr()?);
+    serve(listener, routes).await?;
+    Ok(())
+}
