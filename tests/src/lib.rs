@@ -1,0 +1,309 @@
+//! Test harness for the wire-level tests: a real `moto_server` speaking the AWS SSM wire
+//! protocol, the official Node SDK as a peer, a tiny HTTP client, and the `events/`
+//! samples loaded through `lambda_http`'s own API Gateway deserialisation.
+
+use std::io::Write;
+use std::net::TcpListener as StdListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use aws_sdk_ssm::config::{BehaviorVersion, Credentials as AwsCredentials, Region};
+use aws_sdk_ssm::types::ParameterType;
+use serde_json::Value;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ has a parent").to_path_buf()
+}
+
+fn free_port() -> u16 {
+    StdListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free loopback port")
+}
+
+/// A `moto_server` on a free loopback port. It is started under a watchdog shell that
+/// kills it when this process's end of the stdin pipe closes, so a crashed or finished
+/// test binary never leaves a server behind.
+pub struct MotoServer {
+    pub port: u16,
+    watchdog: Child,
+}
+
+impl MotoServer {
+    /// Finds `moto_server` in `$MOTO_SERVER` or `tests/.venv/bin/` (installed by `make test`).
+    pub fn binary() -> PathBuf {
+        if let Some(path) = std::env::var_os("MOTO_SERVER") {
+            return PathBuf::from(path);
+        }
+        let path = workspace_root().join("tests/.venv/bin/moto_server");
+        assert!(
+            path.exists(),
+            "moto_server not found at {}: run `make test` (or `make test-deps`) to install it",
+            path.display()
+        );
+        path
+    }
+
+    pub fn start() -> Self {
+        let port = free_port();
+        let recording = std::env::temp_dir().join(format!("moto-recording-{port}-{}.jsonl", std::process::id()));
+        let script = r#"MOTO_RECORDER_FILEPATH="$2" "$1" -H 127.0.0.1 -p "$3" >/dev/null 2>&1 & pid=$!; cat >/dev/null; kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -f "$2""#;
+        let watchdog = Command::new("sh")
+            .args(["-c", script, "moto-watchdog"])
+            .arg(Self::binary())
+            .arg(&recording)
+            .arg(port.to_string())
+            .stdin(Stdio::piped())
+            .spawn()
+            .expect("start moto_server");
+        let server = Self { port, watchdog };
+        server.wait_ready();
+        for path in ["/moto-api/recorder/reset-recording", "/moto-api/recorder/start-recording"] {
+            let (status, _) = blocking_http("POST", server.port, path, &[], b"");
+            assert_eq!(status, 200, "{path}");
+        }
+        server
+    }
+
+    fn wait_ready(&self) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while Instant::now() < deadline {
+            if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+                let (status, _) = blocking_http("GET", self.port, "/moto-api/", &[], b"");
+                if status == 200 {
+                    return;
+                }
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("moto_server did not start on port {} within 60 s", self.port);
+    }
+
+    pub fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// An SSM client that talks to this server over the real AWS wire protocol.
+    pub fn ssm_client(&self) -> aws_sdk_ssm::Client {
+        ssm_client_for(&self.endpoint())
+    }
+
+    pub async fn put(&self, name: &str, value: &str, kind: ParameterType) {
+        self.ssm_client()
+            .put_parameter()
+            .name(name)
+            .value(value)
+            .r#type(kind)
+            .overwrite(true)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("put {name}: {e:?}"));
+    }
+
+    pub async fn delete(&self, name: &str) {
+        self.ssm_client().delete_parameter().name(name).send().await.unwrap_or_else(|e| panic!("delete {name}: {e:?}"));
+    }
+
+    /// Stores a full set of SecureString parameters under `prefix`.
+    pub async fn put_livekit(&self, prefix: &str, key: &str, secret: &str, url: &str) {
+        for (name, value) in [("api-key", key), ("api-secret", secret), ("url", url)] {
+            self.put(&format!("{prefix}/{name}"), value, ParameterType::SecureString).await;
+        }
+    }
+
+    /// `GetParameters` calls this server received for names under `prefix`, counted from
+    /// moto's request recorder (so the count is taken at the endpoint, not in our code).
+    pub fn get_parameters_calls(&self, prefix: &str) -> Vec<Value> {
+        let (status, body) = blocking_http("GET", self.port, "/moto-api/recorder/download-recording", &[], b"");
+        assert_eq!(status, 200, "download-recording");
+        String::from_utf8_lossy(&body)
+            .lines()
+            .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+            .filter(|r| r["headers"]["X-Amz-Target"] == "AmazonSSM.GetParameters")
+            .filter_map(|r| {
+                let raw = r["body"].as_str()?;
+                let bytes = if r["body_encoded"] == true { base64_decode(raw)? } else { raw.as_bytes().to_vec() };
+                serde_json::from_slice::<Value>(&bytes).ok()
+            })
+            .filter(|body| {
+                body["Names"].as_array().is_some_and(|names| {
+                    names.iter().any(|n| n.as_str().is_some_and(|n| n.starts_with(&format!("{prefix}/"))))
+                })
+            })
+            .collect()
+    }
+}
+
+impl Drop for MotoServer {
+    fn drop(&mut self) {
+        drop(self.watchdog.stdin.take());
+        let _ = self.watchdog.wait();
+    }
+}
+
+pub fn ssm_client_for(endpoint: &str) -> aws_sdk_ssm::Client {
+    let config = aws_sdk_ssm::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .endpoint_url(endpoint)
+        .region(Region::new("us-east-1"))
+        .credentials_provider(AwsCredentials::new("test", "test", None, None, "wire-tests"))
+        .timeout_config(
+            aws_sdk_ssm::config::timeout::TimeoutConfig::builder()
+                .connect_timeout(Duration::from_secs(2))
+                .operation_timeout(Duration::from_secs(10))
+                .build(),
+        )
+        .retry_config(aws_sdk_ssm::config::retry::RetryConfig::standard().with_max_attempts(1))
+        .build();
+    aws_sdk_ssm::Client::from_conf(config)
+}
+
+fn base64_decode(input: &str) -> Option<Vec<u8>> {
+    const TABLE: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = Vec::with_capacity(input.len() * 3 / 4);
+    let (mut acc, mut bits) = (0u32, 0u32);
+    for c in input.bytes().filter(|c| *c != b'=' && !c.is_ascii_whitespace()) {
+        let v = TABLE.iter().position(|t| *t == c)? as u32;
+        acc = (acc << 6) | v;
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+        }
+    }
+    Some(out)
+}
+
+/// A one-shot HTTP/1.1 request on loopback (Connection: close). Returns status and body.
+pub fn blocking_http(method: &str, port: u16, path: &str, headers: &[(&str, &str)], body: &[u8]) -> (u16, Vec<u8>) {
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    stream.set_read_timeout(Some(Duration::from_secs(30))).ok();
+    let mut head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for (k, v) in headers {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    head.push_str("\r\n");
+    stream.write_all(head.as_bytes()).and_then(|_| stream.write_all(body)).expect("write request");
+    let mut raw = Vec::new();
+    std::io::Read::read_to_end(&mut stream, &mut raw).expect("read response");
+    let response = parse_response(&raw);
+    (response.status, response.body)
+}
+
+/// A parsed HTTP/1.1 response.
+#[derive(Debug, Clone)]
+pub struct HttpResponse {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl HttpResponse {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
+    }
+}
+
+fn parse_response(raw: &[u8]) -> HttpResponse {
+    let split = raw.windows(4).position(|w| w == b"\r\n\r\n").expect("response has a header block");
+    let head = String::from_utf8_lossy(&raw[..split]).to_string();
+    let mut lines = head.lines();
+    let status =
+        lines.next().and_then(|l| l.split_whitespace().nth(1)).and_then(|s| s.parse().ok()).expect("status line");
+    let headers: Vec<(String, String)> =
+        lines.filter_map(|l| l.split_once(':')).map(|(k, v)| (k.trim().to_string(), v.trim().to_string())).collect();
+    let mut body = raw[split + 4..].to_vec();
+    let chunked = headers.iter().any(|(k, v)| k.eq_ignore_ascii_case("transfer-encoding") && v.contains("chunked"));
+    if chunked {
+        body = dechunk(&body);
+    }
+    HttpResponse { status, headers, body }
+}
+
+fn dechunk(mut data: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    while let Some(end) = data.windows(2).position(|w| w == b"\r\n") {
+        let size = usize::from_str_radix(String::from_utf8_lossy(&data[..end]).trim(), 16).unwrap_or(0);
+        let Some(chunk) = data.get(end + 2..end + 2 + size).filter(|_| size > 0) else { break };
+        out.extend_from_slice(chunk);
+        data = data.get(end + 2 + size + 2..).unwrap_or_default();
+    }
+    out
+}
+
+/// An async HTTP/1.1 request on loopback, for tests that run a server in-process.
+pub async fn http(port: u16, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> HttpResponse {
+    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.expect("connect");
+    let mut head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for (k, v) in headers {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    head.push_str("\r\n");
+    stream.write_all(head.as_bytes()).await.expect("write head");
+    stream.write_all(body).await.expect("write body");
+    let mut raw = Vec::new();
+    tokio::time::timeout(Duration::from_secs(30), stream.read_to_end(&mut raw))
+        .await
+        .expect("response within 30 s")
+        .expect("read");
+    parse_response(&raw)
+}
+
+/// Runs one of the Node peer scripts in `tests/node/` with a JSON request on stdin.
+pub fn node(script: &str, input: &Value) -> Value {
+    let dir = workspace_root().join("tests/node");
+    assert!(
+        dir.join("node_modules/livekit-server-sdk").exists(),
+        "tests/node/node_modules is missing: run `make test` (or `make test-deps`) to install the official SDK"
+    );
+    let mut child = Command::new("node")
+        .arg(dir.join(script))
+        .current_dir(&dir)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("node is installed");
+    child.stdin.take().expect("stdin").write_all(input.to_string().as_bytes()).expect("write stdin");
+    let output = child.wait_with_output().expect("node ran");
+    assert!(output.status.success(), "{script} failed: {}", String::from_utf8_lossy(&output.stderr));
+    serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|e| panic!("{script} printed non-JSON ({e}): {}", String::from_utf8_lossy(&output.stdout)))
+}
+
+/// Verifies tokens with the official `livekit-server-sdk` `TokenVerifier`.
+pub fn verify_with_node_sdk(api_key: &str, api_secret: &str, tokens: &[&str]) -> Vec<Value> {
+    let result =
+        node("verify-token.mjs", &serde_json::json!({"apiKey": api_key, "apiSecret": api_secret, "tokens": tokens}));
+    result["results"].as_array().expect("results array").clone()
+}
+
+/// The sample API Gateway events, by file name.
+pub fn event_files() -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(workspace_root().join("events"))
+        .expect("events/ exists")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .collect();
+    files.sort();
+    files
+}
+
+/// Loads a sample event through `lambda_http`'s own deserialisation, exactly as the
+/// Lambda runtime would hand it to the handler.
+pub fn load_event(path: &Path) -> lambda_http::Request {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
+    lambda_http::request::from_str(&text)
+        .unwrap_or_else(|e| panic!("{} is not an API Gateway event: {e}", path.display()))
+}

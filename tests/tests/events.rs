@@ -1,0 +1,87 @@
+//! Every sample under `events/` goes through `lambda_http`'s real API Gateway (HTTP API,
+//! payload v2) deserialisation into the handler, so the samples users invoke with
+//! `sam local invoke -e events/…` never rot. A new file without an expectation fails.
+
+use std::sync::Arc;
+
+use livekit_api::access_token::TokenVerifier;
+use livekit_lambda_shared::web::CorsPolicy;
+use livekit_lambda_shared::{CredentialStore, Credentials};
+use serde_json::Value;
+use token_generator::{TokenService, TokenSettings};
+use wire_tests::{event_files, load_event};
+
+fn service() -> TokenService {
+    let settings =
+        TokenSettings { cors: CorsPolicy::Origins(vec!["http://localhost:3000".into()]), ..TokenSettings::default() };
+    TokenService::new(settings, Arc::new(CredentialStore::fixed(Credentials::development())))
+}
+
+fn verify(token: &Value) -> livekit_api::access_token::Claims {
+    TokenVerifier::with_api_key("devkey", "secret")
+        .verify(token.as_str().expect("token is a string"))
+        .expect("token verifies")
+}
+
+#[tokio::test]
+async fn every_sample_event_gets_its_documented_answer() {
+    let service = service();
+    let files = event_files();
+    assert!(files.len() >= 6, "events/ lost its samples: {files:?}");
+    for path in files {
+        let name = path.file_name().unwrap().to_string_lossy().to_string();
+        let response = service.handle(load_event(&path)).await;
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let body: Value = if response.body().as_ref().is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(response.body().as_ref()).unwrap()
+        };
+        assert_eq!(headers.get("cache-control").map(|v| v.to_str().unwrap()), Some("no-store"), "{name}");
+        match name.as_str() {
+            "health.json" => {
+                assert_eq!(status, 200, "{name}: {body}");
+                assert_eq!(body, serde_json::json!({"status": "ok"}));
+            }
+            "token-get.json" => {
+                assert_eq!(status, 200, "{name}: {body}");
+                assert_eq!(
+                    (body["room"].as_str(), body["participant"].as_str(), body["url"].as_str()),
+                    (Some("demo-room"), Some("Jane"), Some("ws://localhost:7880"))
+                );
+                let claims = verify(&body["token"]);
+                assert_eq!(
+                    (claims.sub.as_str(), claims.name.as_str(), claims.video.room.as_str()),
+                    ("Jane", "Jane", "demo-room")
+                );
+                assert_eq!(headers["access-control-allow-origin"], "http://localhost:3000");
+            }
+            "token-post-standard.json" => {
+                assert_eq!(status, 201, "{name}: {body}");
+                assert_eq!(body["server_url"], "ws://localhost:7880");
+                assert_eq!(body["room_name"], "demo-room");
+                assert_eq!(body["participant_name"], "Jane");
+                let claims = verify(&body["participant_token"]);
+                assert_eq!((claims.sub.as_str(), claims.name.as_str()), ("jane-1", "Jane"));
+                assert_eq!(claims.attributes.get("role").map(String::as_str), Some("host"));
+            }
+            "token-post-empty.json" => {
+                assert_eq!(status, 201, "{name}: {body}");
+                let claims = verify(&body["participant_token"]);
+                assert!(claims.video.room.starts_with("room-") && claims.sub.starts_with("participant-"), "{claims:?}");
+                assert_eq!(body["room_name"].as_str(), Some(claims.video.room.as_str()));
+            }
+            "token-bad-room.json" => {
+                assert_eq!(status, 400, "{name}: {body}");
+                assert_eq!(body["error"]["code"], "invalid_room");
+            }
+            "token-options-preflight.json" => {
+                assert_eq!(status, 204, "{name}");
+                assert_eq!(headers["access-control-allow-origin"], "http://localhost:3000");
+                assert!(headers["access-control-allow-methods"].to_str().unwrap().contains("POST"));
+            }
+            other => panic!("events/{other} has no expectation in tests/tests/events.rs: add one"),
+        }
+    }
+}

@@ -1,0 +1,114 @@
+//! The local server (what `make dev` runs) over real HTTP on loopback, with the
+//! embedded development defaults.
+
+use livekit_lambda_shared::EnvSettings;
+use local_server::{serve, LocalRoutes};
+use serde_json::Value;
+use tokio::net::TcpListener;
+use wire_tests::{http, verify_with_node_sdk};
+
+async fn start(env: &[(&str, &str)]) -> u16 {
+    let routes =
+        LocalRoutes::from_env(&EnvSettings::from_pairs(env.iter().copied())).await.expect("settings are valid");
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(serve(listener, routes));
+    port
+}
+
+#[tokio::test]
+async fn dev_defaults_issue_tokens_livekit_dev_server_accepts() {
+    let port = start(&[]).await;
+    let response = http(port, "GET", "/token?room=demo&participant=Jane", &[], b"").await;
+    assert_eq!(response.status, 200);
+    let body = response.json();
+    assert_eq!(body["url"], "ws://localhost:7880");
+    assert_eq!(body["room"], "demo");
+    assert_eq!(body["participant"], "Jane");
+    // `livekit-server --dev` runs with devkey/secret: the official SDK stands in for it.
+    let verdict = &verify_with_node_sdk("devkey", "secret", &[body["token"].as_str().unwrap()])[0];
+    assert_eq!(verdict["ok"], true, "{verdict}");
+    assert_eq!(response.header("cache-control"), Some("no-store"));
+    assert_eq!(response.header("x-content-type-options"), Some("nosniff"));
+    assert_eq!(response.header("access-control-allow-origin"), None, "CORS is closed by default");
+
+    let created =
+        http(port, "POST", "/token", &[("content-type", "application/json")], br#"{"room_name":"demo"}"#).await;
+    assert_eq!(created.status, 201);
+    let body: Value = created.json();
+    assert_eq!(body["room_name"], "demo");
+    assert!(body["participant_token"].is_string());
+}
+
+/// method, path, headers, body, expected status, expected error code
+type ErrorCase = (&'static str, &'static str, &'static [(&'static str, &'static str)], Vec<u8>, u16, &'static str);
+
+#[tokio::test]
+async fn errors_are_json_with_stable_codes_over_http() {
+    let port = start(&[("MAX_BODY_BYTES", "1024")]).await;
+    let cases: [ErrorCase; 6] = [
+        ("GET", "/nope", &[], vec![], 404, "not_found"),
+        ("DELETE", "/token", &[], vec![], 405, "method_not_allowed"),
+        ("GET", "/token?room=demo", &[], vec![], 400, "missing_parameter"),
+        ("POST", "/token", &[("content-type", "text/plain")], b"{}".to_vec(), 415, "unsupported_media_type"),
+        ("POST", "/token", &[("content-type", "application/json")], vec![b' '; 2048], 413, "body_too_large"),
+        ("POST", "/token", &[("content-type", "application/json")], b"{\"room_name\":".to_vec(), 400, "invalid_json"),
+    ];
+    for (method, path, headers, body, status, code) in cases {
+        let response = http(port, method, path, headers, &body).await;
+        assert_eq!(response.status, status, "{method} {path}");
+        assert_eq!(response.json()["error"]["code"], code, "{method} {path}");
+        assert_eq!(response.header("content-type"), Some("application/json"));
+        assert_eq!(response.header("cache-control"), Some("no-store"));
+    }
+    let not_allowed = http(port, "DELETE", "/token", &[], b"").await;
+    assert_eq!(not_allowed.header("allow"), Some("GET, POST, OPTIONS"));
+}
+
+#[tokio::test]
+async fn cors_preflight_and_origin_checks() {
+    let port = start(&[("ALLOWED_ORIGINS", "http://localhost:3000")]).await;
+    let preflight = [
+        ("origin", "http://localhost:3000"),
+        ("access-control-request-method", "POST"),
+        ("access-control-request-headers", "content-type"),
+    ];
+    let ok = http(port, "OPTIONS", "/token", &preflight, b"").await;
+    assert_eq!(ok.status, 204);
+    assert_eq!(ok.header("access-control-allow-origin"), Some("http://localhost:3000"));
+    assert_eq!(ok.header("access-control-allow-headers"), Some("content-type"));
+
+    let evil = [("origin", "https://evil.example.com"), ("access-control-request-method", "POST")];
+    let refused = http(port, "OPTIONS", "/token", &evil, b"").await;
+    assert_eq!(refused.status, 403);
+    assert_eq!(refused.header("access-control-allow-origin"), None);
+
+    let allowed = http(port, "GET", "/token?room=a&participant=b", &[("origin", "http://localhost:3000")], b"").await;
+    assert_eq!(allowed.header("access-control-allow-origin"), Some("http://localhost:3000"));
+    assert_eq!(allowed.header("vary"), Some("Origin"));
+    let other = http(port, "GET", "/token?room=a&participant=b", &[("origin", "https://evil.example.com")], b"").await;
+    assert_eq!(other.header("access-control-allow-origin"), None);
+}
+
+#[tokio::test]
+async fn invalid_settings_stop_start_up_naming_the_variable() {
+    let error = LocalRoutes::from_env(&EnvSettings::from_pairs([("TOKEN_TTL_SECONDS", "forever")])).await.unwrap_err();
+    assert!(error.to_string().contains("TOKEN_TTL_SECONDS"), "{error}");
+    let error = LocalRoutes::from_env(&EnvSettings::from_pairs([("LIVEKIT_API_KEY", "k")])).await.unwrap_err();
+    assert!(error.to_string().contains("LIVEKIT_API_SECRET"), "{error}");
+}
+
+#[tokio::test]
+async fn environment_credentials_take_precedence_over_dev_defaults() {
+    let port = start(&[
+        ("LIVEKIT_API_KEY", "APIenv"),
+        ("LIVEKIT_API_SECRET", "env-secret-env-secret-env-secret-01"),
+        ("LIVEKIT_URL", "https://env.example.com"),
+    ])
+    .await;
+    let body = http(port, "GET", "/token?room=a&participant=b", &[], b"").await.json();
+    assert_eq!(body["url"], "wss://env.example.com");
+    let verdict =
+        &verify_with_node_sdk("APIenv", "env-secret-env-secret-env-secret-01", &[body["token"].as_str().unwrap()])[0];
+    assert_eq!(verdict["ok"], true, "{verdict}");
+}

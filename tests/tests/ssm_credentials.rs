@@ -1,0 +1,168 @@
+//! Credentials over the real AWS SSM wire protocol, against moto_server: the cold-start
+//! fetch, the cache (N warm requests → exactly one GetParameters call), refresh, stale
+//! serving and failures (503, nothing cached).
+
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use aws_sdk_ssm::types::ParameterType;
+use lambda_http::http::Request;
+use lambda_http::Body;
+use livekit_api::access_token::TokenVerifier;
+use livekit_lambda_shared::ssm::SsmParameters;
+use livekit_lambda_shared::{CachePolicy, CredentialSource, CredentialStore};
+use serde_json::Value;
+use token_generator::{TokenService, TokenSettings};
+use wire_tests::{ssm_client_for, MotoServer};
+
+const KEY: &str = "APIssmKey";
+const SECRET: &str = "ssm-secret-ssm-secret-ssm-secret-0123";
+
+/// One moto_server for this test binary; each test uses its own prefix, and counts only
+/// the calls that name its prefix.
+fn moto() -> &'static MotoServer {
+    static MOTO: OnceLock<MotoServer> = OnceLock::new();
+    MOTO.get_or_init(MotoServer::start)
+}
+
+fn service(endpoint: &str, prefix: &str, policy: CachePolicy) -> TokenService {
+    let parameters = SsmParameters::new(ssm_client_for(endpoint), prefix);
+    TokenService::new(
+        TokenSettings::default(),
+        Arc::new(CredentialStore::new(CredentialSource::Ssm(parameters), policy)),
+    )
+}
+
+fn get_token() -> Request<Body> {
+    Request::get("/token?room=ssm-room&participant=Jane").body(Body::Empty).unwrap()
+}
+
+async fn call(service: &TokenService) -> (u16, Value) {
+    let response = service.handle(get_token()).await;
+    let status = response.status().as_u16();
+    (status, serde_json::from_slice(response.body().as_ref()).unwrap())
+}
+
+const LONG: CachePolicy = CachePolicy { max_age: Duration::from_secs(300), stale_limit: Duration::from_secs(3600) };
+
+#[tokio::test]
+async fn one_get_parameters_call_per_cold_start_then_cached() {
+    let moto = moto();
+    let prefix = "/cold-start/livekit";
+    moto.put_livekit(prefix, KEY, SECRET, "https://lk.example.com").await;
+
+    let service = service(&moto.endpoint(), prefix, LONG);
+    service.warm_up().await;
+    for _ in 0..25 {
+        let (status, body) = call(&service).await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["url"], "wss://lk.example.com", "client URL is the wss form of the https URL");
+        // Signed with the decrypted secret: moto returns `kms:alias/aws/ssm:<value>` when
+        // decryption is not requested, and this verification would then fail.
+        let claims = TokenVerifier::with_api_key(KEY, SECRET).verify(body["token"].as_str().unwrap()).unwrap();
+        assert_eq!(claims.video.room, "ssm-room");
+    }
+    let calls = moto.get_parameters_calls(prefix);
+    assert_eq!(calls.len(), 1, "exactly one GetParameters for a cold start and 25 warm requests: {calls:?}");
+    let names = calls[0]["Names"].as_array().unwrap();
+    assert_eq!(names.len(), 4, "one batched call for key, secret, url and api-url: {names:?}");
+    assert_eq!(calls[0]["WithDecryption"], true);
+}
+
+#[tokio::test]
+async fn refreshes_after_max_age_and_picks_up_a_rotated_secret() {
+    let moto = moto();
+    let prefix = "/rotation/livekit";
+    moto.put_livekit(prefix, KEY, SECRET, "wss://lk.example.com").await;
+    let policy = CachePolicy { max_age: Duration::from_millis(300), stale_limit: Duration::from_secs(3600) };
+    let service = service(&moto.endpoint(), prefix, policy);
+    let (status, _) = call(&service).await;
+    assert_eq!(status, 200);
+
+    let rotated = "rotated-secret-rotated-secret-rotated-99";
+    moto.put(&format!("{prefix}/api-secret"), rotated, ParameterType::SecureString).await;
+    let (_, before) = call(&service).await;
+    assert!(TokenVerifier::with_api_key(KEY, SECRET).verify(before["token"].as_str().unwrap()).is_ok(), "still cached");
+
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let (_, after) = call(&service).await;
+    assert!(
+        TokenVerifier::with_api_key(KEY, rotated).verify(after["token"].as_str().unwrap()).is_ok(),
+        "new secret after max age"
+    );
+    assert_eq!(moto.get_parameters_calls(prefix).len(), 2);
+}
+
+#[tokio::test]
+async fn failed_refresh_serves_last_good_value_until_the_stale_limit() {
+    let moto = moto();
+    let prefix = "/stale/livekit";
+    moto.put_livekit(prefix, KEY, SECRET, "wss://lk.example.com").await;
+    let policy = CachePolicy { max_age: Duration::from_millis(100), stale_limit: Duration::from_millis(900) };
+    let service = service(&moto.endpoint(), prefix, policy);
+    assert_eq!(call(&service).await.0, 200);
+
+    moto.delete(&format!("{prefix}/api-secret")).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let (status, body) = call(&service).await;
+    assert_eq!(status, 200, "refresh failed but the last good credentials are young enough: {body}");
+    assert!(TokenVerifier::with_api_key(KEY, SECRET).verify(body["token"].as_str().unwrap()).is_ok());
+
+    tokio::time::sleep(Duration::from_millis(900)).await;
+    let (status, body) = call(&service).await;
+    assert_eq!(status, 503, "past the stale limit: {body}");
+    assert_eq!(body["error"]["code"], "credentials_unavailable");
+}
+
+#[tokio::test]
+async fn missing_parameters_answer_503_and_the_failure_is_not_cached() {
+    let moto = moto();
+    let prefix = "/late/livekit";
+    let service = service(&moto.endpoint(), prefix, LONG);
+    service.warm_up().await;
+    let (status, body) = call(&service).await;
+    assert_eq!(status, 503);
+    assert_eq!(body["error"]["code"], "credentials_unavailable");
+    assert!(!body.to_string().contains("/late/livekit"), "parameter names are for the log, not the caller");
+
+    moto.put_livekit(prefix, KEY, SECRET, "wss://lk.example.com").await;
+    let (status, body) = call(&service).await;
+    assert_eq!(status, 200, "recovers as soon as the parameters exist: {body}");
+}
+
+#[tokio::test]
+async fn a_secret_that_is_not_a_secure_string_is_refused() {
+    let moto = moto();
+    let prefix = "/plain/livekit";
+    moto.put_livekit(prefix, KEY, SECRET, "wss://lk.example.com").await;
+    moto.put(&format!("{prefix}/api-secret"), SECRET, ParameterType::String).await;
+    let (status, body) = call(&service(&moto.endpoint(), prefix, LONG)).await;
+    assert_eq!(status, 503, "{body}");
+}
+
+#[tokio::test]
+async fn optional_api_url_is_used_for_server_calls_but_never_handed_to_browsers() {
+    let moto = moto();
+    let prefix = "/api-url/livekit";
+    moto.put_livekit(prefix, KEY, SECRET, "wss://edge.example.com").await;
+    moto.put(&format!("{prefix}/api-url"), "https://api.internal.example.com", ParameterType::SecureString).await;
+    let parameters = SsmParameters::new(moto.ssm_client(), prefix);
+    let credentials = parameters.fetch().await.unwrap();
+    assert_eq!(credentials.client_url, "wss://edge.example.com");
+    assert_eq!(credentials.api_url, "https://api.internal.example.com");
+    assert_eq!(credentials.api_secret.expose(), SECRET);
+}
+
+#[tokio::test]
+async fn ssm_down_answers_503_quickly_and_caches_nothing() {
+    // Nothing listens on this port: the connection is refused.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let service = service(&format!("http://127.0.0.1:{port}"), "/down/livekit", LONG);
+    let started = std::time::Instant::now();
+    let (status, body) = call(&service).await;
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(body["error"]["code"], "credentials_unavailable");
+    assert!(started.elapsed() < Duration::from_secs(10));
+    let (status, _) = call(&service).await;
+    assert_eq!(status, 503, "still down, still 503 (and tried again, not a cached failure)");
+}
