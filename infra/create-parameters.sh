@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# Create (or update) the SSM parameters the LiveKit token functions read.
+#
+#   infra/create-parameters.sh [PREFIX]
+#
+# PREFIX: first argument, else $LIVEKIT_SSM_PREFIX, else /dissertation-editor/livekit.
+# It must match the stack's SsmPrefix parameter.
+#
+# Values come from the environment, or are prompted for (the secret without echo):
+#   LIVEKIT_API_KEY      -> ${PREFIX}/api-key     (SecureString)
+#   LIVEKIT_API_SECRET   -> ${PREFIX}/api-secret  (SecureString)
+#   LIVEKIT_URL          -> ${PREFIX}/url         (SecureString, wss://... handed to browsers)
+#   LIVEKIT_API_URL      -> ${PREFIX}/api-url     (optional; https://... for server API calls;
+#                                                  derived from the url when absent)
+#   KMS_KEY_ID           -> optional customer managed key (ARN/id/alias) instead of aws/ssm;
+#                           pass its key ARN to the stack's KmsKeyArn parameter too.
+#
+# Uses the normal AWS CLI (v1 or v2) credentials/region (AWS_PROFILE, AWS_REGION, ...).
+# Existing parameters are overwritten. Each value goes to the CLI as `--value file://...`
+# from a temporary mode-600 file: never on a command line (visible in `ps`), never
+# printed, and an https:// value is not fetched as a URL by AWS CLI v1.
+set -euo pipefail
+
+prefix="${1:-${LIVEKIT_SSM_PREFIX:-/dissertation-editor/livekit}}"
+prefix="${prefix%/}"
+case "$prefix" in
+  /*) ;;
+  *) echo "error: prefix must start with '/': $prefix" >&2; exit 2 ;;
+esac
+command -v aws >/dev/null || { echo "error: the AWS CLI (aws) is not on PATH" >&2; exit 2; }
+
+prompt() { # prompt VAR "label" [silent]
+  local var="$1" label="$2" silent="${3:-}" value="${!1:-}"
+  if [[ -z "$value" ]]; then
+    [[ -t 0 ]] || { echo "error: $var is not set and stdin is not a terminal" >&2; exit 2; }
+    if [[ -n "$silent" ]]; then
+      read -r -s -p "$label: " value; echo >&2
+    else
+      read -r -p "$label: " value
+    fi
+  fi
+  printf -v "$var" '%s' "$value"
+}
+
+prompt LIVEKIT_API_KEY "LiveKit API key"
+prompt LIVEKIT_API_SECRET "LiveKit API secret (not echoed)" silent
+prompt LIVEKIT_URL "LiveKit URL (wss://...)"
+if [[ -z "${LIVEKIT_API_URL+x}" && -t 0 ]]; then
+  read -r -p "LiveKit API URL (https://..., empty to derive from the URL): " LIVEKIT_API_URL
+fi
+LIVEKIT_API_URL="${LIVEKIT_API_URL:-}"
+
+for v in LIVEKIT_API_KEY LIVEKIT_API_SECRET LIVEKIT_URL; do
+  [[ -n "${!v}" ]] || { echo "error: $v is empty" >&2; exit 2; }
+done
+case "$LIVEKIT_URL" in
+  wss://*|ws://*) ;;
+  *) echo "error: LIVEKIT_URL must start with wss:// or ws://" >&2; exit 2 ;;
+esac
+
+tmp="$(mktemp)"
+trap 'rm -f "$tmp"' EXIT
+chmod 600 "$tmp"
+
+put() { # put NAME VALUE
+  # printf is a shell builtin: the value never appears in a process's arguments.
+  printf '%s' "$2" >"$tmp"
+  aws ssm put-parameter --name "$1" --type SecureString --overwrite \
+    ${KMS_KEY_ID:+--key-id "$KMS_KEY_ID"} \
+    --value "file://$tmp" --output text --query Version >/dev/null
+  : >"$tmp"
+  echo "put $1 (SecureString)"
+}
+
+put "$prefix/api-key" "$LIVEKIT_API_KEY"
+put "$prefix/api-secret" "$LIVEKIT_API_SECRET"
+put "$prefix/url" "$LIVEKIT_URL"
+if [[ -n "$LIVEKIT_API_URL" ]]; then
+  put "$prefix/api-url" "$LIVEKIT_API_URL"
+else
+  echo "skipped $prefix/api-url (derived from the url at run time)"
+fi
+echo "done. Deploy with SsmPrefix=$prefix"
