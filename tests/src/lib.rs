@@ -13,6 +13,8 @@ use aws_sdk_ssm::types::ParameterType;
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+pub mod runtime_api;
+
 pub fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ has a parent").to_path_buf()
 }
@@ -306,4 +308,21 @@ pub fn load_event(path: &Path) -> lambda_http::Request {
     let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
     lambda_http::request::from_str(&text)
         .unwrap_or_else(|e| panic!("{} is not an API Gateway event: {e}", path.display()))
+}
+
+/// The status each sample event must get (with `ALLOWED_ORIGINS=http://localhost:3000`).
+/// Every file in `events/` needs an entry: a sample nobody checks would rot.
+pub fn expected_status(event_file: &str) -> u16 {
+    match event_file {
+        "health.json" | "token-get.json" => 200,
+        "token-post-standard.json" | "token-post-empty.json" => 201,
+        "token-options-preflight.json" => 204,
+        "token-bad-room.json" => 400,
+        other => panic!("events/{other} has no expected status in tests/src/lib.rs: add one"),
+    }
+}
+
+/// The file name of an event path.
+pub fn event_name(path: &Path) -> String {
+    path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default()
 }

@@ -9,7 +9,7 @@ use livekit_lambda_shared::web::CorsPolicy;
 use livekit_lambda_shared::{CredentialStore, Credentials};
 use serde_json::Value;
 use token_generator::{TokenService, TokenSettings};
-use wire_tests::{event_files, load_event};
+use wire_tests::{event_files, event_name, expected_status, load_event};
 
 fn service() -> TokenService {
     let settings =
@@ -29,9 +29,10 @@ async fn every_sample_event_gets_its_documented_answer() {
     let files = event_files();
     assert!(files.len() >= 6, "events/ lost its samples: {files:?}");
     for path in files {
-        let name = path.file_name().unwrap().to_string_lossy().to_string();
+        let name = event_name(&path);
         let response = service.handle(load_event(&path)).await;
         let status = response.status().as_u16();
+        assert_eq!(status, expected_status(&name), "{name}");
         let headers = response.headers().clone();
         let body: Value = if response.body().as_ref().is_empty() {
             Value::Null
