@@ -5,7 +5,9 @@ use token_generator::TokenService;
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     telemetry::init(Runtime::Lambda);
-    let service = TokenService::from_env(&EnvSettings::from_process(), Runtime::Lambda).await?;
+    let service = TokenService::from_env(&EnvSettings::from_process(), Runtime::Lambda)
+        .await
+        .inspect_err(|error| tracing::error!(error = %error, "start-up failed"))?;
     service.warm_up().await;
     lambda_http::run(service_fn(move |request: Request| {
         let service = service.clone();
