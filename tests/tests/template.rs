@@ -1,0 +1,236 @@
+//! What matters in `template.yaml`, checked against the code: every function's runtime,
+//! architecture, handler and build method; least-privilege IAM (each role reads only its
+//! own SSM parameters); every route has a handler and a sample event, and every handler
+//! route is deployed.
+
+use std::collections::BTreeSet;
+
+use lambda_http::http::Method;
+use serde_norway::value::TaggedValue;
+use serde_norway::Value;
+use wire_tests::{event_files, workspace_root};
+
+/// The SSM parameters each function may read, by binary name.
+fn own_parameters(binary: &str) -> &'static [&'static str] {
+    match binary {
+        "token-generator" => &["api-key", "api-secret", "url", "api-url"],
+        other => panic!("function {other} has no parameter list in tests/tests/template.rs: add one"),
+    }
+}
+
+/// The routes each function's code answers, by binary name.
+fn code_routes(binary: &str) -> &'static [(&'static str, &'static [Method])] {
+    match binary {
+        "token-generator" => token_generator::ROUTES,
+        other => panic!("function {other} has no routes in tests/tests/template.rs: add one"),
+    }
+}
+
+fn template() -> Value {
+    let text = std::fs::read_to_string(workspace_root().join("template.yaml")).expect("template.yaml");
+    serde_norway::from_str(&text).expect("template.yaml is YAML")
+}
+
+/// `!Tag value` → (tag, value)
+fn tagged(value: &Value) -> Option<(String, &Value)> {
+    match value {
+        Value::Tagged(t) => {
+            let TaggedValue { tag, value } = t.as_ref();
+            Some((tag.to_string(), value))
+        }
+        _ => None,
+    }
+}
+
+fn sub_text(value: &Value) -> Option<&str> {
+    tagged(value).filter(|(tag, _)| tag == "!Sub").and_then(|(_, v)| v.as_str())
+}
+
+fn getatt(value: &Value) -> Option<String> {
+    tagged(value).filter(|(tag, _)| tag == "!GetAtt").and_then(|(_, v)| v.as_str().map(String::from))
+}
+
+fn as_list(value: &Value) -> Vec<&Value> {
+    match value {
+        Value::Sequence(items) => items.iter().collect(),
+        other => vec![other],
+    }
+}
+
+fn parameter_arn(prefix_var: &str, name: &str) -> String {
+    format!("arn:${{AWS::Partition}}:ssm:${{AWS::Region}}:${{AWS::AccountId}}:parameter${{{prefix_var}}}/{name}")
+}
+
+fn functions(template: &Value) -> Vec<(String, &Value)> {
+    let resources = template["Resources"].as_mapping().expect("Resources");
+    resources
+        .iter()
+        .filter(|(_, r)| r["Type"] == "AWS::Serverless::Function")
+        .map(|(name, r)| (name.as_str().unwrap().to_string(), r))
+        .collect()
+}
+
+#[test]
+fn every_function_is_a_rust_custom_runtime_built_by_cargo_lambda() {
+    let template = template();
+    let functions = functions(&template);
+    assert!(!functions.is_empty());
+    let architecture = &template["Parameters"]["Architecture"];
+    assert_eq!(architecture["Default"], "arm64");
+    assert!(architecture["AllowedValues"].as_sequence().unwrap().contains(&Value::from("x86_64")));
+    for (name, function) in functions {
+        let p = &function["Properties"];
+        assert_eq!(p["Runtime"], "provided.al2023", "{name}");
+        assert_eq!(p["Handler"], "bootstrap", "{name}");
+        let arch = as_list(&p["Architectures"]);
+        assert_eq!(arch.len(), 1, "{name}");
+        assert_eq!(
+            tagged(arch[0]).map(|(t, v)| (t, v.as_str().map(String::from))),
+            Some(("!Ref".into(), Some("Architecture".into()))),
+            "{name}"
+        );
+        assert_eq!(function["Metadata"]["BuildMethod"], "rust-cargolambda", "{name}");
+        let binary = function["Metadata"]["BuildProperties"]["Binary"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{name} names no Binary"));
+        let manifest = std::fs::read_to_string(workspace_root().join("functions").join(binary).join("Cargo.toml"))
+            .unwrap_or_else(|_| panic!("{name}: functions/{binary}/Cargo.toml does not exist"));
+        assert!(manifest.contains(&format!("name = \"{binary}\"")), "{name}: package is not named {binary}");
+        assert!(
+            p.get("Policies").is_none(),
+            "{name}: SAM Policies add AWSLambdaBasicExecutionRole (logs on *); use the function's own role"
+        );
+        assert!(p["MemorySize"].as_u64().is_some_and(|m| m <= 256), "{name}: small MemorySize");
+        assert!(p["Timeout"].as_u64().is_some_and(|t| t <= 30), "{name}: sensible Timeout");
+    }
+}
+
+#[test]
+fn each_role_reads_only_its_own_parameters_and_log_group() {
+    let template = template();
+    let resources = &template["Resources"];
+    for (name, function) in functions(&template) {
+        let binary = function["Metadata"]["BuildProperties"]["Binary"].as_str().unwrap();
+        let own: BTreeSet<String> = own_parameters(binary).iter().map(|p| parameter_arn("SsmPrefix", p)).collect();
+        let role_name =
+            getatt(&function["Properties"]["Role"]).unwrap_or_else(|| panic!("{name}: Role is !GetAtt <role>.Arn"));
+        let role = &resources[role_name.trim_end_matches(".Arn")];
+        let log_group =
+            tagged(&function["Properties"]["LoggingConfig"]["LogGroup"]).map(|(_, v)| v.as_str().unwrap().to_string());
+        let log_group = log_group.unwrap_or_else(|| panic!("{name}: LoggingConfig.LogGroup refs its own log group"));
+
+        let mut saw_ssm = false;
+        for policy in role["Properties"]["Policies"].as_sequence().unwrap() {
+            for statement in policy["PolicyDocument"]["Statement"].as_sequence().unwrap() {
+                assert_eq!(statement["Effect"], "Allow");
+                let actions: Vec<&str> = as_list(&statement["Action"]).iter().map(|a| a.as_str().unwrap()).collect();
+                for action in &actions {
+                    assert!(!action.contains('*'), "{name}: wildcard action {action}");
+                }
+                let resources = as_list(&statement["Resource"]);
+                for resource in &resources {
+                    assert_ne!(resource.as_str(), Some("*"), "{name}: Resource * in {actions:?}");
+                }
+                match actions.as_slice() {
+                    ["ssm:GetParameters"] => {
+                        saw_ssm = true;
+                        let arns: BTreeSet<String> =
+                            resources.iter().map(|r| sub_text(r).expect("!Sub ARN").to_string()).collect();
+                        assert_eq!(arns, own, "{name}: ssm:GetParameters on exactly its own parameter ARNs");
+                    }
+                    ["kms:Decrypt"] => {
+                        let condition = &statement["Condition"]["StringEquals"];
+                        assert_eq!(
+                            sub_text(&condition["kms:ViaService"]),
+                            Some("ssm.${AWS::Region}.amazonaws.com"),
+                            "{name}: kms only via SSM"
+                        );
+                        let context: BTreeSet<String> = as_list(&condition["kms:EncryptionContext:PARAMETER_ARN"])
+                            .iter()
+                            .map(|r| sub_text(r).unwrap().to_string())
+                            .collect();
+                        assert!(
+                            !context.is_empty() && context.is_subset(&own),
+                            "{name}: decrypt only its own parameters"
+                        );
+                    }
+                    actions if actions.iter().all(|a| a.starts_with("logs:")) => {
+                        assert_eq!(resources.len(), 1);
+                        assert_eq!(
+                            getatt(resources[0]),
+                            Some(format!("{log_group}.Arn")),
+                            "{name}: logs only to its own log group"
+                        );
+                    }
+                    other => panic!("{name}: unexpected statement for {other:?}"),
+                }
+            }
+        }
+        assert!(saw_ssm, "{name}: the role may read its parameters");
+        let retention = tagged(&resources[log_group.as_str()]["Properties"]["RetentionInDays"]);
+        assert_eq!(
+            retention.map(|(tag, v)| (tag, v.as_str().map(String::from))),
+            Some(("!Ref".into(), Some("LogRetentionDays".into()))),
+            "{name}: log retention is set from a parameter"
+        );
+    }
+}
+
+#[test]
+fn routes_handlers_and_sample_events_agree() {
+    let template = template();
+    let mut template_routes = BTreeSet::new();
+    for (name, function) in functions(&template) {
+        let binary = function["Metadata"]["BuildProperties"]["Binary"].as_str().unwrap();
+        let handled = code_routes(binary);
+        let events = function["Properties"]["Events"].as_mapping().unwrap_or_else(|| panic!("{name} has no Events"));
+        let mut deployed_paths = BTreeSet::new();
+        for (_, event) in events {
+            assert_eq!(event["Type"], "HttpApi", "{name}");
+            assert_eq!(event["Properties"]["PayloadFormatVersion"], "2.0", "{name}");
+            let method = event["Properties"]["Method"].as_str().unwrap().to_uppercase();
+            let path = event["Properties"]["Path"].as_str().unwrap().to_string();
+            let (_, methods) = handled
+                .iter()
+                .find(|(p, _)| *p == path)
+                .unwrap_or_else(|| panic!("{name}: route {method} {path} has no handler"));
+            assert!(
+                method == "ANY" || methods.iter().any(|m| m.as_str() == method),
+                "{name}: {method} {path} is not handled"
+            );
+            deployed_paths.insert(path.clone());
+            template_routes.insert(format!("{method} {path}"));
+        }
+        for (path, _) in handled {
+            assert!(deployed_paths.contains(*path), "{name}: handler route {path} is not in the template");
+        }
+    }
+
+    let mut sampled = BTreeSet::new();
+    for path in event_files() {
+        let event: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        let route_key = event["routeKey"].as_str().unwrap_or_default().to_string();
+        assert!(
+            template_routes.contains(&route_key),
+            "{}: routeKey `{route_key}` is not a template route",
+            path.display()
+        );
+        assert_eq!(event["requestContext"]["routeKey"], event["routeKey"], "{}", path.display());
+        sampled.insert(route_key);
+    }
+    assert_eq!(sampled, template_routes, "every template route has a sample event");
+}
+
+#[test]
+fn outputs_give_the_api_and_token_urls() {
+    let template = template();
+    let outputs = &template["Outputs"];
+    assert!(sub_text(&outputs["ApiBaseUrl"]["Value"]).is_some_and(|v| v.starts_with("https://${HttpApi}.execute-api.")));
+    assert!(sub_text(&outputs["TokenUrl"]["Value"]).is_some_and(|v| v.ends_with("/token")));
+    let api = &template["Resources"]["HttpApi"]["Properties"];
+    assert!(api["DefaultRouteSettings"]["ThrottlingRateLimit"] != Value::Null, "route throttling is configured");
+    assert!(
+        api.get("CorsConfiguration").is_none(),
+        "CORS is the functions' job (closed unless ALLOWED_ORIGINS is set)"
+    );
+}
