@@ -6,19 +6,24 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := tests/.venv
 NODE_DIR := tests/node
+INFRA_VENV := infra/.venv
+SAM_ENV := SAM_CLI_TELEMETRY=0 AWS_DEFAULT_REGION=us-east-1
 export MOTO_SERVER := $(CURDIR)/$(VENV)/bin/moto_server
 
-.PHONY: dev test test-deps lint fmt clippy unit clean help
+.PHONY: dev test test-deps infra-deps lint fmt clippy sam-validate sam-build sam-test clean help
 
 help:
 	@echo "make dev        run the local server on 127.0.0.1:\$${PORT:-8080} (LiveKit dev credentials unless configured)"
 	@echo "make test       install test tools, then fmt check, clippy and the whole test suite"
-	@echo "make test-deps  install only the test tools (moto_server, livekit-server-sdk)"
+	@echo "make test-deps  install only the test tools (moto_server, livekit-server-sdk, sam, cfn-lint)"
+	@echo "make sam-build  sam build every function (arm64 when the rustup target can be had, else x86_64)"
+	@echo "make sam-test   sam build, then run the built bootstrap through the Lambda Runtime API"
 
 dev:
 	cargo run -p local-server
 
-test: test-deps lint
+test: test-deps lint sam-validate
+	cargo build --workspace --bins
 	cargo test --workspace
 
 lint: fmt clippy
@@ -29,7 +34,25 @@ fmt:
 clippy:
 	cargo clippy --workspace --all-targets -- -D warnings
 
-test-deps: $(VENV)/.installed $(NODE_DIR)/node_modules/.installed
+test-deps: $(VENV)/.installed $(NODE_DIR)/node_modules/.installed infra-deps
+
+infra-deps: $(INFRA_VENV)/.installed
+
+$(INFRA_VENV)/.installed: infra/requirements.txt
+	$(PYTHON) -m venv $(INFRA_VENV)
+	$(INFRA_VENV)/bin/pip install --quiet --disable-pip-version-check -r infra/requirements.txt
+	touch $@
+
+# Offline, no credentials: SAM's own validation plus cfn-lint, which fails on warnings too.
+sam-validate: infra-deps
+	$(SAM_ENV) $(INFRA_VENV)/bin/sam validate --lint
+	$(SAM_ENV) $(INFRA_VENV)/bin/cfn-lint template.yaml
+
+sam-build: infra-deps
+	infra/sam-build.sh
+
+sam-test: test-deps
+	infra/sam-test.sh
 
 $(VENV)/.installed: tests/python/requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -42,4 +65,4 @@ $(NODE_DIR)/node_modules/.installed: $(NODE_DIR)/package.json $(NODE_DIR)/packag
 
 clean:
 	cargo clean
-	rm -rf $(VENV) $(NODE_DIR)/node_modules
+	rm -rf $(VENV) $(NODE_DIR)/node_modules $(INFRA_VENV) .aws-sam
