@@ -134,6 +134,8 @@ pub struct CredentialStore {
     cached: RwLock<Option<Cached>>,
     // Serialises refreshes so concurrent requests (local server) cause one SSM call, not many.
     refreshing: Mutex<()>,
+    // When the last forced refresh ran: forged requests must not be able to hammer SSM.
+    last_forced: Mutex<Option<Instant>>,
 }
 
 impl std::fmt::Debug for CredentialStore {
@@ -144,7 +146,7 @@ impl std::fmt::Debug for CredentialStore {
 
 impl CredentialStore {
     pub fn new(source: CredentialSource, policy: CachePolicy) -> Self {
-        Self { source, policy, cached: RwLock::new(None), refreshing: Mutex::new(()) }
+        Self { source, policy, cached: RwLock::new(None), refreshing: Mutex::new(()), last_forced: Mutex::new(None) }
     }
 
     pub fn fixed(credentials: Credentials) -> Self {
@@ -231,6 +233,42 @@ impl CredentialStore {
             return Ok(fresh);
         }
         self.fetch_and_store(ssm).await
+    }
+
+    /// Re-reads SSM now, ignoring the max age, at most once per `min_interval` (later calls
+    /// within the interval return `None` without any SSM call). For a signature that fails
+    /// with the cached secret: the secret may have been rotated. Returns the credentials
+    /// only when they differ from the cached ones.
+    pub async fn force_refresh(&self, min_interval: Duration) -> Option<Arc<Credentials>> {
+        let CredentialSource::Ssm(ssm) = &self.source else { return None };
+        {
+            let mut last = self.last_forced.lock().await;
+            if last.is_some_and(|at| at.elapsed() < min_interval) {
+                return None;
+            }
+            *last = Some(Instant::now());
+        }
+        let _guard = self.refreshing.lock().await;
+        let before = self.cached.read().await.as_ref().map(|c| c.credentials.clone());
+        match ssm.fetch().await {
+            Ok(credentials) if before.as_deref() != Some(&credentials) => {
+                let credentials = Arc::new(credentials);
+                *self.cached.write().await =
+                    Some(Cached { credentials: credentials.clone(), fetched_at: Instant::now() });
+                tracing::info!("credentials changed in SSM; using the new ones");
+                Some(credentials)
+            }
+            Ok(_) => {
+                if let Some(cached) = self.cached.write().await.as_mut() {
+                    cached.fetched_at = Instant::now();
+                }
+                None
+            }
+            Err(error) => {
+                tracing::warn!(error = %error, "forced credential refresh failed");
+                None
+            }
+        }
     }
 
     async fn fresh(&self) -> Option<Arc<Credentials>> {

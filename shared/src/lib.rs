@@ -5,6 +5,8 @@
 
 pub mod credentials;
 pub mod error;
+#[cfg(feature = "services")]
+pub mod livekit;
 pub mod random;
 pub mod secret;
 pub mod settings;
