@@ -3,6 +3,7 @@
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::{Bytes, Incoming};
@@ -12,27 +13,39 @@ use hyper_util::rt::TokioIo;
 use lambda_http::http::{Request, Response, StatusCode};
 use lambda_http::Body;
 use livekit_lambda_shared::web::{apply_security_headers, ErrorResponse};
-use livekit_lambda_shared::{EnvSettings, Runtime};
-use token_generator::TokenService;
+use livekit_lambda_shared::{CredentialStore, EnvSettings, Runtime};
+use token_generator::{TokenService, TokenSettings};
 use tokio::net::TcpListener;
+use webhook_receiver::WebhookService;
 
 /// Hard cap on what the local server reads of a body before the handler's own
 /// (smaller, configurable) limit applies; API Gateway's own cap is 10 MB.
 const MAX_LOCAL_BODY_BYTES: usize = 1024 * 1024;
 
-/// Every function's service, routed by path as API Gateway would.
+/// Every function's service, routed by path as API Gateway would, sharing one
+/// credential store.
 #[derive(Clone, Debug)]
 pub struct LocalRoutes {
     pub token: TokenService,
+    pub webhook: WebhookService,
 }
 
 impl LocalRoutes {
     pub async fn from_env(env: &EnvSettings) -> Result<Self, livekit_lambda_shared::Error> {
-        let token = TokenService::from_env(env, Runtime::Local).await?;
-        Ok(Self { token })
+        let credentials = Arc::new(CredentialStore::from_env(env, Runtime::Local).await?);
+        let token = TokenService::new(TokenSettings::from_env(env)?, credentials.clone());
+        let webhook = WebhookService::with_credentials(env, credentials)?;
+        Ok(Self { token, webhook })
+    }
+
+    pub async fn warm_up(&self) {
+        self.token.warm_up().await;
     }
 
     pub async fn dispatch(&self, request: Request<Body>) -> Response<Body> {
+        if webhook_receiver::ROUTES.iter().any(|(path, _)| *path == request.uri().path()) {
+            return self.webhook.handle(request).await;
+        }
         self.token.handle(request).await
     }
 }

@@ -7,7 +7,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     telemetry::init(Runtime::Local);
     let env = EnvSettings::from_process();
     let routes = LocalRoutes::from_env(&env).await?;
-    routes.token.warm_up().await;
+    routes.warm_up().await;
     let listener = TcpListener::bind(listen_address(&env)?).await?;
     // Tests (and people) read this line to find the port.
     println!("local server listening on http://{}", listener.local_addr()?);

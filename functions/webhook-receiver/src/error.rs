@@ -1,0 +1,55 @@
+//! The webhook receiver's one error type, mapped to HTTP in one place.
+
+use lambda_http::http::StatusCode;
+use livekit_lambda_shared::livekit::ApiFailure;
+use livekit_lambda_shared::ErrorResponse;
+
+#[derive(Debug, thiserror::Error)]
+pub enum WebhookError {
+    #[error(transparent)]
+    Shared(#[from] livekit_lambda_shared::Error),
+    #[error("{}", .0.message)]
+    Http(ErrorResponse),
+    #[error("missing Authorization header")]
+    MissingAuthorization,
+    /// Bad signature, wrong key, expired, or a body that does not match its `sha256` claim.
+    #[error("the webhook signature is invalid")]
+    InvalidSignature,
+    #[error("webhook body must be application/webhook+json")]
+    UnsupportedMediaType,
+    #[error("webhook body is not UTF-8 text")]
+    InvalidBody,
+    #[error("verified webhook body is not a LiveKit event: {0}")]
+    InvalidEvent(String),
+    /// LiveKit's API failed in a way a later retry may fix: LiveKit will redeliver on 5xx.
+    #[error("LiveKit API unavailable: {0}")]
+    LiveKitUnavailable(ApiFailure),
+}
+
+impl From<ErrorResponse> for WebhookError {
+    fn from(error: ErrorResponse) -> Self {
+        WebhookError::Http(error)
+    }
+}
+
+impl WebhookError {
+    pub fn to_error_response(&self) -> ErrorResponse {
+        let (status, code) = match self {
+            WebhookError::Shared(shared) => return shared.to_error_response(),
+            WebhookError::Http(response) => return response.clone(),
+            WebhookError::MissingAuthorization => (StatusCode::UNAUTHORIZED, "missing_authorization"),
+            WebhookError::InvalidSignature => (StatusCode::UNAUTHORIZED, "invalid_signature"),
+            WebhookError::UnsupportedMediaType => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type"),
+            WebhookError::InvalidBody => (StatusCode::BAD_REQUEST, "invalid_body"),
+            WebhookError::InvalidEvent(_) => (StatusCode::BAD_REQUEST, "invalid_event"),
+            WebhookError::LiveKitUnavailable(_) => {
+                return ErrorResponse::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "livekit_unavailable",
+                    "LiveKit's API is unavailable; retry later",
+                )
+            }
+        };
+        ErrorResponse::new(status, code, self.to_string())
+    }
+}

@@ -1,0 +1,11 @@
+//! The webhook receiver: verifies LiveKit's signed deliveries, tells rooms when a
+//! recording hit its limit, and manages per-room SIP dial-in rules.
+
+pub mod actions;
+pub mod error;
+pub mod service;
+pub mod settings;
+
+pub use error::WebhookError;
+pub use service::{WebhookService, KNOWN_EVENTS, ROUTES};
+pub use settings::WebhookSettings;

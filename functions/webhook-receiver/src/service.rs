@@ -1,0 +1,330 @@
+//! `POST /webhook`: verify a LiveKit delivery, then act on the events that matter.
+
+use std::collections::{HashSet, VecDeque};
+use std::sync::Arc;
+use std::time::Instant;
+
+use lambda_http::http::{header, HeaderValue, Method, Request, Response, StatusCode};
+use lambda_http::Body;
+use livekit_api::access_token::TokenVerifier;
+use livekit_api::webhooks::{WebhookError as ReceiveError, WebhookReceiver};
+use livekit_lambda_shared::livekit::{ApiFailure, ClientCache};
+use livekit_lambda_shared::web::{self, json_response, RequestFacts};
+use livekit_lambda_shared::{CredentialStore, Credentials, EnvSettings, Runtime};
+use livekit_protocol as proto;
+use serde_json::json;
+use tokio::sync::Mutex;
+
+use crate::actions::{self, Action};
+use crate::error::WebhookError;
+use crate::settings::WebhookSettings;
+
+pub const ROUTES: &[(&str, &[Method])] = &[("/webhook", &[Method::POST])];
+
+/// The events LiveKit sends today. Anything else is logged and acknowledged, so
+/// LiveKit does not retry what we deliberately ignore.
+pub const KNOWN_EVENTS: &[&str] = &[
+    "room_started",
+    "room_finished",
+    "participant_joined",
+    "participant_left",
+    "participant_connection_aborted",
+    "track_published",
+    "track_unpublished",
+    "egress_started",
+    "egress_updated",
+    "egress_ended",
+    "ingress_started",
+    "ingress_ended",
+    "agent_job_started",
+    "agent_job_ended",
+];
+
+/// Recently seen ids, oldest first out.
+#[derive(Debug, Default)]
+struct RecentIds {
+    order: VecDeque<String>,
+    set: HashSet<String>,
+}
+
+impl RecentIds {
+    fn contains(&self, id: &str) -> bool {
+        self.set.contains(id)
+    }
+
+    fn insert(&mut self, id: &str, capacity: usize) {
+        if capacity == 0 || id.is_empty() || !self.set.insert(id.to_string()) {
+            return;
+        }
+        self.order.push_back(id.to_string());
+        while self.order.len() > capacity {
+            if let Some(old) = self.order.pop_front() {
+                self.set.remove(&old);
+            }
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Inner {
+    settings: WebhookSettings,
+    credentials: Arc<CredentialStore>,
+    clients: ClientCache,
+    /// Event ids handled by this container (duplicates are acknowledged, not acted on).
+    seen_events: Mutex<RecentIds>,
+    /// Egresses already announced: LiveKit reports a limit in both egress_updated and egress_ended.
+    announced_egress: Mutex<RecentIds>,
+}
+
+#[derive(Clone, Debug)]
+pub struct WebhookService {
+    inner: Arc<Inner>,
+}
+
+/// How one verified event ended.
+enum Outcome {
+    Acted(Vec<Action>),
+    Duplicate,
+    Ignored,
+}
+
+impl WebhookService {
+    pub fn new(settings: WebhookSettings, credentials: Arc<CredentialStore>) -> Self {
+        let clients = ClientCache::new(settings.api_timeout);
+        Self {
+            inner: Arc::new(Inner {
+                settings,
+                credentials,
+                clients,
+                seen_events: Mutex::new(RecentIds::default()),
+                announced_egress: Mutex::new(RecentIds::default()),
+            }),
+        }
+    }
+
+    pub async fn from_env(env: &EnvSettings, runtime: Runtime) -> Result<Self, livekit_lambda_shared::Error> {
+        let settings = WebhookSettings::from_env(env)?;
+        let credentials = CredentialStore::from_env(env, runtime).await?;
+        Ok(Self::new(settings, Arc::new(credentials)))
+    }
+
+    /// Shares one credential store with the other routes of the local server.
+    pub fn with_credentials(
+        env: &EnvSettings,
+        credentials: Arc<CredentialStore>,
+    ) -> Result<Self, livekit_lambda_shared::Error> {
+        Ok(Self::new(WebhookSettings::from_env(env)?, credentials))
+    }
+
+    pub fn settings(&self) -> &WebhookSettings {
+        &self.inner.settings
+    }
+
+    pub async fn warm_up(&self) {
+        if let Err(error) = self.inner.credentials.current().await {
+            tracing::error!(error = %error, "could not load LiveKit credentials at start-up; webhooks get 503 until they load");
+        }
+    }
+
+    pub async fn handle(&self, request: Request<Body>) -> Response<Body> {
+        let started = Instant::now();
+        let method = request.method().clone();
+        let route = ROUTES.iter().find(|(path, _)| *path == request.uri().path());
+        let mut facts = RequestFacts::default();
+        let result = match route {
+            None => Err(WebhookError::Http(web::ErrorResponse::not_found())),
+            Some((_, allowed)) if !allowed.contains(&method) => Ok(method_not_allowed(allowed)),
+            Some(_) => self.receive(&request, &mut facts).await,
+        };
+        let mut response = result.unwrap_or_else(|error| {
+            let rendered = error.to_error_response();
+            match &error {
+                WebhookError::InvalidSignature | WebhookError::MissingAuthorization => {
+                    tracing::warn!(code = rendered.code, "rejected a webhook delivery")
+                }
+                _ if rendered.status.is_server_error() => {
+                    tracing::error!(error = %error, code = rendered.code, "webhook failed")
+                }
+                _ => {}
+            }
+            facts.error_code = Some(rendered.code);
+            rendered.into_response()
+        });
+        web::apply_security_headers(response.headers_mut());
+        web::log_request(&method, route.map_or("unknown", |(path, _)| path), response.status(), started, &facts);
+        response
+    }
+
+    async fn receive(&self, request: &Request<Body>, facts: &mut RequestFacts) -> Result<Response<Body>, WebhookError> {
+        let settings = &self.inner.settings;
+        let body = web::body_within(request, settings.max_body_bytes)?;
+        match web::media_type(request.headers()).as_deref() {
+            Some("application/webhook+json" | "application/json") => {}
+            _ => return Err(WebhookError::UnsupportedMediaType),
+        }
+        let authorization = request
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .map(|v| v.trim())
+            .filter(|v| !v.is_empty())
+            .ok_or(WebhookError::MissingAuthorization)?;
+        let token = authorization.strip_prefix("Bearer ").unwrap_or(authorization).trim();
+        let body = std::str::from_utf8(body).map_err(|_| WebhookError::InvalidBody)?;
+
+        let credentials = self.inner.credentials.current().await?;
+        let event = match verify(&credentials, body, token) {
+            Ok(event) => event,
+            Err(WebhookError::InvalidSignature) => {
+                // Perhaps the secret was rotated: re-read SSM once (rate-limited) and retry.
+                match self.inner.credentials.force_refresh(settings.forced_refresh_interval).await {
+                    Some(fresh) => verify(&fresh, body, token)?,
+                    None => return Err(WebhookError::InvalidSignature),
+                }
+            }
+            Err(other) => return Err(other),
+        };
+        facts.room = event_room(&event).map(str::to_string);
+        facts.identity = event.participant.as_ref().map(|p| p.identity.clone());
+        log_event(&event);
+
+        let outcome = self.act(&credentials, &event).await;
+        let body = match outcome {
+            Ok(Outcome::Duplicate) => json!({"status": "duplicate", "event": event.event, "id": event.id}),
+            Ok(Outcome::Ignored) => json!({"status": "ignored", "event": event.event, "id": event.id}),
+            Ok(Outcome::Acted(done)) => {
+                let done: Vec<String> = done.iter().map(|a| format!("{a:?}")).collect();
+                json!({"status": "ok", "event": event.event, "id": event.id, "actions": done})
+            }
+            Err(failure) if failure.transient => return Err(WebhookError::LiveKitUnavailable(failure)),
+            Err(failure) => {
+                // A retry would fail the same way: acknowledge, and say so loudly in the log.
+                tracing::error!(event = %event.event, event_id = %event.id, error = %failure, "webhook action failed permanently");
+                json!({"status": "failed", "event": event.event, "id": event.id, "error": failure.code.unwrap_or_default()})
+            }
+        };
+        Ok(json_response(StatusCode::OK, &body))
+    }
+
+    async fn act(&self, credentials: &Arc<Credentials>, event: &proto::WebhookEvent) -> Result<Outcome, ApiFailure> {
+        let inner = &self.inner;
+        if !KNOWN_EVENTS.contains(&event.event.as_str()) {
+            tracing::info!(event = %event.event, event_id = %event.id, "unknown webhook event ignored");
+            return Ok(Outcome::Ignored);
+        }
+        if inner.seen_events.lock().await.contains(&event.id) {
+            return Ok(Outcome::Duplicate);
+        }
+        let mut done = Vec::new();
+        match event.event.as_str() {
+            "egress_updated" | "egress_ended" if inner.settings.recording_notice => {
+                if let Some(egress) =
+                    event.egress_info.as_ref().filter(|e| e.status == proto::EgressStatus::EgressLimitReached as i32)
+                {
+                    if !inner.announced_egress.lock().await.contains(&egress.egress_id) {
+                        let clients = inner.clients.clients(credentials).await;
+                        done.push(
+                            actions::send_recording_notice(&clients, &inner.settings.recording_topic, egress).await?,
+                        );
+                        inner
+                            .announced_egress
+                            .lock()
+                            .await
+                            .insert(&egress.egress_id, inner.settings.dedupe_capacity.max(1));
+                    }
+                }
+            }
+            "participant_joined" => {
+                if let (Some(sip), Some(room)) = (&inner.settings.sip, &event.room) {
+                    let clients = inner.clients.clients(credentials).await;
+                    done.push(actions::ensure_dial_in(&clients, sip, room).await?);
+                }
+            }
+            "participant_left" | "participant_connection_aborted" => {
+                if let (Some(_), Some(room)) = (&inner.settings.sip, &event.room) {
+                    let clients = inner.clients.clients(credentials).await;
+                    if actions::room_is_empty(&clients, &room.name).await? {
+                        done.push(actions::remove_dial_in(&clients, &room.name).await?);
+                    }
+                }
+            }
+            "room_finished" => {
+                if let (Some(_), Some(room)) = (&inner.settings.sip, &event.room) {
+                    let clients = inner.clients.clients(credentials).await;
+                    done.push(actions::remove_dial_in(&clients, &room.name).await?);
+                }
+            }
+            _ => {}
+        }
+        // Remembered only once handled: a failed event is acted on again when LiveKit retries.
+        inner.seen_events.lock().await.insert(&event.id, inner.settings.dedupe_capacity);
+        Ok(Outcome::Acted(done))
+    }
+}
+
+/// Signature and time first (livekit-api's receiver verifies the JWT, then the body's
+/// SHA-256 against the `sha256` claim), and only then the body is parsed.
+fn verify(credentials: &Credentials, body: &str, token: &str) -> Result<proto::WebhookEvent, WebhookError> {
+    let receiver =
+        WebhookReceiver::new(TokenVerifier::with_api_key(&credentials.api_key, credentials.api_secret.expose()));
+    receiver.receive(body, token).map_err(|error| match error {
+        ReceiveError::InvalidData(e) => WebhookError::InvalidEvent(e.to_string()),
+        ReceiveError::InvalidSignature | ReceiveError::InvalidBase64(_) | ReceiveError::InvalidAuth(_) => {
+            WebhookError::InvalidSignature
+        }
+    })
+}
+
+fn event_room(event: &proto::WebhookEvent) -> Option<&str> {
+    event
+        .room
+        .as_ref()
+        .map(|r| r.name.as_str())
+        .or_else(|| event.egress_info.as_ref().map(|e| e.room_name.as_str()))
+        .filter(|r| !r.is_empty())
+}
+
+/// One structured line per event. Never the Authorization header or any token.
+fn log_event(event: &proto::WebhookEvent) {
+    tracing::info!(
+        target: "webhook",
+        event = %event.event,
+        event_id = %event.id,
+        room = event_room(event).unwrap_or(""),
+        room_sid = event.room.as_ref().map(|r| r.sid.as_str()).unwrap_or(""),
+        participant = event.participant.as_ref().map(|p| p.identity.as_str()).unwrap_or(""),
+        egress_id = event.egress_info.as_ref().map(|e| e.egress_id.as_str()).unwrap_or(""),
+        created_at = event.created_at,
+        "webhook event"
+    );
+}
+
+fn method_not_allowed(allowed: &[Method]) -> Response<Body> {
+    let list = allowed.iter().map(Method::as_str).collect::<Vec<_>>().join(", ");
+    let mut response = web::ErrorResponse::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        format!("allowed methods: {list}"),
+    )
+    .into_response();
+    if let Ok(value) = HeaderValue::from_str(&list) {
+        response.headers_mut().insert(header::ALLOW, value);
+    }
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recent_ids_forget_the_oldest_beyond_capacity() {
+        let mut ids = RecentIds::default();
+        for id in ["a", "b", "c"] {
+            ids.insert(id, 2);
+        }
+        assert!(!ids.contains("a") && ids.contains("b") && ids.contains("c"));
+        ids.insert("", 2);
+        assert!(!ids.contains(""));
+    }
+}

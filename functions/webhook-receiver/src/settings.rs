@@ -1,0 +1,95 @@
+//! The webhook receiver's settings, parsed once at start-up.
+
+use std::time::Duration;
+
+use livekit_lambda_shared::{EnvSettings, Error};
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct WebhookSettings {
+    /// `WEBHOOK_MAX_BODY_BYTES`
+    pub max_body_bytes: usize,
+    /// `RECORDING_LIMIT_NOTICE` (on by default): tell the room when recording hit its limit.
+    pub recording_notice: bool,
+    /// `RECORDING_NOTICE_TOPIC`: the data-message topic front ends listen on.
+    pub recording_topic: String,
+    /// SIP dial-in, on only when `SIP_TRUNK_ID` is set.
+    pub sip: Option<SipDialIn>,
+    /// `LIVEKIT_API_TIMEOUT_MS`: bound on each LiveKit API call (LiveKit drops queued
+    /// webhooks older than ~30 s, so the receiver must answer fast).
+    pub api_timeout: Duration,
+    /// `CREDENTIALS_FORCED_REFRESH_SECONDS`: after a signature fails, re-read SSM at most
+    /// this often (a rotated secret is picked up; forged requests cannot hammer SSM).
+    pub forced_refresh_interval: Duration,
+    /// `WEBHOOK_DEDUPE_CAPACITY`: how many recent event ids a container remembers.
+    pub dedupe_capacity: usize,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SipDialIn {
+    /// `SIP_TRUNK_ID`: the inbound trunk the per-room dispatch rules apply to.
+    pub trunk_id: String,
+    /// `SIP_DIAL_IN_NUMBER`: optional phone number published next to the PIN.
+    pub number: Option<String>,
+    /// `SIP_PIN_ATTEMPTS`: fresh PINs tried when LiveKit reports a collision.
+    pub pin_attempts: u32,
+}
+
+/// The room-metadata key under which the dial-in PIN is published.
+pub const DIAL_IN_METADATA_KEY: &str = "sip_dial_in";
+/// Marks the dispatch rules this function manages (and may delete).
+pub const MANAGED_BY: &str = "livekit-token-functions";
+pub const PIN_DIGITS: u32 = 10;
+
+impl Default for WebhookSettings {
+    fn default() -> Self {
+        Self {
+            max_body_bytes: 256 * 1024,
+            recording_notice: true,
+            recording_topic: "recording-status".into(),
+            sip: None,
+            api_timeout: Duration::from_secs(3),
+            forced_refresh_interval: Duration::from_secs(30),
+            dedupe_capacity: 1024,
+        }
+    }
+}
+
+impl WebhookSettings {
+    pub fn from_env(env: &EnvSettings) -> Result<Self, Error> {
+        let defaults = Self::default();
+        let sip = match env.non_empty("SIP_TRUNK_ID") {
+            None => None,
+            Some(trunk_id) => Some(SipDialIn {
+                trunk_id,
+                number: env.non_empty("SIP_DIAL_IN_NUMBER"),
+                pin_attempts: env.u64_in("SIP_PIN_ATTEMPTS", 5, 1..=20)? as u32,
+            }),
+        };
+        Ok(Self {
+            max_body_bytes: env.usize_in("WEBHOOK_MAX_BODY_BYTES", defaults.max_body_bytes, 1024..=6 * 1024 * 1024)?,
+            recording_notice: env.bool("RECORDING_LIMIT_NOTICE", true)?,
+            recording_topic: env.non_empty("RECORDING_NOTICE_TOPIC").unwrap_or(defaults.recording_topic),
+            sip,
+            api_timeout: env.duration_millis("LIVEKIT_API_TIMEOUT_MS", 3000, 100..=20_000)?,
+            forced_refresh_interval: env.duration_secs("CREDENTIALS_FORCED_REFRESH_SECONDS", 30, 1..=3600)?,
+            dedupe_capacity: env.usize_in("WEBHOOK_DEDUPE_CAPACITY", defaults.dedupe_capacity, 0..=100_000)?,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sip_is_off_unless_a_trunk_is_configured() {
+        assert_eq!(WebhookSettings::from_env(&EnvSettings::default()).unwrap(), WebhookSettings::default());
+        let env = EnvSettings::from_pairs([("SIP_TRUNK_ID", "ST_abc"), ("SIP_DIAL_IN_NUMBER", "+15550100")]);
+        let sip = WebhookSettings::from_env(&env).unwrap().sip.unwrap();
+        assert_eq!((sip.trunk_id.as_str(), sip.number.as_deref(), sip.pin_attempts), ("ST_abc", Some("+15550100"), 5));
+        let err =
+            WebhookSettings::from_env(&EnvSettings::from_pairs([("SIP_TRUNK_ID", "t"), ("SIP_PIN_ATTEMPTS", "0")]))
+                .unwrap_err();
+        assert!(err.to_string().contains("SIP_PIN_ATTEMPTS"));
+    }
+}
