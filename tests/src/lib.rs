@@ -13,6 +13,7 @@ use aws_sdk_ssm::types::ParameterType;
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+pub mod livekit_server;
 pub mod runtime_api;
 
 pub fn workspace_root() -> PathBuf {
@@ -325,4 +326,15 @@ pub fn expected_status(event_file: &str) -> u16 {
 /// The file name of an event path.
 pub fn event_name(path: &Path) -> String {
     path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default()
+}
+
+/// Signs a webhook body the way LiveKit server does, with the official Node SDK
+/// (`AccessToken` with the `sha256` claim, 5-minute validity). `extra` may set
+/// `ttlSeconds` (negative: already expired) or `sha256` (a wrong digest).
+pub fn sign_webhook(api_key: &str, api_secret: &str, body: &str, extra: Value) -> String {
+    let mut input = serde_json::json!({"apiKey": api_key, "apiSecret": api_secret, "body": body});
+    if let (Some(input), Some(extra)) = (input.as_object_mut(), extra.as_object()) {
+        input.extend(extra.clone());
+    }
+    node("sign-webhook.mjs", &input)["authorization"].as_str().expect("authorization").to_string()
 }
