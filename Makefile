@@ -10,7 +10,7 @@ INFRA_VENV := infra/.venv
 SAM_ENV := SAM_CLI_TELEMETRY=0 AWS_DEFAULT_REGION=us-east-1
 export MOTO_SERVER := $(CURDIR)/$(VENV)/bin/moto_server
 
-.PHONY: dev test test-deps infra-deps lint fmt clippy sam-validate sam-build sam-test clean help
+.PHONY: dev test test-deps infra-deps lint fmt clippy sam-validate sam-build sam-test conformance clean help
 
 help:
 	@echo "make dev        run the local server on 127.0.0.1:\$${PORT:-8080} (LiveKit dev credentials unless configured)"
@@ -25,6 +25,12 @@ dev:
 test: test-deps lint sam-validate
 	cargo build --workspace --bins
 	cargo test --workspace
+	$(MAKE) conformance
+
+# LiveKit's own clients as the judge: livekit-client in headless Chromium, the Node and
+# Python server SDKs. Writes tests/conformance/MATRIX.md and the README's matrix.
+conformance:
+	LOCAL_SERVER_BIN=$(CURDIR)/target/debug/local-server CONFORMANCE_VENV=$(CURDIR)/$(VENV) tests/conformance/run.sh
 
 lint: fmt clippy
 
@@ -66,3 +72,4 @@ $(NODE_DIR)/node_modules/.installed: $(NODE_DIR)/package.json $(NODE_DIR)/packag
 clean:
 	cargo clean
 	rm -rf $(VENV) $(NODE_DIR)/node_modules $(INFRA_VENV) .aws-sam
+	rm -rf tests/conformance/node_modules tests/conformance/page/dist tests/conformance/.results
