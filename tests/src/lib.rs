@@ -319,6 +319,8 @@ pub fn expected_status(event_file: &str) -> u16 {
         "token-post-standard.json" | "token-post-empty.json" => 201,
         "token-options-preflight.json" => 204,
         "token-bad-room.json" => 400,
+        "webhook-egress-limit-reached.json" | "webhook-participant-joined.json" => 200,
+        "webhook-bad-signature.json" => 401,
         other => panic!("events/{other} has no expected status in tests/src/lib.rs: add one"),
     }
 }
@@ -337,4 +339,23 @@ pub fn sign_webhook(api_key: &str, api_secret: &str, body: &str, extra: Value) -
         input.extend(extra.clone());
     }
     node("sign-webhook.mjs", &input)["authorization"].as_str().expect("authorization").to_string()
+}
+
+/// The function (binary name) that serves a path, from each function's own route table.
+pub fn function_for_path(path: &str) -> &'static str {
+    if webhook_receiver::ROUTES.iter().any(|(p, _)| *p == path) {
+        "webhook-receiver"
+    } else if token_generator::ROUTES.iter().any(|(p, _)| *p == path) {
+        "token-generator"
+    } else {
+        panic!("no function serves {path}")
+    }
+}
+
+/// The SAM logical id of a function, by binary name (`sam build` puts its bootstrap in
+/// `.aws-sam/build/<logical id>/`).
+pub fn logical_id(binary: &str) -> String {
+    let mut id: String = binary.split('-').map(|w| w[..1].to_uppercase() + &w[1..]).collect();
+    id.push_str("Function");
+    id
 }

@@ -1,36 +1,52 @@
-//! The Lambda binary itself, started the way Lambda starts it, answering the `events/`
-//! samples through the Runtime API contract on loopback, with SSM on moto_server.
+//! The Lambda binaries themselves, started the way Lambda starts them, answering the
+//! `events/` samples through the Runtime API contract on loopback, with SSM on
+//! moto_server and LiveKit's API on the Twirp test server.
 //!
-//! By default this runs the workspace's debug build of `token-generator` (`make test`
-//! builds it). `make sam-test` points `LAMBDA_BOOTSTRAP` at the `bootstrap` that
-//! `sam build` produced, and `LAMBDA_BOOTSTRAP_RUNNER` at an emulator when that artifact
-//! is for another architecture, so the deployed artifact is what gets tested.
+//! By default this runs the workspace's debug builds (`make test` builds them).
+//! `make sam-test` sets `LAMBDA_BOOTSTRAP_DIR` to `.aws-sam/build`, where `sam build` put
+//! each function's `bootstrap`, and `LAMBDA_BOOTSTRAP_RUNNER` to an emulator when that
+//! artifact is for another architecture, so the deployed artifacts are what gets tested.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use livekit_api::access_token::TokenVerifier;
 use serde_json::Value;
+use wire_tests::livekit_server::TwirpTestServer;
 use wire_tests::runtime_api::{Outcome, RuntimeApi};
-use wire_tests::{event_files, event_name, expected_status, workspace_root, MotoServer};
+use wire_tests::{event_files, event_name, expected_status, function_for_path, logical_id, workspace_root, MotoServer};
 
-const KEY: &str = "APIbootstrap";
-const SECRET: &str = "bootstrap-secret-bootstrap-secret-0042";
-const PREFIX: &str = "/bootstrap/livekit";
+/// The sample webhooks are signed with the dev credentials, so the webhook receiver's
+/// parameters hold them; the token generator gets a distinctive secret whose absence from
+/// the logs means something.
+const DEV_KEY: &str = "devkey";
+const DEV_SECRET: &str = "secret";
+const TOKEN_KEY: &str = "APIbootstrap";
+const TOKEN_SECRET: &str = "bootstrap-secret-bootstrap-secret-0042";
 
-fn bootstrap() -> PathBuf {
-    let path = std::env::var_os("LAMBDA_BOOTSTRAP")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| workspace_root().join("target/debug/token-generator"));
+fn credentials_for(binary: &str) -> (&'static str, &'static str) {
+    if binary == "token-generator" {
+        (TOKEN_KEY, TOKEN_SECRET)
+    } else {
+        (DEV_KEY, DEV_SECRET)
+    }
+}
+
+fn bootstrap(binary: &str) -> PathBuf {
+    let path = match std::env::var_os("LAMBDA_BOOTSTRAP_DIR") {
+        Some(dir) => PathBuf::from(dir).join(logical_id(binary)).join("bootstrap"),
+        None => workspace_root().join("target/debug").join(binary),
+    };
     assert!(path.exists(), "{} does not exist: build it first (`make test` does)", path.display());
     path
 }
 
-fn spawn(runtime_api: &str, env: &[(&str, String)]) -> Child {
+fn spawn(binary: &str, runtime_api: &str, env: &[(&str, String)]) -> Child {
     let runner = std::env::var("LAMBDA_BOOTSTRAP_RUNNER").unwrap_or_default();
     let mut words: Vec<String> = runner.split_whitespace().map(String::from).collect();
-    words.push(bootstrap().to_string_lossy().to_string());
+    words.push(bootstrap(binary).to_string_lossy().to_string());
     let mut command = Command::new(&words[0]);
     command
         .args(&words[1..])
@@ -38,7 +54,7 @@ fn spawn(runtime_api: &str, env: &[(&str, String)]) -> Child {
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("AWS_LAMBDA_RUNTIME_API", runtime_api)
-        .env("AWS_LAMBDA_FUNCTION_NAME", "token-generator")
+        .env("AWS_LAMBDA_FUNCTION_NAME", binary)
         .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
         .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
         .env("AWS_REGION", "us-east-1")
@@ -47,7 +63,7 @@ fn spawn(runtime_api: &str, env: &[(&str, String)]) -> Child {
     for (name, value) in env {
         command.env(name, value);
     }
-    command.spawn().expect("start the bootstrap")
+    command.spawn().unwrap_or_else(|e| panic!("start {binary}: {e}"))
 }
 
 fn logs(child: Child) -> String {
@@ -62,95 +78,128 @@ fn response(outcome: Outcome) -> Value {
     }
 }
 
-#[tokio::test]
-async fn bootstrap_answers_every_sample_event_with_one_ssm_call() {
-    let moto = MotoServer::start();
-    moto.put_livekit(PREFIX, KEY, SECRET, "https://lk.example.com").await;
-    let api = RuntimeApi::start().await;
-    let child = spawn(
-        &api.address(),
-        &[
-            ("LIVEKIT_SSM_PREFIX", PREFIX.into()),
-            ("AWS_ENDPOINT_URL", moto.endpoint()),
-            ("AWS_ACCESS_KEY_ID", "test".into()),
-            ("AWS_SECRET_ACCESS_KEY", "test".into()),
-            ("ALLOWED_ORIGINS", "http://localhost:3000".into()),
-        ],
-    );
+fn read_event(path: &std::path::Path) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
 
-    let mut issued = Vec::new();
-    for _round in 0..3 {
-        for path in event_files() {
-            let name = event_name(&path);
-            let event: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
-            let reply = response(api.invoke(event, Duration::from_secs(30)).await);
-            assert_eq!(reply["statusCode"], expected_status(&name), "{name}: {reply}");
-            assert_eq!(reply["headers"]["cache-control"], "no-store", "{name}");
-            if name == "token-get.json" {
-                let body: Value = serde_json::from_str(reply["body"].as_str().unwrap()).unwrap();
-                assert_eq!(body["url"], "wss://lk.example.com");
-                let token = body["token"].as_str().unwrap().to_string();
-                let claims =
-                    TokenVerifier::with_api_key(KEY, SECRET).verify(&token).expect("signed with the SSM secret");
-                assert_eq!(claims.video.room, "demo-room");
-                issued.push(token);
+#[tokio::test]
+async fn every_bootstrap_answers_its_sample_events_with_one_ssm_call() {
+    let moto = MotoServer::start();
+    let livekit = TwirpTestServer::start(DEV_KEY, DEV_SECRET).await;
+    livekit.add_room("demo-room", &["jane-1"]).await;
+
+    let mut by_function: BTreeMap<&str, Vec<PathBuf>> = BTreeMap::new();
+    for path in event_files() {
+        let path_in_event = read_event(&path)["rawPath"].as_str().unwrap_or_default().to_string();
+        by_function.entry(function_for_path(&path_in_event)).or_default().push(path);
+    }
+    assert!(by_function.len() >= 2, "samples for every function: {by_function:?}");
+
+    for (binary, events) in by_function {
+        let prefix = format!("/bootstrap/{binary}");
+        let (key, secret) = credentials_for(binary);
+        moto.put_livekit(&prefix, key, secret, "https://lk.example.com").await;
+        moto.put(&format!("{prefix}/api-url"), &livekit.url(), aws_sdk_ssm::types::ParameterType::SecureString).await;
+        let api = RuntimeApi::start().await;
+        let child = spawn(
+            binary,
+            &api.address(),
+            &[
+                ("LIVEKIT_SSM_PREFIX", prefix.clone()),
+                ("AWS_ENDPOINT_URL", moto.endpoint()),
+                ("AWS_ACCESS_KEY_ID", "test".into()),
+                ("AWS_SECRET_ACCESS_KEY", "test".into()),
+                ("ALLOWED_ORIGINS", "http://localhost:3000".into()),
+            ],
+        );
+
+        let mut issued = Vec::new();
+        for _round in 0..3 {
+            for path in &events {
+                let name = event_name(path);
+                let reply = response(api.invoke(read_event(path), Duration::from_secs(30)).await);
+                assert_eq!(reply["statusCode"], expected_status(&name), "{binary} {name}: {reply}");
+                assert_eq!(reply["headers"]["cache-control"], "no-store", "{name}");
+                if name == "token-get.json" {
+                    let body: Value = serde_json::from_str(reply["body"].as_str().unwrap()).unwrap();
+                    assert_eq!(body["url"], "wss://lk.example.com");
+                    let token = body["token"].as_str().unwrap().to_string();
+                    let claims =
+                        TokenVerifier::with_api_key(key, secret).verify(&token).expect("signed with the SSM secret");
+                    assert_eq!(claims.video.room, "demo-room");
+                    issued.push(token);
+                }
+            }
+        }
+        // A delivery with a bad signature makes the webhook receiver re-read SSM once (the
+        // secret may have been rotated); three rounds of it stay within one interval.
+        let forced = events.iter().filter(|p| expected_status(&event_name(p)) == 401).count().min(1);
+        assert_eq!(
+            moto.get_parameters_calls(&prefix).len(),
+            1 + forced,
+            "{binary}: one GetParameters per cold start (+ at most one forced refresh per interval), none per warm invocation"
+        );
+
+        let mut child = child;
+        child.kill().ok();
+        let output = logs(child);
+        assert!(output.contains("\"status\":200"), "{binary}: one JSON log line per request:\n{output}");
+        for line in output.lines().filter(|l| !l.trim().is_empty()) {
+            assert!(serde_json::from_str::<Value>(line).is_ok(), "{binary}: Lambda logs are JSON lines, got: {line}");
+        }
+        assert!(!output.contains(TOKEN_SECRET), "{binary}: the API secret appeared in the logs");
+        for token in &issued {
+            assert!(!output.contains(token.as_str()), "{binary}: an issued token appeared in the logs");
+        }
+        for path in &events {
+            let authorization = read_event(path)["headers"]["authorization"].as_str().map(String::from);
+            if let Some(authorization) = authorization {
+                assert!(
+                    !output.contains(&authorization),
+                    "{binary}: a webhook Authorization header appeared in the logs"
+                );
             }
         }
     }
     assert_eq!(
-        moto.get_parameters_calls(PREFIX).len(),
+        livekit.calls_to("SendData").await.len(),
         1,
-        "one GetParameters per cold start, none per warm invocation"
+        "the limit notice went out once over three deliveries of the same event"
     );
-
-    let mut child = child;
-    child.kill().ok();
-    let output = logs(child);
-    assert!(
-        output.contains("\"status\":200") || output.contains("\"status\": 200"),
-        "one JSON log line per request:\n{output}"
-    );
-    for line in output.lines().filter(|l| !l.trim().is_empty()) {
-        assert!(serde_json::from_str::<Value>(line).is_ok(), "Lambda logs are JSON lines, got: {line}");
-    }
-    assert!(!output.contains(SECRET), "the API secret appeared in the logs");
-    for token in &issued {
-        assert!(!output.contains(token.as_str()), "an issued token appeared in the logs");
-    }
 }
 
 #[tokio::test]
-async fn bootstrap_without_credentials_fails_closed() {
+async fn bootstraps_without_credentials_fail_closed() {
+    for (binary, sample, status) in
+        [("token-generator", "token-get.json", 503), ("webhook-receiver", "webhook-participant-joined.json", 503)]
+    {
+        let api = RuntimeApi::start().await;
+        let mut child = spawn(binary, &api.address(), &[]);
+        let reply = response(
+            api.invoke(read_event(&workspace_root().join("events").join(sample)), Duration::from_secs(30)).await,
+        );
+        assert_eq!(reply["statusCode"], status, "{binary}: never a default secret inside Lambda: {reply}");
+        child.kill().ok();
+        assert!(logs(child).contains("LIVEKIT_SSM_PREFIX"), "{binary}: the log says what to configure");
+    }
     let api = RuntimeApi::start().await;
-    let mut child = spawn(&api.address(), &[]);
-    let health = response(
-        api.invoke(
-            serde_json::from_str(&std::fs::read_to_string(workspace_root().join("events/health.json")).unwrap())
-                .unwrap(),
-            Duration::from_secs(30),
-        )
-        .await,
-    );
+    let mut child = spawn("token-generator", &api.address(), &[]);
+    let health =
+        response(api.invoke(read_event(&workspace_root().join("events/health.json")), Duration::from_secs(30)).await);
     assert_eq!(health["statusCode"], 200);
-    let token = response(
-        api.invoke(
-            serde_json::from_str(&std::fs::read_to_string(workspace_root().join("events/token-get.json")).unwrap())
-                .unwrap(),
-            Duration::from_secs(30),
-        )
-        .await,
-    );
-    assert_eq!(token["statusCode"], 503, "never a token signed with a default inside Lambda: {token}");
     child.kill().ok();
-    assert!(logs(child).contains("LIVEKIT_SSM_PREFIX"), "the log says what to configure");
+    child.wait().ok();
 }
 
 #[tokio::test]
-async fn bootstrap_with_an_invalid_setting_stops_naming_the_variable() {
-    let api = RuntimeApi::start().await;
-    let child = spawn(&api.address(), &[("TOKEN_TTL_SECONDS", "soon".into())]);
-    let output = tokio::task::spawn_blocking(move || child.wait_with_output()).await.unwrap().unwrap();
-    assert!(!output.status.success());
-    let text = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
-    assert!(text.contains("TOKEN_TTL_SECONDS"), "{text}");
+async fn bootstraps_with_an_invalid_setting_stop_naming_the_variable() {
+    for (binary, variable) in [("token-generator", "TOKEN_TTL_SECONDS"), ("webhook-receiver", "WEBHOOK_MAX_BODY_BYTES")]
+    {
+        let api = RuntimeApi::start().await;
+        let child = spawn(binary, &api.address(), &[(variable, "soon".into())]);
+        let output = tokio::task::spawn_blocking(move || child.wait_with_output()).await.unwrap().unwrap();
+        assert!(!output.status.success(), "{binary}");
+        let text = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+        assert!(text.contains(variable), "{binary}: {text}");
+    }
 }
