@@ -15,6 +15,6 @@ if [ "$arch" = arm64 ] && [ "$(uname -m)" != aarch64 ]; then
   runner="qemu-aarch64 -L /usr/aarch64-linux-gnu"
 fi
 
-echo "testing .aws-sam/build/TokenGeneratorFunction/bootstrap ($arch${runner:+, under $runner})" >&2
-LAMBDA_BOOTSTRAP="$PWD/.aws-sam/build/TokenGeneratorFunction/bootstrap" LAMBDA_BOOTSTRAP_RUNNER="$runner" \
+echo "testing every .aws-sam/build/*Function/bootstrap ($arch${runner:+, under $runner})" >&2
+LAMBDA_BOOTSTRAP_DIR="$PWD/.aws-sam/build" LAMBDA_BOOTSTRAP_RUNNER="$runner" \
   cargo test -p wire-tests --test bootstrap
