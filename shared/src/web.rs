@@ -30,13 +30,6 @@ impl ErrorResponse {
         Self::new(StatusCode::NOT_FOUND, "not_found", "no such route")
     }
 
-    pub fn method_not_allowed(allowed: &[Method]) -> (Self, HeaderValue) {
-        let allow = allowed.iter().map(Method::as_str).collect::<Vec<_>>().join(", ");
-        let error =
-            Self::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", format!("allowed methods: {allow}"));
-        (error, HeaderValue::from_str(&allow).unwrap_or(HeaderValue::from_static("GET")))
-    }
-
     pub fn into_response(self) -> Response<Body> {
         #[derive(Serialize)]
         struct Detail<'a> {
@@ -64,6 +57,41 @@ pub fn json_response<T: Serialize>(status: StatusCode, value: &T) -> Response<Bo
     let mut response = Response::new(Body::Text(body));
     *response.status_mut() = status;
     response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response
+}
+
+/// `405` with the `Allow` header listing what the route accepts.
+pub fn method_not_allowed(allowed: &[Method]) -> Response<Body> {
+    let list = allowed.iter().map(Method::as_str).collect::<Vec<_>>().join(", ");
+    let mut response =
+        ErrorResponse::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", format!("allowed methods: {list}"))
+            .into_response();
+    if let Ok(value) = HeaderValue::from_str(&list) {
+        response.headers_mut().insert(header::ALLOW, value);
+    }
+    response
+}
+
+/// The end of every request, the same for every function: render the error, add the
+/// security headers and (for allowed origins) CORS, and write the one log line.
+pub fn finish(
+    request_headers: &HeaderMap,
+    method: &Method,
+    route: &str,
+    started: Instant,
+    mut facts: RequestFacts,
+    result: Result<Response<Body>, ErrorResponse>,
+    cors: &CorsPolicy,
+) -> Response<Body> {
+    let mut response = result.unwrap_or_else(|error| {
+        facts.error_code = Some(error.code);
+        error.into_response()
+    });
+    apply_security_headers(response.headers_mut());
+    if !response.headers().contains_key(header::ACCESS_CONTROL_ALLOW_ORIGIN) {
+        cors.decorate(request_headers, &mut response);
+    }
+    log_request(method, route, response.status(), started, &facts);
     response
 }
 

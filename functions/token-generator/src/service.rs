@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use lambda_http::http::{header, HeaderValue, Method, Request, Response, StatusCode};
+use lambda_http::http::{Method, Request, Response, StatusCode};
 use lambda_http::Body;
 use livekit_lambda_shared::token::ParticipantToken;
 use livekit_lambda_shared::web::{self, json_response, RequestFacts};
@@ -95,23 +95,18 @@ impl TokenService {
                     self.settings.cors.preflight(request.headers(), allowed).map_err(TokenError::Http)
                 }
                 ("/health", &Method::GET) => Ok(json_response(StatusCode::OK, &serde_json::json!({"status": "ok"}))),
-                _ => Ok(method_not_allowed(allowed)),
+                _ => Ok(web::method_not_allowed(allowed)),
             },
         };
-        let mut response = result.unwrap_or_else(|error| {
+        let result = result.map_err(|error| {
             let rendered = error.to_error_response();
             if rendered.status.is_server_error() {
                 tracing::error!(error = %error, code = rendered.code, "request failed");
             }
-            facts.error_code = Some(rendered.code);
-            rendered.into_response()
+            rendered
         });
-        web::apply_security_headers(response.headers_mut());
-        if !response.headers().contains_key(header::ACCESS_CONTROL_ALLOW_ORIGIN) {
-            self.settings.cors.decorate(request.headers(), &mut response);
-        }
-        web::log_request(&method, route.map_or("unknown", |(path, _)| path), response.status(), started, &facts);
-        response
+        let route = route.map_or("unknown", |(path, _)| path);
+        web::finish(request.headers(), &method, route, started, facts, result, &self.settings.cors)
     }
 
     async fn issue(
@@ -164,20 +159,6 @@ impl TokenService {
             ),
         })
     }
-}
-
-fn method_not_allowed(allowed: &[Method]) -> Response<Body> {
-    let list = allowed.iter().map(Method::as_str).collect::<Vec<_>>().join(", ");
-    let mut response = web::ErrorResponse::new(
-        StatusCode::METHOD_NOT_ALLOWED,
-        "method_not_allowed",
-        format!("allowed methods: {list}"),
-    )
-    .into_response();
-    if let Ok(value) = HeaderValue::from_str(&list) {
-        response.headers_mut().insert(header::ALLOW, value);
-    }
-    response
 }
 
 #[cfg(test)]

@@ -4,12 +4,12 @@ use std::collections::{HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::Instant;
 
-use lambda_http::http::{header, HeaderValue, Method, Request, Response, StatusCode};
+use lambda_http::http::{header, Method, Request, Response, StatusCode};
 use lambda_http::Body;
 use livekit_api::access_token::TokenVerifier;
 use livekit_api::webhooks::{WebhookError as ReceiveError, WebhookReceiver};
 use livekit_lambda_shared::livekit::{ApiFailure, ClientCache};
-use livekit_lambda_shared::web::{self, json_response, RequestFacts};
+use livekit_lambda_shared::web::{self, json_response, CorsPolicy, RequestFacts};
 use livekit_lambda_shared::{CredentialStore, Credentials, EnvSettings, Runtime};
 use livekit_protocol as proto;
 use serde_json::json;
@@ -133,10 +133,10 @@ impl WebhookService {
         let mut facts = RequestFacts::default();
         let result = match route {
             None => Err(WebhookError::Http(web::ErrorResponse::not_found())),
-            Some((_, allowed)) if !allowed.contains(&method) => Ok(method_not_allowed(allowed)),
+            Some((_, allowed)) if !allowed.contains(&method) => Ok(web::method_not_allowed(allowed)),
             Some(_) => self.receive(&request, &mut facts).await,
         };
-        let mut response = result.unwrap_or_else(|error| {
+        let result = result.map_err(|error| {
             let rendered = error.to_error_response();
             match &error {
                 WebhookError::InvalidSignature | WebhookError::MissingAuthorization => {
@@ -147,12 +147,11 @@ impl WebhookService {
                 }
                 _ => {}
             }
-            facts.error_code = Some(rendered.code);
-            rendered.into_response()
+            rendered
         });
-        web::apply_security_headers(response.headers_mut());
-        web::log_request(&method, route.map_or("unknown", |(path, _)| path), response.status(), started, &facts);
-        response
+        let route = route.map_or("unknown", |(path, _)| path);
+        // Server to server: no browser calls this, so CORS stays closed.
+        web::finish(request.headers(), &method, route, started, facts, result, &CorsPolicy::Closed)
     }
 
     async fn receive(&self, request: &Request<Body>, facts: &mut RequestFacts) -> Result<Response<Body>, WebhookError> {
@@ -297,20 +296,6 @@ fn log_event(event: &proto::WebhookEvent) {
         created_at = event.created_at,
         "webhook event"
     );
-}
-
-fn method_not_allowed(allowed: &[Method]) -> Response<Body> {
-    let list = allowed.iter().map(Method::as_str).collect::<Vec<_>>().join(", ");
-    let mut response = web::ErrorResponse::new(
-        StatusCode::METHOD_NOT_ALLOWED,
-        "method_not_allowed",
-        format!("allowed methods: {list}"),
-    )
-    .into_response();
-    if let Ok(value) = HeaderValue::from_str(&list) {
-        response.headers_mut().insert(header::ALLOW, value);
-    }
-    response
 }
 
 #[cfg(test)]
