@@ -14,6 +14,7 @@ use lambda_http::http::{Request, Response, StatusCode};
 use lambda_http::Body;
 use livekit_lambda_shared::web::{apply_security_headers, ErrorResponse};
 use livekit_lambda_shared::{CredentialStore, EnvSettings, Runtime};
+use subtitle_dispatcher::SubtitleService;
 use token_generator::{TokenService, TokenSettings};
 use tokio::net::TcpListener;
 use webhook_receiver::WebhookService;
@@ -28,14 +29,16 @@ const MAX_LOCAL_BODY_BYTES: usize = 1024 * 1024;
 pub struct LocalRoutes {
     pub token: TokenService,
     pub webhook: WebhookService,
+    pub subtitles: SubtitleService,
 }
 
 impl LocalRoutes {
     pub async fn from_env(env: &EnvSettings) -> Result<Self, livekit_lambda_shared::Error> {
         let credentials = Arc::new(CredentialStore::from_env(env, Runtime::Local).await?);
         let token = TokenService::new(TokenSettings::from_env(env)?, credentials.clone());
-        let webhook = WebhookService::with_credentials(env, credentials)?;
-        Ok(Self { token, webhook })
+        let webhook = WebhookService::with_credentials(env, credentials.clone())?;
+        let subtitles = SubtitleService::with_credentials(env, credentials)?;
+        Ok(Self { token, webhook, subtitles })
     }
 
     pub async fn warm_up(&self) {
@@ -43,8 +46,12 @@ impl LocalRoutes {
     }
 
     pub async fn dispatch(&self, request: Request<Body>) -> Response<Body> {
-        if webhook_receiver::ROUTES.iter().any(|(path, _)| *path == request.uri().path()) {
+        let path = request.uri().path();
+        if webhook_receiver::ROUTES.iter().any(|(route, _)| *route == path) {
             return self.webhook.handle(request).await;
+        }
+        if subtitle_dispatcher::room_of_path(path).is_some() {
+            return self.subtitles.handle(request).await;
         }
         self.token.handle(request).await
     }

@@ -1,0 +1,80 @@
+//! The subtitle dispatcher's one error type, mapped to HTTP in one place.
+
+use lambda_http::http::StatusCode;
+use livekit_lambda_shared::livekit::ApiFailure;
+use livekit_lambda_shared::token::TokenRejection;
+use livekit_lambda_shared::validate::NameProblem;
+use livekit_lambda_shared::ErrorResponse;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SubtitleError {
+    #[error(transparent)]
+    Shared(#[from] livekit_lambda_shared::Error),
+    #[error("{}", .0.message)]
+    Http(ErrorResponse),
+    #[error("room name {0}")]
+    InvalidRoom(NameProblem),
+    #[error("send the participant's LiveKit token as `Authorization: Bearer <token>`")]
+    MissingToken,
+    #[error("{0}")]
+    Token(TokenRejection),
+    #[error("request body must be application/json")]
+    UnsupportedMediaType,
+    #[error("request body is not valid: {0}")]
+    InvalidBody(String),
+    #[error("language `{0}` is not offered")]
+    LanguageNotAllowed(String),
+    #[error("too many subtitle requests; retry in {0} s")]
+    RateLimited(u64),
+    #[error("room `{0}` does not exist (nobody is in it)")]
+    RoomNotFound(String),
+    #[error("the caller is not in the room")]
+    NotInRoom,
+    #[error("subtitles are not running in this room")]
+    NotRunning,
+    #[error("LiveKit API: {0}")]
+    LiveKit(ApiFailure),
+}
+
+impl From<ErrorResponse> for SubtitleError {
+    fn from(error: ErrorResponse) -> Self {
+        SubtitleError::Http(error)
+    }
+}
+
+impl SubtitleError {
+    pub fn to_error_response(&self) -> ErrorResponse {
+        let (status, code) = match self {
+            SubtitleError::Shared(shared) => return shared.to_error_response(),
+            SubtitleError::Http(response) => return response.clone(),
+            SubtitleError::InvalidRoom(_) => (StatusCode::BAD_REQUEST, "invalid_room"),
+            SubtitleError::MissingToken => (StatusCode::UNAUTHORIZED, "missing_token"),
+            SubtitleError::Token(TokenRejection::Invalid) => (StatusCode::UNAUTHORIZED, "invalid_token"),
+            SubtitleError::Token(TokenRejection::NoRoomJoin) => (StatusCode::FORBIDDEN, "room_join_required"),
+            SubtitleError::Token(TokenRejection::WrongRoom) => (StatusCode::FORBIDDEN, "token_for_another_room"),
+            SubtitleError::UnsupportedMediaType => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type"),
+            SubtitleError::InvalidBody(_) => (StatusCode::BAD_REQUEST, "invalid_body"),
+            SubtitleError::LanguageNotAllowed(_) => (StatusCode::BAD_REQUEST, "language_not_allowed"),
+            SubtitleError::RateLimited(_) => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
+            SubtitleError::RoomNotFound(_) => (StatusCode::NOT_FOUND, "room_not_found"),
+            SubtitleError::NotInRoom => (StatusCode::FORBIDDEN, "not_in_room"),
+            SubtitleError::NotRunning => (StatusCode::NOT_FOUND, "subtitles_not_running"),
+            // LiveKit's own state is not the caller's business: a fixed message.
+            SubtitleError::LiveKit(failure) if failure.transient => {
+                return ErrorResponse::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "livekit_unavailable",
+                    "LiveKit's API is unavailable; retry later",
+                )
+            }
+            SubtitleError::LiveKit(_) => {
+                return ErrorResponse::new(
+                    StatusCode::BAD_GATEWAY,
+                    "livekit_error",
+                    "LiveKit's API refused the request",
+                )
+            }
+        };
+        ErrorResponse::new(status, code, self.to_string())
+    }
+}

@@ -1,0 +1,17 @@
+use lambda_http::{service_fn, Error, Request};
+use livekit_lambda_shared::{telemetry, EnvSettings, Runtime};
+use subtitle_dispatcher::SubtitleService;
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), Error> {
+    telemetry::init(Runtime::Lambda);
+    let service = SubtitleService::from_env(&EnvSettings::from_process(), Runtime::Lambda)
+        .await
+        .inspect_err(|error| tracing::error!(error = %error, "start-up failed"))?;
+    service.warm_up().await;
+    lambda_http::run(service_fn(move |request: Request| {
+        let service = service.clone();
+        async move { Ok::<_, Error>(service.handle(request).await) }
+    }))
+    .await
+}
