@@ -321,6 +321,8 @@ pub fn expected_status(event_file: &str) -> u16 {
         "token-bad-room.json" => 400,
         "webhook-egress-limit-reached.json" | "webhook-participant-joined.json" => 200,
         "webhook-bad-signature.json" => 401,
+        "subtitles-start.json" => 201,
+        "subtitles-stop.json" => 204,
         other => panic!("events/{other} has no expected status in tests/src/lib.rs: add one"),
     }
 }
@@ -343,7 +345,9 @@ pub fn sign_webhook(api_key: &str, api_secret: &str, body: &str, extra: Value) -
 
 /// The function (binary name) that serves a path, from each function's own route table.
 pub fn function_for_path(path: &str) -> &'static str {
-    if webhook_receiver::ROUTES.iter().any(|(p, _)| *p == path) {
+    if subtitle_dispatcher::room_of_path(path).is_some() {
+        "subtitle-dispatcher"
+    } else if webhook_receiver::ROUTES.iter().any(|(p, _)| *p == path) {
         "webhook-receiver"
     } else if token_generator::ROUTES.iter().any(|(p, _)| *p == path) {
         "token-generator"

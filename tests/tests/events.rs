@@ -10,6 +10,7 @@ use livekit_api::access_token::TokenVerifier;
 use livekit_lambda_shared::web::CorsPolicy;
 use livekit_lambda_shared::{CredentialStore, Credentials, Secret};
 use serde_json::Value;
+use subtitle_dispatcher::{SubtitleService, SubtitleSettings};
 use token_generator::{TokenService, TokenSettings};
 use webhook_receiver::{WebhookService, WebhookSettings};
 use wire_tests::livekit_server::TwirpTestServer;
@@ -30,15 +31,23 @@ async fn every_sample_event_gets_its_documented_answer() {
     livekit.add_room("demo-room", &["jane-1"]).await;
     let credentials =
         Credentials::new("devkey", Secret::new("secret"), "ws://localhost:7880", Some(&livekit.url())).unwrap();
-    let webhook = WebhookService::new(WebhookSettings::default(), Arc::new(CredentialStore::fixed(credentials)));
+    let store = Arc::new(CredentialStore::fixed(credentials));
+    let webhook = WebhookService::new(WebhookSettings::default(), store.clone());
+    let subtitle_settings = SubtitleSettings {
+        agent_name: Some("transcriber".into()),
+        languages: vec!["en".into()],
+        ..SubtitleSettings::default()
+    };
+    let subtitles = SubtitleService::new(subtitle_settings, store);
 
     let files = event_files();
-    assert!(files.len() >= 9, "events/ lost its samples: {files:?}");
+    assert!(files.len() >= 11, "events/ lost its samples: {files:?}");
     for path in files {
         let name = event_name(&path);
         let request = load_event(&path);
         let response = match function_for_path(request.uri().path()) {
             "webhook-receiver" => webhook.handle(request).await,
+            "subtitle-dispatcher" => subtitles.handle(request).await,
             _ => token.handle(request).await,
         };
         let status = response.status().as_u16();
@@ -92,6 +101,13 @@ async fn every_sample_event_gets_its_documented_answer() {
             }
             "webhook-participant-joined.json" => assert_eq!(body["event"], "participant_joined"),
             "webhook-bad-signature.json" => assert_eq!(body["error"]["code"], "invalid_signature"),
+            "subtitles-start.json" => {
+                assert_eq!(body["created"], true, "{body}");
+                let creates = livekit.calls_to("CreateDispatch").await;
+                assert_eq!(creates.len(), 1);
+                assert_eq!(creates[0].request["metadata"], r#"{"language":"en","requested_by":"jane-1"}"#);
+            }
+            "subtitles-stop.json" => assert_eq!(livekit.calls_to("DeleteDispatch").await.len(), 1),
             other => panic!("events/{other} has no expectation in tests/tests/events.rs: add one"),
         }
     }
