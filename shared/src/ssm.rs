@@ -2,12 +2,20 @@
 
 use std::time::Duration;
 
+use aws_sdk_ssm::config::SharedHttpClient;
 use aws_sdk_ssm::error::DisplayErrorContext;
 use aws_sdk_ssm::types::ParameterType;
+use aws_smithy_http_client::tls::{rustls_provider::CryptoMode, Provider};
 
 use crate::credentials::Credentials;
 use crate::error::Error;
 use crate::secret::Secret;
+
+/// The AWS SDK's HTTPS client on rustls with ring: the same crypto provider livekit-api
+/// uses, so a function links one provider instead of two (smaller, faster to build).
+pub fn https_client() -> SharedHttpClient {
+    aws_smithy_http_client::Builder::new().tls_provider(Provider::Rustls(CryptoMode::Ring)).build_https()
+}
 
 /// The parameter names under one prefix, e.g. `/dissertation-editor/livekit/api-key`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -56,6 +64,7 @@ impl SsmParameters {
             .operation_timeout(timeout)
             .build();
         let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .http_client(https_client())
             .timeout_config(timeouts)
             .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(2))
             .load()
