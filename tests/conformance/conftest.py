@@ -1,5 +1,6 @@
 """Matrix rows for the Python suite: every test marked `matrix` becomes one row of
-MATRIX.md (client/SDK, installed version, route, check, verdict)."""
+MATRIX.md (client/SDK, installed version, route, check, verdict). The marker's `client`
+defaults to livekit-api's TokenVerifier."""
 
 import json
 import shutil
@@ -16,7 +17,7 @@ _rows: list[dict] = []
 
 
 def pytest_configure(config):
-    config.addinivalue_line("markers", "matrix(route, check): record the outcome as a MATRIX.md row")
+    config.addinivalue_line("markers", "matrix(route, check, client=None): record the outcome as a MATRIX.md row")
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -30,7 +31,7 @@ def pytest_runtest_makereport(item, call):
     if report.when == "call" or (report.when == "setup" and report.failed):
         _rows.append(
             {
-                "client": CLIENT,
+                "client": marker.kwargs.get("client") or CLIENT,
                 "version": version("livekit-api"),
                 "route": marker.kwargs["route"],
                 "check": marker.kwargs["check"],

@@ -2,8 +2,9 @@
 # Conformance with LiveKit's own clients and SDKs (issue 7). Installs what it needs
 # (idempotently: stamps skip a second install) and runs:
 #   browser.test.mjs   livekit-client (npm) in headless Debian Chromium via playwright-core
-#   sdk.test.mjs       livekit-server-sdk (npm) TokenVerifier over every token form
-#   test_python_sdk.py livekit-api (PyPI) TokenVerifier over the same corpus
+#   sdk.test.mjs       livekit-server-sdk (npm): TokenVerifier over every token form, and
+#                      WebhookReceiver vs our POST /webhook over cases/webhooks.json
+#   test_python_sdk.py livekit-api (PyPI): TokenVerifier and WebhookReceiver, same corpora
 # then writes MATRIX.md from what the suites recorded. Exits non-zero if any check fails.
 #
 # Environment: LOCAL_SERVER_BIN (default: `cargo build -p local-server`, then
@@ -67,6 +68,11 @@ step "pytest (livekit-api)"
 "$VENV/bin/python" -m pytest test_python_sdk.py || status=1
 
 step "MATRIX.md"
+# A suite that crashed before its first check (e.g. a collection error) records nothing:
+# its rows would silently vanish from the matrix, so that is a failure too.
+for suite in browser-livekit-client node-server-sdk python-livekit-api; do
+  [[ -f .results/$suite.json ]] || { echo "conformance: suite $suite recorded no matrix rows"; status=1; }
+done
 # Also fills the README's <!-- conformance-matrix:begin/end --> block when it has one.
 node lib/matrix.mjs --readme ../../README.md || status=1
 exit $status

@@ -2,9 +2,10 @@
 token generator issues (cases/tokens.json, the corpus sdk.test.mjs uses too), with the
 claims each case asks for. The local server runs as a subprocess on a free port.
 
-Webhooks: cases/webhooks.json is checked against livekit.api.WebhookReceiver now (the
-corpus's verdicts are LiveKit's); once the webhook receiver exists, each delivery also goes
-to its route and must get the same verdict (the skipped test at the end).
+Webhooks: every delivery of cases/webhooks.json goes both to livekit.api.WebhookReceiver
+and to our `POST /webhook`: each must give the verdict the corpus names, and ours must
+equal the SDK's unless the case says why not (`why_different`). lib/webhooks.mjs holds
+the same rules for the Node suite.
 
 Run: tests/.venv/bin/python -m pytest tests/conformance/test_python_sdk.py
 """
@@ -35,6 +36,12 @@ API_KEY = "APIconformance"
 API_SECRET = "conformance-secret-not-for-production-0123456789"
 LIVEKIT_URL = "wss://conformance.example.com"
 ALLOWED_AGENT = "test-agent"
+# As WEBHOOK_SERVER_ENV in lib/webhooks.mjs: no webhook case may call (or reach) LiveKit's API.
+WEBHOOK_SERVER_ENV = {"RECORDING_LIMIT_NOTICE": "false", "SIP_TRUNK_ID": "", "LIVEKIT_API_URL": "http://127.0.0.1:9"}
+PARTIES = ("livekit-server-sdk", "livekit-api", "receiver")
+PARTY = "livekit-api"  # this suite's column in cases/webhooks.json
+WEBHOOK_CLIENT = "livekit-api (PyPI) WebhookReceiver"
+SERVER_LOG: list[str] = []  # the local server's output lines
 
 
 @pytest.fixture(scope="module")
@@ -50,6 +57,7 @@ def server_url():
         "LIVEKIT_API_KEY": API_KEY,
         "LIVEKIT_API_SECRET": API_SECRET,
         "LIVEKIT_URL": LIVEKIT_URL,
+        **WEBHOOK_SERVER_ENV,
     }
     proc = subprocess.Popen([str(bin_path)], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     found = threading.Event()
@@ -59,6 +67,7 @@ def server_url():
     def drain():  # keep reading so the server never blocks on a full pipe
         for line in proc.stdout:
             lines.append(line)
+            SERVER_LOG.append(line)
             m = re.search(r"local server listening on (http://127\.0\.0\.1:\d+)", line)
             if m and not found.is_set():
                 url.append(m.group(1))
@@ -183,10 +192,19 @@ def test_token_verifier_rejects_wrong_credentials():
             TokenVerifier("APIother", API_SECRET).verify(token)
 
 
+def body_of(case: dict) -> str:
+    if "body_raw" in case:
+        return case["body_raw"]
+    body = json.loads(json.dumps(case["body"]))
+    if case.get("pad_room_metadata"):
+        body["room"] = {**body["room"], "metadata": "x" * case["pad_room_metadata"]}
+    return json.dumps(body, separators=(",", ":"), ensure_ascii=False)
+
+
 def build_delivery(case: dict, now: int | None = None) -> tuple[str, str | None]:
     """lib/webhooks.mjs's builder: (body, Authorization value or None), signed now."""
     now = int(time.time()) if now is None else now
-    body = case["body_raw"] if "body_raw" in case else json.dumps(case["body"], separators=(",", ":"), ensure_ascii=False)
+    body = body_of(case)
     sign = case.get("sign", {})
     sha256_of = sign.get("sha256_of", "body")
     signed_body = sign["signed_body_raw"] if sha256_of == "other" else body
@@ -204,22 +222,116 @@ def build_delivery(case: dict, now: int | None = None) -> tuple[str, str | None]
     return body, auth
 
 
-@pytest.mark.parametrize("case", WEBHOOKS["cases"], ids=[c["name"] for c in WEBHOOKS["cases"]])
-def test_webhook_corpus_verdict(case):
-    """The corpus itself, judged by LiveKit's WebhookReceiver (no matrix row: no route of ours yet)."""
-    body, auth = build_delivery(case)
-    receiver = WebhookReceiver(TokenVerifier(API_KEY, API_SECRET))
+def expected_replies(case: dict) -> list[str]:
+    replies = case["receiver_reply"] if isinstance(case["receiver_reply"], list) else [case["receiver_reply"]]
+    assert len(replies) == case.get("deliveries", 1), f"{case['name']}: one receiver_reply per delivery"
+    return replies
+
+
+def verdict_of_status(status: int) -> str:
+    """accept = 2xx, reject = 4xx; anything else fails every comparison."""
+    if 200 <= status < 300:
+        return "accept"
+    if 400 <= status < 500:
+        return "reject"
+    return f"error ({status})"
+
+
+def deliver(base: str, body: str, auth: str | None) -> tuple[str, str]:
+    """POSTs one delivery as LiveKit does; returns (our reply "<status> <status|code>", verdict)."""
+    headers = {"content-type": "application/webhook+json", "user-agent": "LiveKit"}
+    if auth is not None:
+        headers["authorization"] = auth
+    req = urllib.request.Request(base + "/webhook", data=body.encode("utf-8"), headers=headers, method="POST")
     try:
-        event = receiver.receive(body, auth)
-        verdict = "accept"
-        assert event.id == json.loads(body)["id"]
-    except AssertionError:
-        raise
+        with urllib.request.urlopen(req, timeout=10) as r:
+            status, text = r.status, r.read().decode("utf-8", "replace")
+    except urllib.error.HTTPError as e:
+        status, text = e.code, e.read().decode("utf-8", "replace")
+    try:
+        reply = json.loads(text)
+        detail = reply.get("status") or (reply.get("error") or {}).get("code")
+    except (ValueError, AttributeError):
+        detail = text[:80]
+    return f"{status} {detail}", verdict_of_status(status)
+
+
+def sdk_verdict(body: str, auth: str | None) -> str:
+    try:
+        event = WebhookReceiver(TokenVerifier(API_KEY, API_SECRET)).receive(body, auth)
     except Exception:
-        verdict = "reject"
-    assert verdict == case["sdk_verdict"]
+        return "reject"
+    assert event.id == json.loads(body)["id"], "the SDK returned the delivered event"
+    return "accept"
 
 
-@pytest.mark.skip(reason="webhook receiver not written yet: POST each build_delivery() to its route, compare with sdk_verdict")
-def test_webhook_receiver_matches_sdk_verdicts():
-    pass
+def webhook_check(case: dict) -> str:
+    """The matrix's check text (same wording as webhookCheck in lib/webhooks.mjs)."""
+    ours, theirs = case["verdicts"]["receiver"], case["verdicts"][PARTY]
+    replies = ", then ".join(expected_replies(case))
+    if ours == theirs:
+        return f"same verdict ({ours}; we answer {replies}): {case['name']}"
+    return f"differs by design: SDK {theirs}s, we {ours} ({replies}): {case['name']}. Why: {case.get('why_different') or '(missing in the corpus)'}"
+
+
+def test_webhook_corpus_bookkeeping():
+    """A verdict per party, a reason exactly where they differ (corpusProblems in lib/webhooks.mjs)."""
+    problems = []
+    names = [c["name"] for c in WEBHOOKS["cases"]]
+    assert len(names) == len(set(names)), "case names are unique"
+    for c in WEBHOOKS["cases"]:
+        verdicts = [c.get("verdicts", {}).get(p) for p in PARTIES]
+        if any(v not in ("accept", "reject") for v in verdicts):
+            problems.append(f"{c['name']}: a verdict per party, accept or reject")
+        same = len(set(verdicts)) == 1
+        if same and c.get("why_different"):
+            problems.append(f"{c['name']}: why_different given but every verdict is the same")
+        if not same and not str(c.get("why_different", "")).strip():
+            problems.append(f"{c['name']}: verdicts differ, why_different missing")
+        for r in expected_replies(c):
+            if verdict_of_status(int(r.split(" ")[0])) != c["verdicts"]["receiver"]:
+                problems.append(f"{c['name']}: receiver_reply {r} is not a {c['verdicts']['receiver']}")
+    assert problems == []
+
+
+DELIVERED: list[str] = []
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        pytest.param(c, id=c["name"], marks=pytest.mark.matrix(client=WEBHOOK_CLIENT, route="POST /webhook", check=webhook_check(c)))
+        for c in WEBHOOKS["cases"]
+    ],
+)
+def test_webhook_verdict(server_url, case):
+    body, auth = build_delivery(case)
+    theirs = sdk_verdict(body, auth)
+    assert theirs == case["verdicts"][PARTY], "livekit-api WebhookReceiver verdict (corpus verdicts.livekit-api)"
+    for want in expected_replies(case):  # a redelivery is the very same request again
+        reply, ours = deliver(server_url, body, auth)
+        DELIVERED.append(case["name"])
+        assert reply == want, "our reply (corpus receiver_reply)"
+        assert ours == case["verdicts"]["receiver"], "our verdict (corpus verdicts.receiver)"
+        if not case.get("why_different"):
+            assert ours == theirs, "we and livekit-api differ, and the corpus gives no why_different"
+
+
+TOTAL_DELIVERIES = sum(len(expected_replies(c)) for c in WEBHOOKS["cases"])
+
+
+@pytest.mark.matrix(
+    client=WEBHOOK_CLIENT,
+    route="POST /webhook",
+    check=f"all {TOTAL_DELIVERIES} deliveries of {len(WEBHOOKS['cases'])} cases reached POST /webhook (counted in the server's request log)",
+)
+def test_every_webhook_delivery_reached_the_receiver(server_url):
+    assert len(DELIVERED) == TOTAL_DELIVERIES, "deliveries sent by this suite (runs after test_webhook_verdict)"
+    pattern = re.compile(r'method=POST route="/webhook" status=\d+')
+    seen = 0
+    for _ in range(50):
+        seen = sum(1 for line in list(SERVER_LOG) if pattern.search(line))
+        if seen >= TOTAL_DELIVERIES:
+            break
+        time.sleep(0.02)
+    assert seen == TOTAL_DELIVERIES, "POST /webhook lines in the server log"

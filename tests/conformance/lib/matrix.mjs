@@ -67,7 +67,7 @@ export class Recorder {
   }
 }
 
-const ROUTE_ORDER = ['GET /token', 'POST /token', 'OPTIONS /token', 'GET + POST /token'];
+const ROUTE_ORDER = ['GET /token', 'POST /token', 'OPTIONS /token', 'GET + POST /token', 'POST /webhook'];
 const esc = (s) => String(s).replace(/\|/g, '\\|').replace(/\n/g, ' ');
 
 export function render() {
