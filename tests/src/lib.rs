@@ -365,3 +365,22 @@ pub fn logical_id(binary: &str) -> String {
     id.push_str("Function");
     id
 }
+
+/// Mints a participant token with LiveKit's official Python SDK (PyPI `livekit-api`).
+pub fn python_sdk_token(api_key: &str, api_secret: &str, room: &str, identity: &str) -> String {
+    let python = workspace_root().join("tests/.venv/bin/python");
+    assert!(python.exists(), "tests/.venv is missing: run `make test` (or `make test-deps`)");
+    let mut child = Command::new(python)
+        .arg(workspace_root().join("tests/python/mint_token.py"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run python");
+    let input = serde_json::json!({"apiKey": api_key, "apiSecret": api_secret, "identity": identity, "room": room});
+    child.stdin.take().expect("stdin").write_all(input.to_string().as_bytes()).expect("write stdin");
+    let output = child.wait_with_output().expect("python ran");
+    assert!(output.status.success(), "mint_token.py failed: {}", String::from_utf8_lossy(&output.stderr));
+    let reply: Value = serde_json::from_slice(&output.stdout).expect("JSON from mint_token.py");
+    reply["token"].as_str().expect("token").to_string()
+}

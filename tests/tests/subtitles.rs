@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 use subtitle_dispatcher::{SubtitleService, SubtitleSettings};
 use token_generator::{TokenService, TokenSettings};
 use wire_tests::livekit_server::TwirpTestServer;
-use wire_tests::node;
+use wire_tests::{node, python_sdk_token};
 
 const KEY: &str = "APIsubtitles";
 const SECRET: &str = "subtitle-secret-subtitle-secret-subtitle";
