@@ -5,6 +5,7 @@
 
 pub mod credentials;
 pub mod error;
+pub mod lambda;
 #[cfg(feature = "services")]
 pub mod livekit;
 pub mod random;

@@ -205,3 +205,48 @@ async fn bootstraps_with_an_invalid_setting_stop_naming_the_variable() {
         assert!(text.contains(variable), "{binary}: {text}");
     }
 }
+
+/// Events that made `lambda_http` panic (and, with panic = "abort", the container die)
+/// get a JSON answer, and the same process goes on serving.
+#[tokio::test]
+async fn hostile_events_get_json_answers_and_the_process_survives() {
+    let api = RuntimeApi::start().await;
+    let mut child = spawn(
+        "token-generator",
+        &api.address(),
+        &[
+            ("LIVEKIT_API_KEY", "k".into()),
+            ("LIVEKIT_API_SECRET", "s-s-s-s-s-s-s-s-s-s-s-s-s-s-s-s".into()),
+            ("LIVEKIT_URL", "wss://x".into()),
+        ],
+    );
+    let base = read_event(&workspace_root().join("events/token-get.json"));
+    let mut cases = Vec::new();
+    for query in
+        ["room=a b&participant=J", "room=a\"b&participant=J", "room=<x>&participant=J", "room=a\u{7f}&participant=J"]
+    {
+        let mut event = base.clone();
+        event["rawQueryString"] = Value::String(query.into());
+        cases.push((format!("raw query {query:?}"), event));
+    }
+    let mut not_base64 = read_event(&workspace_root().join("events/token-post-standard.json"));
+    not_base64["isBase64Encoded"] = Value::Bool(true);
+    not_base64["body"] = Value::String("*** not base64 ***".into());
+    cases.push(("a base64 body that is not base64".into(), not_base64));
+    cases.push(("not an API Gateway event".into(), serde_json::json!({"hello": "world"})));
+
+    for (name, event) in cases {
+        let reply = response(api.invoke(event, Duration::from_secs(30)).await);
+        let status = reply["statusCode"].as_u64().unwrap_or_default();
+        assert!(status == 200 || status == 400, "{name}: {reply}");
+        let body: Value = serde_json::from_str(reply["body"].as_str().unwrap_or("null")).unwrap_or(Value::Null);
+        assert!(body.is_object(), "{name}: a JSON body: {reply}");
+        let health = response(
+            api.invoke(read_event(&workspace_root().join("events/health.json")), Duration::from_secs(30)).await,
+        );
+        assert_eq!(health["statusCode"], 200, "{name}: the process still serves");
+    }
+    assert!(child.try_wait().unwrap().is_none(), "the function process is still alive");
+    child.kill().ok();
+    child.wait().ok();
+}

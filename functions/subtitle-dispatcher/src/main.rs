@@ -1,4 +1,5 @@
 use lambda_http::{service_fn, Error, Request};
+use livekit_lambda_shared::lambda;
 use livekit_lambda_shared::{telemetry, EnvSettings, Runtime};
 use subtitle_dispatcher::SubtitleService;
 
@@ -9,7 +10,7 @@ async fn main() -> Result<(), Error> {
         .await
         .inspect_err(|error| tracing::error!(error = %error, "start-up failed"))?;
     service.warm_up().await;
-    lambda_http::run(service_fn(move |request: Request| {
+    lambda::run(service_fn(move |request: Request| {
         let service = service.clone();
         async move { Ok::<_, Error>(service.handle(request).await) }
     }))

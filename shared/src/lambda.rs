@@ -1,0 +1,150 @@
+//! The Lambda entry point every function's `main.rs` hands its handler to.
+//!
+//! `lambda_http::run` turns an API Gateway event into an `http::Request` with
+//! `.expect(...)`: a `rawQueryString` holding a byte the URI parser refuses (a space, `"`,
+//! `<`, `>`, DEL, sent raw by any HTTP client) panics, and with `panic = "abort"` that
+//! kills the container. This entry point repairs the query first (percent-encoding those
+//! bytes, which changes nothing the query means) and answers an event it cannot read with
+//! a JSON 400 instead of an invocation error.
+
+use lambda_http::lambda_runtime::{self, LambdaEvent};
+use lambda_http::request::LambdaRequest;
+use lambda_http::tower::{Service, ServiceExt};
+use lambda_http::{Adapter, Body, Error, Request, Response};
+use serde::Serialize;
+use serde_json::{json, Value};
+
+/// What goes back to API Gateway: the handler's response (lambda_http's own response
+/// type, which it does not export by name), or our own refusal.
+#[derive(Serialize)]
+#[serde(untagged)]
+pub enum Reply<Handled> {
+    Handled(Handled),
+    Refused(Value),
+}
+
+/// Runs `service` on the Lambda runtime API until the process ends.
+pub async fn run<S>(service: S) -> Result<(), Error>
+where
+    S: Service<Request, Response = Response<Body>, Error = Error> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+{
+    let adapter = Adapter::from(service);
+    lambda_runtime::run(lambda_runtime::service_fn(move |event: LambdaEvent<Value>| {
+        let mut adapter = adapter.clone();
+        async move {
+            let LambdaEvent { payload, context } = event;
+            match into_lambda_request(payload) {
+                Ok(request) => {
+                    let response = adapter.ready().await?.call(LambdaEvent::new(request, context)).await?;
+                    Ok::<_, Error>(Reply::Handled(response))
+                }
+                Err(refusal) => Ok(Reply::Refused(refusal)),
+            }
+        }
+    }))
+    .await
+}
+
+/// The event as `lambda_http` reads it, after repairing the raw query string; or the
+/// API Gateway response refusing it.
+pub fn into_lambda_request(mut payload: Value) -> Result<LambdaRequest, Value> {
+    if let Some(query) = payload.get_mut("rawQueryString") {
+        if let Some(raw) = query.as_str() {
+            *query = Value::String(uri_safe_query(raw));
+        }
+    }
+    // lambda_http decodes a base64 body with `.expect(...)` as well.
+    if payload.get("isBase64Encoded") == Some(&Value::Bool(true)) {
+        if let Some(body) = payload.get("body").and_then(Value::as_str) {
+            use base64::Engine;
+            if base64::engine::general_purpose::STANDARD.decode(body).is_err() {
+                return Err(refusal(400, "invalid_body", "the request body is not valid base64"));
+            }
+        }
+    }
+    serde_json::from_value::<LambdaRequest>(payload).map_err(|error| {
+        tracing::warn!(error = %error, "unreadable API Gateway event refused");
+        refusal(400, "invalid_request", "the request could not be read")
+    })
+}
+
+/// Percent-encodes every byte outside the characters a URI query may hold as they are
+/// (RFC 3986 `query` plus a few the `http` crate also accepts). `%` is kept: a broken
+/// escape is the handler's to refuse with a clear 400.
+pub fn uri_safe_query(raw: &str) -> String {
+    let mut out = String::with_capacity(raw.len());
+    for byte in raw.bytes() {
+        let keep = byte.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:@/?%".contains(&byte);
+        if keep {
+            out.push(byte as char);
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
+/// An HTTP API (payload 2.0) response with our JSON error body and security headers.
+fn refusal(status: u16, code: &str, message: &str) -> Value {
+    json!({
+        "statusCode": status,
+        "headers": {
+            "content-type": "application/json",
+            "cache-control": "no-store",
+            "x-content-type-options": "nosniff",
+        },
+        "body": json!({"error": {"code": code, "message": message}}).to_string(),
+        "isBase64Encoded": false,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(query: &str) -> Value {
+        json!({
+            "version": "2.0", "routeKey": "ANY /token", "rawPath": "/token", "rawQueryString": query,
+            "headers": {"host": "x.execute-api.us-east-1.amazonaws.com"}, "isBase64Encoded": false,
+            "requestContext": {"accountId": "1", "apiId": "x", "domainName": "x.execute-api.us-east-1.amazonaws.com",
+                "domainPrefix": "x", "requestId": "r", "routeKey": "ANY /token", "stage": "$default", "time": "t",
+                "timeEpoch": 0, "http": {"method": "GET", "path": "/token", "protocol": "HTTP/1.1", "sourceIp": "1.2.3.4", "userAgent": "u"}}
+        })
+    }
+
+    #[test]
+    fn queries_that_would_panic_lambda_http_are_repaired_not_fatal() {
+        for raw in ["room=a b&participant=x", "room=a\"b", "room=<script>", "room=a\u{7f}", "room=é", "room=%zz"] {
+            let request: Request = into_lambda_request(event(raw)).expect("readable").into();
+            let query = request.uri().query().unwrap_or_default().to_string();
+            assert!(!query.contains(' ') && !query.contains('"') && !query.contains('<'), "{raw:?} → {query}");
+        }
+        let request: Request = into_lambda_request(event("room=a b")).unwrap().into();
+        let decoded = crate::web::parse_query(request.uri().query()).unwrap();
+        assert_eq!(decoded["room"], "a b", "the meaning is kept");
+        assert_eq!(uri_safe_query("room=demo&participant=Jane%20Doe"), "room=demo&participant=Jane%20Doe");
+    }
+
+    #[test]
+    fn a_base64_body_that_is_not_base64_is_refused_not_fatal() {
+        let mut bad = event("");
+        bad["isBase64Encoded"] = json!(true);
+        bad["body"] = json!("this is *not* base64!");
+        let refusal = into_lambda_request(bad).unwrap_err();
+        assert_eq!(refusal["statusCode"], 400);
+        let mut good = event("");
+        good["isBase64Encoded"] = json!(true);
+        good["body"] = json!("eyJyb29tX25hbWUiOiJyIn0=");
+        let request: Request = into_lambda_request(good).unwrap().into();
+        assert_eq!(request.body().as_ref(), br#"{"room_name":"r"}"#);
+    }
+
+    #[test]
+    fn an_unreadable_event_is_refused_with_json() {
+        let refusal = into_lambda_request(json!({"not": "an event"})).unwrap_err();
+        assert_eq!(refusal["statusCode"], 400);
+        let body: Value = serde_json::from_str(refusal["body"].as_str().unwrap()).unwrap();
+        assert_eq!(body["error"]["code"], "invalid_request");
+    }
+}
