@@ -111,15 +111,22 @@ async fn a_participant_starts_subtitles_once_and_stops_them() {
 }
 
 #[tokio::test]
-async fn a_token_from_the_official_sdk_is_accepted() {
+async fn tokens_from_the_official_node_and_python_sdks_are_accepted() {
     let Setup { livekit, service, .. } = setup_with(settings()).await;
     let token = sdk_token(KEY, SECRET, "lecture", "bob", json!({}));
     let (status, body) = send(&service, request("POST", "lecture", Some(&token), None)).await;
-    assert_eq!(status, 201, "{body}");
-    let metadata: Value =
-        serde_json::from_str(livekit.calls_to("CreateDispatch").await[0].request["metadata"].as_str().unwrap())
-            .unwrap();
+    assert_eq!(status, 201, "npm livekit-server-sdk token: {body}");
+    let create = &livekit.calls_to("CreateDispatch").await[0];
+    let metadata: Value = serde_json::from_str(create.request["metadata"].as_str().unwrap()).unwrap();
     assert_eq!(metadata, json!({"requested_by": "bob"}));
+
+    let python = python_sdk_token(KEY, SECRET, "lecture", "alice");
+    let (status, body) = send(&service, request("DELETE", "lecture", Some(&python), None)).await;
+    assert_eq!(status, 204, "PyPI livekit-api token: {body}");
+    // And the room check holds for their tokens too.
+    let elsewhere = python_sdk_token(KEY, SECRET, "other-room", "alice");
+    let (status, body) = send(&service, request("POST", "lecture", Some(&elsewhere), None)).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (403, Some("token_for_another_room")));
 }
 
 #[tokio::test]
