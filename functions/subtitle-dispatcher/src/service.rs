@@ -143,6 +143,8 @@ impl SubtitleService {
     ) -> Result<Response<Body>, SubtitleError> {
         let inner = &self.inner;
         check_name(room, MAX_ROOM_CHARS).map_err(SubtitleError::InvalidRoom)?;
+        // Bounded before anything else, authenticated or not.
+        web::body_within(request, MAX_BODY_BYTES)?;
         let token = request
             .headers()
             .get(header::AUTHORIZATION)
