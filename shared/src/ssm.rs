@@ -17,6 +17,20 @@ pub fn https_client() -> SharedHttpClient {
     aws_smithy_http_client::Builder::new().tls_provider(Provider::Rustls(CryptoMode::Ring)).build_https()
 }
 
+/// The production SDK configuration: ring HTTPS client, `timeout` per attempt and per
+/// operation (a cold start never hangs on SSM), two attempts. Tests add an endpoint.
+pub fn aws_config_loader(timeout: Duration) -> aws_config::ConfigLoader {
+    let timeouts = aws_config::timeout::TimeoutConfig::builder()
+        .connect_timeout(timeout.min(Duration::from_secs(2)))
+        .operation_attempt_timeout(timeout)
+        .operation_timeout(timeout)
+        .build();
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .http_client(https_client())
+        .timeout_config(timeouts)
+        .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(2))
+}
+
 /// The parameter names under one prefix, e.g. `/dissertation-editor/livekit/api-key`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ParameterNames {
@@ -58,17 +72,7 @@ impl SsmParameters {
     /// Builds the client from the usual AWS environment (region, credentials,
     /// `AWS_ENDPOINT_URL`), with a bounded time per call so a cold start never hangs.
     pub async fn from_aws_env(prefix: &str, timeout: Duration) -> Result<Self, Error> {
-        let timeouts = aws_config::timeout::TimeoutConfig::builder()
-            .connect_timeout(timeout.min(Duration::from_secs(2)))
-            .operation_attempt_timeout(timeout)
-            .operation_timeout(timeout)
-            .build();
-        let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .http_client(https_client())
-            .timeout_config(timeouts)
-            .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(2))
-            .load()
-            .await;
+        let config = aws_config_loader(timeout).load().await;
         if config.region().is_none() {
             return Err(Error::Config {
                 variable: "AWS_REGION".into(),

@@ -384,3 +384,92 @@ pub fn python_sdk_token(api_key: &str, api_secret: &str, room: &str, identity: &
     let reply: Value = serde_json::from_slice(&output.stdout).expect("JSON from mint_token.py");
     reply["token"].as_str().expect("token").to_string()
 }
+
+/// How the [`FaultProxy`] treats the next connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fault {
+    /// Forward to the target unchanged.
+    None,
+    /// Accept and never answer (a slow or stuck SSM).
+    Hang,
+    /// Answer every request with an AWS-style `500 InternalServerError`.
+    ServerError,
+}
+
+/// A loopback TCP proxy in front of a server (moto) that can hang or fail on command.
+/// Changing the fault closes every open connection, so pooled clients see it at once.
+pub struct FaultProxy {
+    pub port: u16,
+    mode: tokio::sync::watch::Sender<Fault>,
+}
+
+impl FaultProxy {
+    pub async fn start(target_port: u16) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind proxy");
+        let port = listener.local_addr().expect("address").port();
+        let (mode, watch) = tokio::sync::watch::channel(Fault::None);
+        tokio::spawn(async move {
+            loop {
+                let Ok((mut client, _)) = listener.accept().await else { return };
+                let mut watch = watch.clone();
+                let fault = *watch.borrow_and_update();
+                tokio::spawn(async move {
+                    let serve = async {
+                        match fault {
+                            Fault::None => {
+                                if let Ok(mut upstream) =
+                                    tokio::net::TcpStream::connect(("127.0.0.1", target_port)).await
+                                {
+                                    let _ = tokio::io::copy_bidirectional(&mut client, &mut upstream).await;
+                                }
+                            }
+                            Fault::Hang => std::future::pending::<()>().await,
+                            Fault::ServerError => {
+                                let mut buffer = vec![0u8; 64 * 1024];
+                                while let Ok(n) = client.read(&mut buffer).await {
+                                    if n == 0 {
+                                        break;
+                                    }
+                                    let body =
+                                        r#"{"__type":"InternalServerError","message":"injected by the test proxy"}"#;
+                                    let reply = format!(
+                                        "HTTP/1.1 500 Internal Server Error\r\ncontent-type: application/x-amz-json-1.1\r\ncontent-length: {}\r\n\r\n{body}",
+                                        body.len()
+                                    );
+                                    if client.write_all(reply.as_bytes()).await.is_err() {
+                                        break;
+                                    }
+                                }
+                            }
+                        }
+                    };
+                    tokio::select! {
+                        _ = serve => {}
+                        _ = watch.changed() => {}
+                    }
+                });
+            }
+        });
+        Self { port, mode }
+    }
+
+    pub fn set(&self, fault: Fault) {
+        self.mode.send_replace(fault);
+    }
+
+    pub fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+}
+
+/// An SSM client with the production settings (`shared::ssm::aws_config_loader`: ring
+/// HTTPS client, timeouts, retries) pointed at `endpoint`.
+pub async fn production_ssm_client(endpoint: &str, timeout: Duration) -> aws_sdk_ssm::Client {
+    let config = livekit_lambda_shared::ssm::aws_config_loader(timeout)
+        .endpoint_url(endpoint)
+        .region(Region::new("us-east-1"))
+        .credentials_provider(AwsCredentials::new("test", "test", None, None, "wire-tests"))
+        .load()
+        .await;
+    aws_sdk_ssm::Client::new(&config)
+}

@@ -13,7 +13,7 @@ use livekit_lambda_shared::ssm::SsmParameters;
 use livekit_lambda_shared::{CachePolicy, CredentialSource, CredentialStore};
 use serde_json::Value;
 use token_generator::{TokenService, TokenSettings};
-use wire_tests::{ssm_client_for, MotoServer};
+use wire_tests::{production_ssm_client, ssm_client_for, Fault, FaultProxy, MotoServer};
 
 const KEY: &str = "APIssmKey";
 const SECRET: &str = "ssm-secret-ssm-secret-ssm-secret-0123";
@@ -165,4 +165,49 @@ async fn ssm_down_answers_503_quickly_and_caches_nothing() {
     assert!(started.elapsed() < Duration::from_secs(10));
     let (status, _) = call(&service).await;
     assert_eq!(status, 503, "still down, still 503 (and tried again, not a cached failure)");
+}
+
+async fn service_behind(proxy: &FaultProxy, prefix: &str, timeout: Duration) -> TokenService {
+    let parameters = SsmParameters::new(production_ssm_client(&proxy.endpoint(), timeout).await, prefix);
+    TokenService::new(TokenSettings::default(), Arc::new(CredentialStore::new(CredentialSource::Ssm(parameters), LONG)))
+}
+
+#[tokio::test]
+async fn a_stuck_ssm_answers_503_within_the_timeout_then_recovers_by_itself() {
+    let moto = moto();
+    let prefix = "/stuck/livekit";
+    moto.put_livekit(prefix, KEY, SECRET, "wss://lk.example.com").await;
+    let proxy = FaultProxy::start(moto.port).await;
+    proxy.set(Fault::Hang);
+    let service = service_behind(&proxy, prefix, Duration::from_millis(800)).await;
+
+    let started = std::time::Instant::now();
+    service.warm_up().await;
+    let (status, body) = call(&service).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (503, Some("credentials_unavailable")), "{body}");
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "cold start and request bounded by SSM_TIMEOUT_MS: {:?}",
+        started.elapsed()
+    );
+
+    proxy.set(Fault::None);
+    let (status, body) = call(&service).await;
+    assert_eq!(status, 200, "SSM is back, nothing was cached: {body}");
+}
+
+#[tokio::test]
+async fn ssm_errors_answer_503_and_the_failure_is_not_cached() {
+    let moto = moto();
+    let prefix = "/erroring/livekit";
+    moto.put_livekit(prefix, KEY, SECRET, "wss://lk.example.com").await;
+    let proxy = FaultProxy::start(moto.port).await;
+    proxy.set(Fault::ServerError);
+    let service = service_behind(&proxy, prefix, Duration::from_secs(3)).await;
+    let (status, body) = call(&service).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (503, Some("credentials_unavailable")), "{body}");
+    proxy.set(Fault::None);
+    let (status, _) = call(&service).await;
+    assert_eq!(status, 200);
+    assert_eq!(moto.get_parameters_calls(prefix).len(), 1, "the failed calls never reached moto; the good one did");
 }
