@@ -212,6 +212,14 @@ impl CredentialStore {
         }
     }
 
+    /// Loads the credentials once during the cold start (Lambda's init phase runs at full
+    /// CPU); a failure is logged and retried by the first request that needs them.
+    pub async fn warm_up(&self) {
+        if let Err(error) = self.current().await {
+            tracing::error!(error = %error, "could not load LiveKit credentials at start-up; requests get 503 until they load");
+        }
+    }
+
     pub fn source(&self) -> &CredentialSource {
         &self.source
     }

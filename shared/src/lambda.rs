@@ -23,6 +23,20 @@ pub enum Reply<Handled> {
     Refused(Value),
 }
 
+/// A function's HTTP handler: what `main.rs` hands to [`serve`].
+pub trait Handler: Clone + Send + Sync + 'static {
+    fn handle(&self, request: Request) -> impl std::future::Future<Output = Response<Body>> + Send;
+}
+
+/// Serves `handler` on the Lambda runtime API until the process ends.
+pub async fn serve<H: Handler>(handler: H) -> Result<(), Error> {
+    run(lambda_http::service_fn(move |request: Request| {
+        let handler = handler.clone();
+        async move { Ok::<_, Error>(handler.handle(request).await) }
+    }))
+    .await
+}
+
 /// Runs `service` on the Lambda runtime API until the process ends.
 pub async fn run<S>(service: S) -> Result<(), Error>
 where

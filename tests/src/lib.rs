@@ -179,18 +179,23 @@ fn base64_decode(input: &str) -> Option<Vec<u8>> {
     Some(out)
 }
 
-/// A one-shot HTTP/1.1 request on loopback (Connection: close). Returns status and body.
-pub fn blocking_http(method: &str, port: u16, path: &str, headers: &[(&str, &str)], body: &[u8]) -> (u16, Vec<u8>) {
-    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
-    stream.set_read_timeout(Some(Duration::from_secs(30))).ok();
+/// The head of a one-shot HTTP/1.1 request (`Connection: close`).
+fn request_head(method: &str, port: u16, path: &str, headers: &[(&str, &str)], body_len: usize) -> String {
     let mut head = format!(
-        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\nContent-Length: {}\r\n",
-        body.len()
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\nContent-Length: {body_len}\r\n"
     );
     for (k, v) in headers {
         head.push_str(&format!("{k}: {v}\r\n"));
     }
     head.push_str("\r\n");
+    head
+}
+
+/// A one-shot HTTP/1.1 request on loopback (Connection: close). Returns status and body.
+pub fn blocking_http(method: &str, port: u16, path: &str, headers: &[(&str, &str)], body: &[u8]) -> (u16, Vec<u8>) {
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    stream.set_read_timeout(Some(Duration::from_secs(30))).ok();
+    let head = request_head(method, port, path, headers, body.len());
     stream.write_all(head.as_bytes()).and_then(|_| stream.write_all(body)).expect("write request");
     let mut raw = Vec::new();
     std::io::Read::read_to_end(&mut stream, &mut raw).expect("read response");
@@ -247,14 +252,7 @@ fn dechunk(mut data: &[u8]) -> Vec<u8> {
 /// An async HTTP/1.1 request on loopback, for tests that run a server in-process.
 pub async fn http(port: u16, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> HttpResponse {
     let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.expect("connect");
-    let mut head = format!(
-        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\nContent-Length: {}\r\n",
-        body.len()
-    );
-    for (k, v) in headers {
-        head.push_str(&format!("{k}: {v}\r\n"));
-    }
-    head.push_str("\r\n");
+    let head = request_head(method, port, path, headers, body.len());
     stream.write_all(head.as_bytes()).await.expect("write head");
     stream.write_all(body).await.expect("write body");
     let mut raw = Vec::new();

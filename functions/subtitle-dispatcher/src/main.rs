@@ -1,6 +1,5 @@
-use lambda_http::{service_fn, Error, Request};
-use livekit_lambda_shared::lambda;
-use livekit_lambda_shared::{telemetry, EnvSettings, Runtime};
+use lambda_http::Error;
+use livekit_lambda_shared::{lambda, telemetry, EnvSettings, Runtime};
 use subtitle_dispatcher::SubtitleService;
 
 #[tokio::main(flavor = "current_thread")]
@@ -10,9 +9,5 @@ async fn main() -> Result<(), Error> {
         .await
         .inspect_err(|error| tracing::error!(error = %error, "start-up failed"))?;
     service.warm_up().await;
-    lambda::run(service_fn(move |request: Request| {
-        let service = service.clone();
-        async move { Ok::<_, Error>(service.handle(request).await) }
-    }))
-    .await
+    lambda::serve(service).await
 }

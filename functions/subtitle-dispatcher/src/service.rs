@@ -91,9 +91,7 @@ impl SubtitleService {
             );
             return;
         }
-        if let Err(error) = self.inner.credentials.current().await {
-            tracing::error!(error = %error, "could not load LiveKit credentials at start-up; requests get 503 until they load");
-        }
+        self.inner.credentials.warm_up().await;
     }
 
     pub async fn handle(&self, request: Request<Body>) -> Response<Body> {
@@ -268,6 +266,12 @@ impl SubtitleService {
                 }
             }
         }
+    }
+}
+
+impl livekit_lambda_shared::lambda::Handler for SubtitleService {
+    async fn handle(&self, request: Request<Body>) -> Response<Body> {
+        SubtitleService::handle(self, request).await
     }
 }
 

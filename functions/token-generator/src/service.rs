@@ -75,9 +75,7 @@ impl TokenService {
     /// Loads the credentials once during the cold start (Lambda's init phase runs at full
     /// CPU); a failure here is logged and retried by the first request that needs them.
     pub async fn warm_up(&self) {
-        if let Err(error) = self.credentials.current().await {
-            tracing::error!(error = %error, "could not load LiveKit credentials at start-up; requests will get 503 until they load");
-        }
+        self.credentials.warm_up().await;
     }
 
     pub async fn handle(&self, request: Request<Body>) -> Response<Body> {
@@ -158,6 +156,12 @@ impl TokenService {
                 },
             ),
         })
+    }
+}
+
+impl livekit_lambda_shared::lambda::Handler for TokenService {
+    async fn handle(&self, request: Request<Body>) -> Response<Body> {
+        TokenService::handle(self, request).await
     }
 }
 

@@ -121,9 +121,7 @@ impl WebhookService {
     }
 
     pub async fn warm_up(&self) {
-        if let Err(error) = self.inner.credentials.current().await {
-            tracing::error!(error = %error, "could not load LiveKit credentials at start-up; webhooks get 503 until they load");
-        }
+        self.inner.credentials.warm_up().await;
     }
 
     pub async fn handle(&self, request: Request<Body>) -> Response<Body> {
@@ -296,6 +294,12 @@ fn log_event(event: &proto::WebhookEvent) {
         created_at = event.created_at,
         "webhook event"
     );
+}
+
+impl livekit_lambda_shared::lambda::Handler for WebhookService {
+    async fn handle(&self, request: Request<Body>) -> Response<Body> {
+        WebhookService::handle(self, request).await
+    }
 }
 
 #[cfg(test)]
