@@ -73,16 +73,15 @@ fn split_url(url: &str) -> Result<(String, String), Error> {
     if rest.is_empty() || rest.chars().any(|c| c.is_whitespace() || c.is_control()) {
         return Err(Error::InvalidCredentials(format!("LiveKit URL `{url}` has no valid host")));
     }
-    let (secure, plain) = match scheme.to_ascii_lowercase().as_str() {
-        "wss" | "https" => (true, false),
-        "ws" | "http" => (false, true),
+    let secure = match scheme.to_ascii_lowercase().as_str() {
+        "wss" | "https" => true,
+        "ws" | "http" => false,
         other => {
             return Err(Error::InvalidCredentials(format!(
                 "LiveKit URL scheme `{other}` is not one of wss, ws, https, http"
             )))
         }
     };
-    debug_assert!(secure != plain);
     Ok(if secure {
         (format!("wss://{rest}"), format!("https://{rest}"))
     } else {
