@@ -257,7 +257,8 @@ fn decode_component(raw: &str) -> Result<String, ErrorResponse> {
         match bytes[i] {
             b'+' => out.push(b' '),
             b'%' => {
-                let hex = bytes.get(i + 1..i + 3).ok_or_else(bad)?;
+                let hex = bytes.get(i + 1..i + 3).filter(|h| h.iter().all(u8::is_ascii_hexdigit)).ok_or_else(bad)?;
+                // Checked above: from_str_radix alone would also take a sign (`%+0`).
                 let text = std::str::from_utf8(hex).map_err(|_| bad())?;
                 out.push(u8::from_str_radix(text, 16).map_err(|_| bad())?);
                 i += 2;
@@ -345,6 +346,7 @@ mod tests {
         assert_eq!(parse_query(Some("room=%ZZ")).unwrap_err().code, "invalid_encoding");
         assert_eq!(parse_query(Some("room=%C3")).unwrap_err().code, "invalid_encoding");
         assert_eq!(parse_query(Some("room=%4")).unwrap_err().code, "invalid_encoding");
+        assert_eq!(parse_query(Some("room=%+0")).unwrap_err().code, "invalid_encoding", "no sign inside an escape");
         assert!(parse_query(None).unwrap().is_empty());
     }
 

@@ -173,6 +173,7 @@ fn corpus() -> Vec<Row> {
         row("double encoding stays literal", "GET", "/token?room=%2500&participant=Jane", 200, ""),
         row("broken escape", "GET", "/token?room=%ZZ&participant=Jane", 400, "invalid_encoding"),
         row("truncated escape", "GET", "/token?room=abc%4&participant=Jane", 400, "invalid_encoding"),
+        row("sign inside an escape", "GET", "/token?room=%2B0%+A&participant=Jane", 400, "invalid_encoding"),
         row("overlong UTF-8", "GET", "/token?room=%C0%AE&participant=Jane", 400, "invalid_encoding"),
         row("invalid UTF-8 in query", "GET", "/token?room=%FF%FE&participant=Jane", 400, "invalid_encoding"),
         row("duplicate room", "GET", "/token?room=a&room=b&participant=Jane", 400, "duplicate_parameter"),
