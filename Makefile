@@ -10,19 +10,21 @@ INFRA_VENV := infra/.venv
 SAM_ENV := SAM_CLI_TELEMETRY=0 AWS_DEFAULT_REGION=us-east-1
 export MOTO_SERVER := $(CURDIR)/$(VENV)/bin/moto_server
 
-.PHONY: dev test test-deps infra-deps lint fmt clippy sam-validate sam-build sam-test conformance clean help
+.PHONY: dev test test-deps infra-deps lint fmt clippy deny deny-advisories fuzz-long sam-validate sam-build sam-test conformance clean help
 
 help:
 	@echo "make dev        run the local server on 127.0.0.1:\$${PORT:-8080} (LiveKit dev credentials unless configured)"
 	@echo "make test       install test tools, then fmt check, clippy and the whole test suite"
 	@echo "make test-deps  install only the test tools (moto_server, livekit-server-sdk, sam, cfn-lint)"
+	@echo "make deny       cargo-deny: licenses, bans, sources (offline); make deny-advisories needs the network"
+	@echo "make fuzz-long  the property tests with PROPTEST_CASES=100000"
 	@echo "make sam-build  sam build every function (arm64 when the rustup target can be had, else x86_64)"
 	@echo "make sam-test   sam build, then run the built bootstrap through the Lambda Runtime API"
 
 dev:
 	cargo run -p local-server
 
-test: test-deps lint sam-validate
+test: test-deps lint deny sam-validate
 	cargo build --workspace --bins
 	cargo test --workspace
 	$(MAKE) conformance
@@ -33,6 +35,20 @@ conformance:
 	LOCAL_SERVER_BIN=$(CURDIR)/target/debug/local-server CONFORMANCE_VENV=$(CURDIR)/$(VENV) tests/conformance/run.sh
 
 lint: fmt clippy
+
+# Dependency policy (deny.toml): licenses, bans, sources; offline. The first run installs
+# the pinned cargo-deny (it compiles, ~4 min on 2 cores).
+deny:
+	infra/deny.sh
+
+# RustSec advisories need their database from GitHub: only on machines that reach it.
+deny-advisories:
+	infra/deny.sh advisories
+
+# A long property-test run (a bounded one is part of `cargo test`): ~2-3 min at 100000.
+PROPTEST_CASES ?= 100000
+fuzz-long:
+	PROPTEST_CASES=$(PROPTEST_CASES) cargo test -p wire-tests --test properties
 
 fmt:
 	cargo fmt --all -- --check
