@@ -1,0 +1,797 @@
+//! Rust vs Node.js token functions, side by side, through the Lambda Runtime API contract
+//! on loopback (no AWS, no Docker). `bench/run.sh` builds everything and runs this; see
+//! bench/README.md for the method.
+//!
+//! Both functions run as Lambda runs them: the Rust `bootstrap`, and the Node handler
+//! under npm's `aws-lambda-ric` (the runtime interface client of Lambda's nodejs runtime),
+//! each with only Lambda's environment, reading their three parameters from SSM on
+//! moto_server. Measured in the same run: cold starts (spawn → first response), warm
+//! latency at the harness, peak RSS, zipped artifact size, SSM calls at the endpoint; the
+//! criterion signing floor is read from criterion's output.
+
+mod report;
+mod stats;
+
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+use livekit_api::access_token::{Claims, TokenVerifier};
+use serde_json::{json, Value};
+use wire_tests::runtime_api::{Outcome, RuntimeApi};
+use wire_tests::{workspace_root, MotoServer};
+
+const API_KEY: &str = "APIbench";
+const API_SECRET: &str = "bench-secret-bench-secret-bench-secret-0042";
+const LIVEKIT_URL: &str = "https://lk.bench.example";
+const CLIENT_URL: &str = "wss://lk.bench.example";
+const TTL_SECONDS: usize = 21_600;
+const ORIGIN: &str = "http://localhost:3000";
+const INVOKE_TIMEOUT: Duration = Duration::from_secs(30);
+/// Warm invocations run in alternating chunks, so background load hits both runtimes alike.
+const WARM_CHUNK: usize = 500;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Runtime {
+    Rust,
+    Node,
+    /// A do-nothing runtime client (this binary, `null-runtime`): the harness's own floor.
+    Null,
+}
+
+impl Runtime {
+    pub fn key(self) -> &'static str {
+        match self {
+            Runtime::Rust => "rust",
+            Runtime::Node => "node",
+            Runtime::Null => "harness_floor",
+        }
+    }
+
+    fn ssm_prefix(self) -> String {
+        format!("/bench/{}", self.key())
+    }
+}
+
+pub struct Config {
+    pub smoke: bool,
+    pub rust_bootstrap: PathBuf,
+    pub node_peer: PathBuf,
+    pub node_ric: PathBuf,
+    pub criterion_dir: PathBuf,
+    pub criterion_profile: String,
+    pub out_dir: PathBuf,
+    pub work_dir: PathBuf,
+    pub cold_runs: usize,
+    pub warm_invocations: usize,
+}
+
+fn usage() -> ! {
+    eprintln!(
+        "usage: bench [--smoke] [--rust-bootstrap PATH] [--out DIR] [--criterion DIR] [--criterion-profile NAME]\n\
+         \x20            [--cold N] [--warm N]\n       bench null-runtime\n\
+         Normally run through bench/run.sh, which builds and installs what this needs."
+    );
+    std::process::exit(2)
+}
+
+fn parse_args() -> Config {
+    let root = workspace_root();
+    let mut args = std::env::args().skip(1);
+    let mut smoke = false;
+    let (mut bootstrap, mut out, mut criterion, mut profile, mut cold, mut warm) = (None, None, None, None, None, None);
+    while let Some(arg) = args.next() {
+        let mut value = || args.next().unwrap_or_else(|| usage());
+        match arg.as_str() {
+            "--smoke" => smoke = true,
+            "--rust-bootstrap" => bootstrap = Some(PathBuf::from(value())),
+            "--out" => out = Some(PathBuf::from(value())),
+            "--criterion" => criterion = Some(PathBuf::from(value())),
+            "--criterion-profile" => profile = Some(value()),
+            "--cold" => cold = Some(value().parse().unwrap_or_else(|_| usage())),
+            "--warm" => warm = Some(value().parse().unwrap_or_else(|_| usage())),
+            _ => usage(),
+        }
+    }
+    let default_bootstrap =
+        root.join(if smoke { "target/debug/token-generator" } else { "target/release/token-generator" });
+    let out_dir = out.unwrap_or_else(|| if smoke { root.join("target/bench-smoke") } else { root.join("bench") });
+    Config {
+        smoke,
+        rust_bootstrap: bootstrap.unwrap_or(default_bootstrap),
+        node_peer: root.join("bench/node-peer"),
+        node_ric: root.join("bench/node-ric"),
+        criterion_dir: criterion.unwrap_or_else(|| root.join("target/criterion/token_signing")),
+        criterion_profile: profile.unwrap_or_else(|| if smoke { "dev".into() } else { "bench".into() }),
+        work_dir: root.join(if smoke { "target/bench-smoke/work" } else { "target/bench/work" }),
+        out_dir,
+        cold_runs: cold.unwrap_or(if smoke { 2 } else { 30 }),
+        warm_invocations: warm.unwrap_or(if smoke { 20 } else { 10_000 }),
+    }
+}
+
+/// A function process, killed when dropped (also when the harness panics).
+struct Function {
+    runtime: Runtime,
+    child: Child,
+    log: PathBuf,
+}
+
+impl Function {
+    fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// `VmHWM` (peak resident set) of the process, in bytes.
+    fn peak_rss(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid()))
+            .unwrap_or_else(|e| panic!("{:?}: read /proc/{}/status: {e}", self.runtime, self.pid()));
+        let kib: u64 = status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .expect("VmHWM in /proc/<pid>/status");
+        kib * 1024
+    }
+
+    async fn exited(&mut self) -> ExitStatus {
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return status;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    fn assert_alive(&mut self) {
+        if let Ok(Some(status)) = self.child.try_wait() {
+            panic!("{:?} function exited ({status}); its log: {}", self.runtime, self.log.display());
+        }
+    }
+}
+
+impl Drop for Function {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn spawn(config: &Config, runtime: Runtime, runtime_api: &str, moto: &MotoServer, label: &str) -> Function {
+    let log = config.work_dir.join(format!("{}-{label}.log", runtime.key()));
+    let file = File::create(&log).unwrap_or_else(|e| panic!("create {}: {e}", log.display()));
+    let mut command = match runtime {
+        Runtime::Rust => {
+            let dir = config.rust_bootstrap.parent().expect("bootstrap has a directory");
+            let mut c = Command::new(&config.rust_bootstrap);
+            c.current_dir(dir);
+            c
+        }
+        Runtime::Node => {
+            // What Lambda's nodejs runtime runs: its runtime interface client, which imports
+            // index.mjs from LAMBDA_TASK_ROOT and calls `handler`.
+            let mut c = Command::new("node");
+            c.arg(config.node_ric.join("node_modules/aws-lambda-ric/index.mjs"))
+                .arg("index.handler")
+                .current_dir(&config.node_peer);
+            c
+        }
+        Runtime::Null => {
+            let mut c = Command::new(std::env::current_exe().expect("own path"));
+            c.arg("null-runtime");
+            c
+        }
+    };
+    command
+        // Only what Lambda would set: no profile files or credentials from this machine.
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("LANG", "en_US.UTF-8")
+        .env("TZ", ":UTC")
+        .env("AWS_LAMBDA_RUNTIME_API", runtime_api)
+        .env("AWS_LAMBDA_FUNCTION_NAME", format!("bench-{}", runtime.key()))
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
+        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        .env("AWS_LAMBDA_LOG_GROUP_NAME", format!("/aws/lambda/bench-{}", runtime.key()))
+        .env("AWS_LAMBDA_LOG_STREAM_NAME", format!("2026/11/23/[$LATEST]{label}"))
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_DEFAULT_REGION", "us-east-1")
+        .env("AWS_ENDPOINT_URL", moto.endpoint())
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env("LIVEKIT_SSM_PREFIX", runtime.ssm_prefix())
+        .env("ALLOWED_ORIGINS", ORIGIN)
+        .stdin(Stdio::null())
+        .stdout(Stdio::from(file.try_clone().expect("log file")))
+        .stderr(Stdio::from(file));
+    match runtime {
+        Runtime::Rust => {
+            let dir = config.rust_bootstrap.parent().expect("bootstrap has a directory");
+            command.env("LAMBDA_TASK_ROOT", dir).env("_HANDLER", "bootstrap");
+            command.env("AWS_EXECUTION_ENV", "AWS_Lambda_provided.al2023");
+        }
+        Runtime::Node => {
+            command.env("LAMBDA_TASK_ROOT", &config.node_peer).env("_HANDLER", "index.handler");
+            command.env("AWS_EXECUTION_ENV", "AWS_Lambda_nodejs20.x");
+        }
+        Runtime::Null => {}
+    }
+    let child = command.spawn().unwrap_or_else(|e| panic!("start the {runtime:?} function: {e}"));
+    Function { runtime, child, log }
+}
+
+/// The API Gateway response a function returned, or a loud failure.
+fn response(function: &Function, outcome: Outcome) -> Value {
+    match outcome {
+        Outcome::Response(value) => value,
+        Outcome::Error(error) => {
+            panic!(
+                "{:?} function reported an invocation error: {error}; log: {}",
+                function.runtime,
+                function.log.display()
+            )
+        }
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Sample {
+    Get,
+    Post,
+}
+
+struct Events {
+    get: Value,
+    post: Value,
+}
+
+impl Events {
+    fn load() -> Self {
+        let read = |name: &str| -> Value {
+            let path = workspace_root().join("events").join(name);
+            serde_json::from_str(&std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display())))
+                .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        };
+        Self { get: read("token-get.json"), post: read("token-post-standard.json") }
+    }
+
+    fn event(&self, sample: Sample) -> &Value {
+        match sample {
+            Sample::Get => &self.get,
+            Sample::Post => &self.post,
+        }
+    }
+}
+
+/// Checks one answer to a sample event (status, shape, CORS, token) and returns the token's
+/// claims, so the harness fails loudly the moment either function stops doing the real work.
+fn check_reply(runtime: Runtime, sample: Sample, reply: &Value, verify: bool) -> Option<Claims> {
+    if runtime == Runtime::Null {
+        assert_eq!(reply["statusCode"], 200, "null runtime: {reply}");
+        return None;
+    }
+    let expected = if sample == Sample::Get { 200 } else { 201 };
+    assert_eq!(reply["statusCode"], expected, "{runtime:?} {sample:?}: {reply}");
+    if !verify {
+        return None;
+    }
+    let headers = &reply["headers"];
+    assert_eq!(headers["cache-control"], "no-store", "{runtime:?} {sample:?}: {reply}");
+    assert_eq!(headers["access-control-allow-origin"], ORIGIN, "{runtime:?} {sample:?}: {reply}");
+    let body: Value = serde_json::from_str(reply["body"].as_str().unwrap_or_default())
+        .unwrap_or_else(|e| panic!("{runtime:?} {sample:?}: body is not JSON ({e}): {reply}"));
+    let (token, url, room) = match sample {
+        Sample::Get => {
+            assert_eq!(body["participant"], "Jane", "{runtime:?}: {body}");
+            (&body["token"], &body["url"], &body["room"])
+        }
+        Sample::Post => {
+            assert_eq!(body["participant_name"], "Jane", "{runtime:?}: {body}");
+            (&body["participant_token"], &body["server_url"], &body["room_name"])
+        }
+    };
+    assert_eq!(url, CLIENT_URL, "{runtime:?} {sample:?}: {body}");
+    assert_eq!(room, "demo-room", "{runtime:?} {sample:?}: {body}");
+    let claims = TokenVerifier::with_api_key(API_KEY, API_SECRET)
+        .verify(token.as_str().unwrap_or_default())
+        .unwrap_or_else(|e| panic!("{runtime:?} {sample:?}: token does not verify with the SSM secret: {e}"));
+    assert_eq!(claims.exp.saturating_sub(claims.nbf), TTL_SECONDS, "{runtime:?} {sample:?}: TTL");
+    assert_eq!(claims.video.room, "demo-room");
+    let identity = if sample == Sample::Get { "Jane" } else { "jane-1" };
+    assert_eq!((claims.sub.as_str(), claims.name.as_str()), (identity, "Jane"), "{runtime:?} {sample:?}");
+    Some(claims)
+}
+
+/// The two functions must issue the same token for the same request (grants, TTL,
+/// identity, attributes), or the comparison is not of equals.
+fn assert_equivalent(rust: &Claims, node: &Claims, sample: Sample) {
+    assert_eq!(rust.video, node.video, "{sample:?}: video grants differ (Rust vs Node)");
+    assert_eq!(rust.exp - rust.nbf, node.exp - node.nbf, "{sample:?}: TTL differs");
+    assert_eq!((&rust.sub, &rust.name, &rust.attributes), (&node.sub, &node.name, &node.attributes), "{sample:?}");
+    assert_eq!((&rust.metadata, &rust.room_config), (&node.metadata, &node.room_config), "{sample:?}");
+}
+
+struct ColdSample {
+    millis: f64,
+    peak_rss: u64,
+    ssm_calls: usize,
+    claims: Option<Claims>,
+}
+
+async fn cold_start(config: &Config, runtime: Runtime, moto: &MotoServer, events: &Events, i: usize) -> ColdSample {
+    let api = RuntimeApi::start().await;
+    let prefix = runtime.ssm_prefix();
+    let before = moto.get_parameters_calls(&prefix).len();
+    let event = events.get.clone();
+    let started = Instant::now();
+    let mut function = spawn(config, runtime, &api.address(), moto, &format!("cold-{i:02}"));
+    let outcome = tokio::select! {
+        outcome = api.invoke(event, INVOKE_TIMEOUT) => outcome,
+        status = function.exited() => {
+            panic!("{runtime:?} function exited during its cold start ({status}); log: {}", function.log.display())
+        }
+    };
+    let millis = started.elapsed().as_secs_f64() * 1000.0;
+    let peak_rss = function.peak_rss();
+    let reply = response(&function, outcome);
+    let claims = check_reply(runtime, Sample::Get, &reply, true);
+    let init_errors = api.init_errors().await;
+    assert!(init_errors.is_empty(), "{runtime:?}: init errors {init_errors:?}");
+    let ssm_calls = moto.get_parameters_calls(&prefix).len() - before;
+    drop(function);
+    ColdSample { millis, peak_rss, ssm_calls, claims }
+}
+
+struct WarmResult {
+    all: Vec<f64>,
+    get: Vec<f64>,
+    post: Vec<f64>,
+    peak_rss: u64,
+    ssm_calls: usize,
+    cold_ssm_calls: usize,
+    claims: Vec<(Sample, Claims)>,
+}
+
+struct WarmFunction {
+    runtime: Runtime,
+    function: Function,
+    api: RuntimeApi,
+    result: WarmResult,
+    calls_after_first: usize,
+}
+
+async fn warm_up(config: &Config, runtime: Runtime, moto: &MotoServer, events: &Events) -> WarmFunction {
+    let api = RuntimeApi::start().await;
+    let prefix = runtime.ssm_prefix();
+    let before = moto.get_parameters_calls(&prefix).len();
+    let mut function = spawn(config, runtime, &api.address(), moto, "warm");
+    // The first invocation is this process's cold start; it is not a warm sample.
+    let outcome = tokio::select! {
+        outcome = api.invoke(events.get.clone(), INVOKE_TIMEOUT) => outcome,
+        status = function.exited() => panic!("{runtime:?} exited ({status}); log: {}", function.log.display()),
+    };
+    check_reply(runtime, Sample::Get, &response(&function, outcome), true);
+    let calls_after_first = moto.get_parameters_calls(&prefix).len();
+    let result = WarmResult {
+        all: Vec::with_capacity(config.warm_invocations),
+        get: Vec::new(),
+        post: Vec::new(),
+        peak_rss: 0,
+        ssm_calls: 0,
+        cold_ssm_calls: calls_after_first - before,
+        claims: Vec::new(),
+    };
+    WarmFunction { runtime, function, api, result, calls_after_first }
+}
+
+async fn warm_chunk(warm: &mut WarmFunction, events: &Events, count: usize) {
+    for _ in 0..count {
+        let n = warm.result.all.len();
+        let sample = if n.is_multiple_of(2) { Sample::Get } else { Sample::Post };
+        let event = events.event(sample).clone();
+        let started = Instant::now();
+        let outcome = warm.api.invoke(event, INVOKE_TIMEOUT).await;
+        let micros = started.elapsed().as_secs_f64() * 1e6;
+        let reply = response(&warm.function, outcome);
+        // Tokens of the first invocations are verified in full; every status is checked.
+        if let Some(claims) = check_reply(warm.runtime, sample, &reply, n < 4) {
+            warm.result.claims.push((sample, claims));
+        }
+        warm.result.all.push(micros);
+        match sample {
+            Sample::Get => warm.result.get.push(micros),
+            Sample::Post => warm.result.post.push(micros),
+        }
+    }
+}
+
+/// `GetParameters` latency of moto itself (with the production Rust SDK client), the part
+/// of every cold start that is the fake SSM's and not the function's.
+async fn ssm_floor(moto: &MotoServer, rounds: usize) -> Value {
+    let prefix = "/bench/floor";
+    moto.put_livekit(prefix, API_KEY, API_SECRET, LIVEKIT_URL).await;
+    let names: Vec<String> = ["api-key", "api-secret", "url"].iter().map(|n| format!("{prefix}/{n}")).collect();
+    let client = moto.ssm_client();
+    let mut samples = Vec::new();
+    for _ in 0..rounds {
+        let started = Instant::now();
+        let reply = client
+            .get_parameters()
+            .set_names(Some(names.clone()))
+            .with_decryption(true)
+            .send()
+            .await
+            .expect("GetParameters");
+        samples.push(started.elapsed().as_secs_f64() * 1000.0);
+        assert_eq!(reply.parameters().len(), 3);
+    }
+    json!({"first_call_ms": stats::round(samples[0]), "warm_ms": stats::spread(&samples[1..])["median"].clone(), "calls": rounds})
+}
+
+/// A Lambda runtime client that does nothing: GET next, POST a constant response. Run as
+/// a function, it measures what the harness and loopback cost per invocation.
+fn null_runtime() -> ! {
+    let address = std::env::var("AWS_LAMBDA_RUNTIME_API").expect("AWS_LAMBDA_RUNTIME_API");
+    let stream = std::net::TcpStream::connect(&address).expect("connect to the runtime API");
+    stream.set_nodelay(true).expect("nodelay");
+    let mut writer = stream.try_clone().expect("clone stream");
+    let mut reader = BufReader::new(stream);
+    let body = br#"{"statusCode":200,"headers":{"content-type":"application/json"},"body":"{}"}"#;
+    loop {
+        write!(writer, "GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\nHost: {address}\r\n\r\n").expect("write");
+        let (status, headers) = read_head(&mut reader);
+        let length: usize = header(&headers, "content-length").and_then(|v| v.parse().ok()).unwrap_or(0);
+        let mut event = vec![0; length];
+        reader.read_exact(&mut event).expect("event body");
+        if status != 200 {
+            std::process::exit(0);
+        }
+        let id = header(&headers, "lambda-runtime-aws-request-id").expect("request id").to_string();
+        write!(
+            writer,
+            "POST /2018-06-01/runtime/invocation/{id}/response HTTP/1.1\r\nHost: {address}\r\nContent-Length: {}\r\n\r\n",
+            body.len()
+        )
+        .and_then(|_| writer.write_all(body))
+        .expect("write response");
+        let (_, headers) = read_head(&mut reader);
+        let length: usize = header(&headers, "content-length").and_then(|v| v.parse().ok()).unwrap_or(0);
+        let mut ack = vec![0; length];
+        reader.read_exact(&mut ack).expect("ack body");
+    }
+}
+
+fn read_head(reader: &mut impl BufRead) -> (u16, Vec<(String, String)>) {
+    let mut line = String::new();
+    if reader.read_line(&mut line).unwrap_or(0) == 0 {
+        std::process::exit(0);
+    }
+    let status = line.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let mut headers = Vec::new();
+    loop {
+        line.clear();
+        reader.read_line(&mut line).expect("header line");
+        let trimmed = line.trim_end();
+        if trimmed.is_empty() {
+            return (status, headers);
+        }
+        if let Some((k, v)) = trimmed.split_once(':') {
+            headers.push((k.trim().to_ascii_lowercase(), v.trim().to_string()));
+        }
+    }
+}
+
+fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+}
+
+/// Zips `items` (relative to `root`) with deflate level 6, what `zip -r` does, and returns
+/// (zip bytes, uncompressed bytes, files). Python's zipfile: no extra tool on the machine.
+fn zip_size(root: &Path, items: &[&str], out: &Path) -> (u64, u64, u64) {
+    const SCRIPT: &str = r#"
+import os, sys, zipfile
+out, root, items = sys.argv[1], sys.argv[2], sys.argv[3:]
+raw = files = 0
+with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED, compresslevel=6) as z:
+    for item in items:
+        path = os.path.join(root, item)
+        paths = [path] if os.path.isfile(path) else [
+            os.path.join(d, f) for d, dirs, fs in sorted(os.walk(path)) for f in sorted(fs)]
+        for p in paths:
+            if os.path.isfile(p):
+                z.write(p, os.path.relpath(p, root))
+                raw += os.path.getsize(p)
+                files += 1
+print(raw, files)
+"#;
+    let output = Command::new("python3")
+        .args(["-c", SCRIPT])
+        .arg(out)
+        .arg(root)
+        .args(items)
+        .output()
+        .expect("python3 for zipping the artifacts");
+    assert!(output.status.success(), "zip {}: {}", root.display(), String::from_utf8_lossy(&output.stderr));
+    let text = String::from_utf8_lossy(&output.stdout);
+    let mut words = text.split_whitespace().map(|w| w.parse::<u64>().expect("number"));
+    let (raw, files) = (words.next().expect("raw"), words.next().expect("files"));
+    (std::fs::metadata(out).expect("zip written").len(), raw, files)
+}
+
+fn artifacts(config: &Config) -> Value {
+    let dir = config.work_dir.join("artifacts");
+    std::fs::create_dir_all(dir.join("rust")).expect("artifact dir");
+    // Lambda's custom runtime runs a file named `bootstrap` at the root of the zip.
+    let bootstrap = dir.join("rust/bootstrap");
+    std::fs::copy(&config.rust_bootstrap, &bootstrap).expect("copy bootstrap");
+    let (rust_zip, rust_raw, rust_files) = zip_size(&dir.join("rust"), &["bootstrap"], &dir.join("rust.zip"));
+    let (node_zip, node_raw, node_files) =
+        zip_size(&config.node_peer, &["index.mjs", "package.json", "node_modules"], &dir.join("node.zip"));
+    json!({
+        "rust": {"zip_bytes": rust_zip, "unzipped_bytes": rust_raw, "files": rust_files, "contents": "bootstrap"},
+        "node": {"zip_bytes": node_zip, "unzipped_bytes": node_raw, "files": node_files,
+                 "contents": "index.mjs, package.json, node_modules (production dependencies)"},
+    })
+}
+
+fn criterion(config: &Config) -> Value {
+    let read = |id: &str| -> Value {
+        let path = config.criterion_dir.join(id).join("new/estimates.json");
+        let text = std::fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("{}: {e} (run the criterion bench first; bench/run.sh does)", path.display()));
+        let estimates: Value = serde_json::from_str(&text).expect("criterion estimates are JSON");
+        let ns = |stat: &str| stats::round(estimates[stat]["point_estimate"].as_f64().expect("point estimate"));
+        json!({
+            "median_ns": ns("median"),
+            "mean_ns": ns("mean"),
+            "mean_ci95_ns": [
+                stats::round(estimates["mean"]["confidence_interval"]["lower_bound"].as_f64().unwrap_or(f64::NAN)),
+                stats::round(estimates["mean"]["confidence_interval"]["upper_bound"].as_f64().unwrap_or(f64::NAN)),
+            ],
+        })
+    };
+    json!({
+        "profile": config.criterion_profile,
+        "build_and_sign_get": read("build_and_sign_get"),
+        "build_and_sign_post": read("build_and_sign_post"),
+        "hmac_sha256_floor": read("hmac_sha256_floor"),
+    })
+}
+
+fn command_output(program: &str, args: &[&str]) -> String {
+    Command::new(program)
+        .args(args)
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_else(|| "unknown".into())
+}
+
+fn machine() -> Value {
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let cpu = cpuinfo
+        .lines()
+        .find_map(|l| l.strip_prefix("model name").and_then(|r| r.split_once(':')).map(|(_, v)| v.trim().to_string()))
+        .unwrap_or_else(|| "unknown".into());
+    let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
+    let mem_kib: u64 = meminfo
+        .lines()
+        .find_map(|l| l.strip_prefix("MemTotal:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0);
+    let os = std::fs::read_to_string("/etc/os-release")
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("PRETTY_NAME=").map(|v| v.trim_matches('"').to_string()))
+        .unwrap_or_else(|| "unknown".into());
+    json!({
+        "nproc": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
+        "cpu_model": cpu,
+        "memory_gib": stats::round(mem_kib as f64 / 1024.0 / 1024.0),
+        "kernel": std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default().trim(),
+        "os": os,
+        "rustc": command_output("rustc", &["--version"]),
+        "node": command_output("node", &["--version"]),
+    })
+}
+
+fn loadavg() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .unwrap_or_default()
+        .split_whitespace()
+        .take(3)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn package_version(dir: &Path, package: &str) -> String {
+    let path = dir.join("node_modules").join(package).join("package.json");
+    std::fs::read_to_string(&path)
+        .ok()
+        .and_then(|t| serde_json::from_str::<Value>(&t).ok())
+        .and_then(|v| v["version"].as_str().map(String::from))
+        .unwrap_or_else(|| panic!("{} is missing: run bench/run.sh (npm ci)", path.display()))
+}
+
+fn mb(bytes: u64) -> f64 {
+    stats::round(bytes as f64 / 1e6)
+}
+
+/// The handler time each function logs for itself (`latency_ms` of its one `request` line
+/// per invocation: inside the handler, without the runtime client or event (de)serialisation),
+/// in µs, without the first (cold) invocation.
+fn logged_handler_micros(function: &Function) -> Vec<f64> {
+    let text = std::fs::read_to_string(&function.log).unwrap_or_default();
+    let mut micros: Vec<f64> = text
+        .lines()
+        .filter_map(|line| line.find('{').and_then(|start| serde_json::from_str::<Value>(&line[start..]).ok()))
+        .filter(|entry| entry["message"] == "request")
+        .filter_map(|entry| entry["latency_ms"].as_f64())
+        .map(|ms| ms * 1000.0)
+        .collect();
+    if !micros.is_empty() {
+        micros.remove(0);
+    }
+    micros
+}
+
+fn main() {
+    if std::env::args().nth(1).as_deref() == Some("null-runtime") {
+        null_runtime();
+    }
+    let config = parse_args();
+    for (what, path) in [
+        ("the Rust bootstrap", config.rust_bootstrap.clone()),
+        ("the runtime interface client", config.node_ric.join("node_modules/aws-lambda-ric/index.mjs")),
+        ("the Node peer's dependencies", config.node_peer.join("node_modules/livekit-server-sdk")),
+    ] {
+        assert!(path.exists(), "{what} is missing at {}: run bench/run.sh", path.display());
+    }
+    std::fs::create_dir_all(&config.work_dir).expect("work dir");
+    std::fs::create_dir_all(&config.out_dir).expect("out dir");
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("tokio runtime");
+    let results = runtime.block_on(run(&config));
+    report::write(&config, &results);
+}
+
+async fn run(config: &Config) -> Value {
+    let started = Instant::now();
+    let load_before = loadavg();
+    let events = Events::load();
+    let moto = MotoServer::start();
+    for runtime in [Runtime::Rust, Runtime::Node, Runtime::Null] {
+        moto.put_livekit(&runtime.ssm_prefix(), API_KEY, API_SECRET, LIVEKIT_URL).await;
+    }
+    let ssm_floor = ssm_floor(&moto, if config.smoke { 3 } else { 50 }).await;
+    eprintln!("bench: moto GetParameters floor {ssm_floor}");
+
+    // Cold starts, Rust and Node interleaved (the order alternates) so drift in the
+    // machine's load touches both alike.
+    let mut cold: [Vec<ColdSample>; 2] = [Vec::new(), Vec::new()];
+    for i in 0..config.cold_runs {
+        let order = if i.is_multiple_of(2) { [Runtime::Rust, Runtime::Node] } else { [Runtime::Node, Runtime::Rust] };
+        for runtime in order {
+            let sample = cold_start(config, runtime, &moto, &events, i).await;
+            cold[if runtime == Runtime::Rust { 0 } else { 1 }].push(sample);
+        }
+        eprint!("\rbench: cold starts {}/{}", i + 1, config.cold_runs);
+    }
+    eprintln!();
+    let [cold_rust, cold_node] = cold;
+    assert_equivalent(
+        cold_rust[0].claims.as_ref().expect("claims"),
+        cold_node[0].claims.as_ref().expect("claims"),
+        Sample::Get,
+    );
+
+    // Warm: one process per runtime, invocations alternating GET and POST, chunks alternating
+    // between runtimes.
+    let mut warm = Vec::new();
+    for runtime in [Runtime::Rust, Runtime::Node, Runtime::Null] {
+        warm.push(warm_up(config, runtime, &moto, &events).await);
+    }
+    let mut done = 0;
+    while done < config.warm_invocations {
+        let count = WARM_CHUNK.min(config.warm_invocations - done);
+        for w in warm.iter_mut() {
+            warm_chunk(w, &events, count).await;
+        }
+        done += count;
+        eprint!("\rbench: warm invocations {done}/{}", config.warm_invocations);
+    }
+    eprintln!();
+    for w in warm.iter_mut() {
+        w.function.assert_alive();
+        w.result.peak_rss = w.function.peak_rss();
+        w.result.ssm_calls = moto.get_parameters_calls(&w.runtime.ssm_prefix()).len() - w.calls_after_first;
+    }
+    let mut logged = Vec::new();
+    for w in &warm[..2] {
+        let micros = logged_handler_micros(&w.function);
+        assert_eq!(
+            micros.len(),
+            config.warm_invocations,
+            "{:?}: one `request` log line with latency_ms per warm invocation in {}",
+            w.runtime,
+            w.function.log.display()
+        );
+        logged.push(micros);
+    }
+    let (rust_claims, node_claims) = (&warm[0].result.claims, &warm[1].result.claims);
+    for sample in [Sample::Get, Sample::Post] {
+        let find = |claims: &[(Sample, Claims)]| claims.iter().find(|(s, _)| *s == sample).map(|(_, c)| c.clone());
+        let (rust, node) = (find(rust_claims), find(node_claims));
+        assert_equivalent(&rust.expect("a verified Rust token"), &node.expect("a verified Node token"), sample);
+    }
+
+    let artifacts = artifacts(config);
+    let criterion = criterion(config);
+    let floor = stats::distribution(&warm[2].result.all);
+
+    let mut per_runtime = serde_json::Map::new();
+    for (runtime, cold) in [(Runtime::Rust, &cold_rust), (Runtime::Node, &cold_node)] {
+        let index = if runtime == Runtime::Rust { 0 } else { 1 };
+        let w = &warm[index].result;
+        let cold_ms: Vec<f64> = cold.iter().map(|s| s.millis).collect();
+        let cold_rss: Vec<f64> = cold.iter().map(|s| s.peak_rss as f64 / 1e6).collect();
+        let cold_calls: Vec<usize> = cold.iter().map(|s| s.ssm_calls).collect();
+        let warm_n = w.all.len();
+        let net: Vec<f64> = w.all.iter().map(|v| v - floor["p50"].as_f64().unwrap_or(0.0)).collect();
+        per_runtime.insert(
+            runtime.key().into(),
+            json!({
+                "cold_start_ms": stats::spread(&cold_ms),
+                "warm_us": stats::distribution(&w.all),
+                "warm_us_get": stats::distribution(&w.get),
+                "warm_us_post": stats::distribution(&w.post),
+                "handler_us_as_logged": stats::distribution(&logged[index]),
+                "warm_us_net_of_harness_p50": {"p50": stats::round(stats::percentile(&stats::sorted(&net), 50.0)),
+                                               "p99": stats::round(stats::percentile(&stats::sorted(&net), 99.0))},
+                "peak_rss_mb": {
+                    "after_cold_start_median": stats::round(stats::percentile(&stats::sorted(&cold_rss), 50.0)),
+                    "after_cold_start_max": stats::round(stats::sorted(&cold_rss)[cold_rss.len() - 1]),
+                    "after_warm_run": mb(w.peak_rss),
+                },
+                "artifact": artifacts[runtime.key()].clone(),
+                "ssm_get_parameters_calls": {
+                    "per_cold_start": cold_calls,
+                    "in_warm_process_cold_start": w.cold_ssm_calls,
+                    "during_warm_invocations": w.ssm_calls,
+                    "per_warm_request": w.ssm_calls as f64 / warm_n as f64,
+                },
+            }),
+        );
+    }
+    let node_peer = &config.node_peer;
+    json!({
+        "schema": 1,
+        "mode": if config.smoke { "smoke" } else { "full" },
+        "generated_at": command_output("date", &["-u", "+%Y-%m-%dT%H:%M:%SZ"]),
+        "git_commit": command_output("git", &["-C", &workspace_root().to_string_lossy(), "rev-parse", "--short", "HEAD"]),
+        "duration_s": stats::round(started.elapsed().as_secs_f64()),
+        "machine": { "loadavg_before": load_before, "loadavg_after": loadavg(), "details": machine() },
+        "setup": {
+            "cold_runs_per_runtime": config.cold_runs,
+            "warm_invocations_per_runtime": config.warm_invocations,
+            "events": ["events/token-get.json (cold starts; every other warm invocation)", "events/token-post-standard.json"],
+            "rust_bootstrap": config.rust_bootstrap.strip_prefix(workspace_root()).unwrap_or(&config.rust_bootstrap),
+            "rust_build": if config.rust_bootstrap.to_string_lossy().contains("/release/") { "release" } else { "debug" },
+            "node_command": "node node_modules/aws-lambda-ric/index.mjs index.handler",
+            "ssm": format!("moto_server {} (GetParameters WithDecryption)", command_output(
+                &MotoServer::binary().with_file_name("python").to_string_lossy(), &["-c", "import moto; print(moto.__version__)"])),
+            "versions": {
+                "livekit-server-sdk": package_version(node_peer, "livekit-server-sdk"),
+                "@aws-sdk/client-ssm": package_version(node_peer, "@aws-sdk/client-ssm"),
+                "aws-lambda-ric": package_version(&config.node_ric, "aws-lambda-ric"),
+            },
+        },
+        "ssm_floor": ssm_floor,
+        "harness_floor": {"warm_us": floor, "what": "a do-nothing runtime client (bench null-runtime): loopback + harness per invocation"},
+        "rust": per_runtime["rust"],
+        "node": per_runtime["node"],
+        "criterion": criterion,
+    })
+}

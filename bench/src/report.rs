@@ -1,0 +1,421 @@
+//! Ratios, targets, and the three outputs: results.json, RESULTS.md and chart.svg.
+
+use std::fmt::Write as _;
+
+use serde_json::{json, Value};
+
+use crate::Config;
+
+fn num(results: &Value, pointer: &str) -> f64 {
+    results.pointer(pointer).and_then(Value::as_f64).unwrap_or(f64::NAN)
+}
+
+/// Node / Rust: how many times faster (or smaller) Rust is.
+fn ratio(results: &Value, pointer: &str) -> f64 {
+    crate::stats::round(num(results, &format!("/node{pointer}")) / num(results, &format!("/rust{pointer}")))
+}
+
+struct Target {
+    key: &'static str,
+    what: &'static str,
+    goal: &'static str,
+    value: String,
+    met: bool,
+}
+
+fn targets(results: &Value) -> Vec<Target> {
+    let r = |p: &str| ratio(results, p);
+    let cold = r("/cold_start_ms/median");
+    let warm = r("/warm_us_net_of_harness_p50/p50");
+    let (warm_at_harness, warm_logged) = (r("/warm_us/p50"), r("/handler_us_as_logged/p50"));
+    let rss = num(results, "/rust/peak_rss_mb/after_warm_run");
+    let zip = num(results, "/rust/artifact/zip_bytes") / 1e6;
+    let calls = |runtime: &str| -> (Vec<u64>, f64) {
+        let per_cold: Vec<u64> = results[runtime]["ssm_get_parameters_calls"]["per_cold_start"]
+            .as_array()
+            .map(|a| a.iter().filter_map(Value::as_u64).collect())
+            .unwrap_or_default();
+        (per_cold, num(results, &format!("/{runtime}/ssm_get_parameters_calls/per_warm_request")))
+    };
+    let (rust_cold_calls, rust_warm_calls) = calls("rust");
+    let floor = num(results, "/criterion/build_and_sign_get/median_ns")
+        / num(results, "/criterion/hmac_sha256_floor/median_ns");
+    let describe_calls = |calls: &[u64]| {
+        let (min, max) = (calls.iter().min().copied().unwrap_or(0), calls.iter().max().copied().unwrap_or(0));
+        if min == max {
+            format!("{min} (all {} cold starts)", calls.len())
+        } else {
+            format!("{min}–{max} over {} cold starts", calls.len())
+        }
+    };
+    vec![
+        Target { key: "cold_start", what: "cold start (median)", goal: "≥ 10× faster", value: format!("{cold:.1}×"), met: cold >= 10.0 },
+        Target {
+            key: "warm",
+            what: "warm handler (p50, net of the harness floor)",
+            goal: "≥ 10× faster",
+            value: format!(
+                "{warm:.1}× (at the harness, floor included: {warm_at_harness:.1}×; handler time as logged: {warm_logged:.1}×)"
+            ),
+            met: warm >= 10.0,
+        },
+        Target { key: "rss", what: "peak RSS of the Rust function", goal: "≤ 20 MB", value: format!("{rss:.1} MB"), met: rss <= 20.0 },
+        Target { key: "artifact", what: "Rust deployment zip", goal: "≤ 3 MB", value: format!("{zip:.2} MB"), met: zip <= 3.0 },
+        Target {
+            key: "ssm_cold",
+            what: "SSM GetParameters per cold start (Rust)",
+            goal: "exactly 1",
+            value: describe_calls(&rust_cold_calls),
+            met: !rust_cold_calls.is_empty() && rust_cold_calls.iter().all(|c| *c == 1),
+        },
+        Target {
+            key: "ssm_warm",
+            what: "SSM GetParameters per warm request (Rust)",
+            goal: "0",
+            value: format!("{rust_warm_calls}"),
+            met: rust_warm_calls == 0.0,
+        },
+        Target {
+            key: "floor",
+            what: "token build + sign vs bare HMAC-SHA256",
+            goal: "≤ 3×",
+            value: format!("{floor:.1}×"),
+            met: floor <= 3.0,
+        },
+    ]
+}
+
+/// Every figure the outputs show must be there: a missing one is a broken harness.
+fn check_complete(results: &Value) {
+    let mut missing = Vec::new();
+    for runtime in ["rust", "node"] {
+        for pointer in [
+            "/cold_start_ms/median",
+            "/cold_start_ms/p25",
+            "/cold_start_ms/p75",
+            "/warm_us/p50",
+            "/warm_us/p99",
+            "/warm_us_net_of_harness_p50/p50",
+            "/handler_us_as_logged/p50",
+            "/handler_us_as_logged/p99",
+            "/peak_rss_mb/after_warm_run",
+            "/peak_rss_mb/after_cold_start_median",
+            "/artifact/zip_bytes",
+            "/artifact/unzipped_bytes",
+        ] {
+            let value = num(results, &format!("/{runtime}{pointer}"));
+            if !(value.is_finite() && value > 0.0) {
+                missing.push(format!("{runtime}{pointer} = {value}"));
+            }
+        }
+        let warm_calls = num(results, &format!("/{runtime}/ssm_get_parameters_calls/per_warm_request"));
+        if !warm_calls.is_finite() {
+            missing.push(format!("{runtime}/ssm_get_parameters_calls/per_warm_request"));
+        }
+    }
+    for pointer in [
+        "/criterion/build_and_sign_get/median_ns",
+        "/criterion/build_and_sign_post/median_ns",
+        "/criterion/hmac_sha256_floor/median_ns",
+        "/harness_floor/warm_us/p50",
+        "/ssm_floor/first_call_ms",
+    ] {
+        let value = num(results, pointer);
+        if !(value.is_finite() && value > 0.0) {
+            missing.push(format!("{pointer} = {value}"));
+        }
+    }
+    assert!(missing.is_empty(), "figures missing from the benchmark results: {missing:#?}");
+}
+
+pub fn write(config: &Config, results: &Value) {
+    let mut results = results.clone();
+    check_complete(&results);
+    let ratios = json!({
+        "what": "Node.js figure / Rust figure (how many times faster or smaller Rust is)",
+        "cold_start_median": ratio(&results, "/cold_start_ms/median"),
+        "warm_p50": ratio(&results, "/warm_us/p50"),
+        "warm_p99": ratio(&results, "/warm_us/p99"),
+        "warm_p50_net_of_harness": ratio(&results, "/warm_us_net_of_harness_p50/p50"),
+        "handler_as_logged_p50": ratio(&results, "/handler_us_as_logged/p50"),
+        "handler_as_logged_p99": ratio(&results, "/handler_us_as_logged/p99"),
+        "peak_rss": ratio(&results, "/peak_rss_mb/after_warm_run"),
+        "artifact_zip": ratio(&results, "/artifact/zip_bytes"),
+        "sign_vs_hmac_floor": crate::stats::round(
+            num(&results, "/criterion/build_and_sign_get/median_ns") / num(&results, "/criterion/hmac_sha256_floor/median_ns")
+        ),
+    });
+    results["ratios"] = ratios;
+    let targets = targets(&results);
+    results["targets"] = targets
+        .iter()
+        .map(|t| json!({"target": t.key, "what": t.what, "goal": t.goal, "value": t.value, "met": t.met}))
+        .collect::<Vec<_>>()
+        .into();
+
+    let json_path = config.out_dir.join("results.json");
+    std::fs::write(&json_path, serde_json::to_string_pretty(&results).expect("JSON") + "\n")
+        .expect("write results.json");
+    let md_path = config.out_dir.join("RESULTS.md");
+    std::fs::write(&md_path, markdown(&results, &targets)).expect("write RESULTS.md");
+    let svg_path = config.out_dir.join("chart.svg");
+    std::fs::write(&svg_path, chart(&results)).expect("write chart.svg");
+    println!("{}", markdown_table(&results, &targets));
+    println!("bench: wrote {}, {}, {}", json_path.display(), md_path.display(), svg_path.display());
+}
+
+fn fmt(value: f64) -> String {
+    if !value.is_finite() {
+        "–".into()
+    } else if value >= 100.0 {
+        format!("{value:.0}")
+    } else if value >= 10.0 {
+        format!("{value:.1}")
+    } else {
+        format!("{value:.2}")
+    }
+}
+
+fn check(met: bool) -> &'static str {
+    if met {
+        "✅"
+    } else {
+        "❌"
+    }
+}
+
+fn markdown_table(results: &Value, targets: &[Target]) -> String {
+    let row = |metric: &str, pointer: &str, scale: f64, unit: &str, target: Option<&Target>| -> String {
+        let rust = num(results, &format!("/rust{pointer}")) * scale;
+        let node = num(results, &format!("/node{pointer}")) * scale;
+        let goal = target.map(|t| format!("{} {}", t.goal, check(t.met))).unwrap_or_default();
+        format!("| {metric} | {} {unit} | {} {unit} | {}× | {goal} |\n", fmt(rust), fmt(node), fmt(node / rust))
+    };
+    let target = |key: &str| targets.iter().find(|t| t.key == key);
+    let calls = |runtime: &str| -> String {
+        let c = &results[runtime]["ssm_get_parameters_calls"];
+        let per_cold: Vec<u64> =
+            c["per_cold_start"].as_array().map(|a| a.iter().filter_map(Value::as_u64).collect()).unwrap_or_default();
+        let (min, max) = (per_cold.iter().min().copied().unwrap_or(0), per_cold.iter().max().copied().unwrap_or(0));
+        let cold = if min == max { format!("{min}") } else { format!("{min}–{max}") };
+        format!("{cold} / {}", c["per_warm_request"].as_f64().unwrap_or(f64::NAN))
+    };
+    let mut out = String::new();
+    out.push_str("| metric | Rust | Node.js | Node/Rust | target |\n| --- | ---: | ---: | ---: | --- |\n");
+    out.push_str(&row("cold start, median", "/cold_start_ms/median", 1.0, "ms", target("cold_start")));
+    let spread = |runtime: &str| {
+        format!(
+            "{}–{}",
+            fmt(num(results, &format!("/{runtime}/cold_start_ms/p25"))),
+            fmt(num(results, &format!("/{runtime}/cold_start_ms/p75")))
+        )
+    };
+    let _ = writeln!(out, "| cold start, p25–p75 | {} ms | {} ms | | |", spread("rust"), spread("node"));
+    out.push_str(&row("warm latency at the harness, p50", "/warm_us/p50", 1.0, "µs", None));
+    out.push_str(&row("warm latency at the harness, p99", "/warm_us/p99", 1.0, "µs", None));
+    out.push_str(&row(
+        "warm, net of the harness floor, p50",
+        "/warm_us_net_of_harness_p50/p50",
+        1.0,
+        "µs",
+        target("warm"),
+    ));
+    out.push_str(&row("handler time as logged, p50", "/handler_us_as_logged/p50", 1.0, "µs", None));
+    out.push_str(&row("handler time as logged, p99", "/handler_us_as_logged/p99", 1.0, "µs", None));
+    out.push_str(&row("peak RSS", "/peak_rss_mb/after_warm_run", 1.0, "MB", target("rss")));
+    out.push_str(&row("deployment zip", "/artifact/zip_bytes", 1e-6, "MB", target("artifact")));
+    let ssm_met = target("ssm_cold").is_some_and(|t| t.met) && target("ssm_warm").is_some_and(|t| t.met);
+    let _ = writeln!(
+        out,
+        "| SSM GetParameters per cold start / per warm request | {} | {} | | 1 / 0 {} |",
+        calls("rust"),
+        calls("node"),
+        check(ssm_met)
+    );
+    out
+}
+
+fn markdown(results: &Value, targets: &[Target]) -> String {
+    let machine = &results["machine"]["details"];
+    let setup = &results["setup"];
+    let mut out = String::new();
+    let _ = writeln!(out, "# Benchmark results: Rust vs Node.js token function\n");
+    let _ = writeln!(
+        out,
+        "<!-- generated by bench/run.sh ({} mode) on {}; do not edit -->\n",
+        results["mode"].as_str().unwrap_or("?"),
+        results["generated_at"].as_str().unwrap_or("?")
+    );
+    out.push_str(&markdown_table(results, targets));
+    let _ = writeln!(
+        out,
+        "\n{} fresh processes per runtime for cold starts (spawn → first response, SSM fetch included), \
+         {} warm invocations per runtime (GET and POST `/token` alternating), both through the Lambda \
+         Runtime API on loopback with SSM on moto_server, in the same run. MB = 10⁶ bytes.\n",
+        setup["cold_runs_per_runtime"], setup["warm_invocations_per_runtime"]
+    );
+    let c = &results["criterion"];
+    let _ = writeln!(
+        out,
+        "## The floor (criterion, `shared/benches/token_signing.rs`, `{}` profile)\n",
+        c["profile"].as_str().unwrap_or("?")
+    );
+    out.push_str("| what | median |\n| --- | ---: |\n");
+    for (label, key) in [
+        ("build + sign a GET token (livekit-api)", "build_and_sign_get"),
+        ("build + sign a POST token with attributes", "build_and_sign_post"),
+        ("bare HMAC-SHA256 over the same signing input", "hmac_sha256_floor"),
+    ] {
+        let _ = writeln!(out, "| {label} | {} ns |", fmt(num(results, &format!("/criterion/{key}/median_ns"))));
+    }
+    let floor = &results["harness_floor"]["warm_us"];
+    let _ = writeln!(
+        out,
+        "\nHarness floor (a do-nothing runtime client through the same loopback Runtime API): p50 {} µs, p99 {} µs. \
+         It is in every warm figure at the harness; \"net of the harness floor\" subtracts its p50 ({} µs Rust vs {} µs \
+         Node.js, {}×). \"Handler time as logged\" is the `latency_ms` each function logs for itself per request \
+         (inside the handler, without the runtime client or event (de)serialisation). moto's own GetParameters: \
+         {} ms on a new connection, {} ms warm; it is inside both cold starts.\n",
+        fmt(num(floor, "/p50")),
+        fmt(num(floor, "/p99")),
+        fmt(num(results, "/rust/warm_us_net_of_harness_p50/p50")),
+        fmt(num(results, "/node/warm_us_net_of_harness_p50/p50")),
+        fmt(num(results, "/ratios/warm_p50_net_of_harness")),
+        fmt(num(results, "/ssm_floor/first_call_ms")),
+        fmt(num(results, "/ssm_floor/warm_ms")),
+    );
+    out.push_str("## Targets\n\n| target | goal | measured | met |\n| --- | --- | --- | --- |\n");
+    for t in targets {
+        let _ = writeln!(out, "| {} | {} | {} | {} |", t.what, t.goal, t.value, check(t.met));
+    }
+    let _ = writeln!(out, "\n## Machine\n");
+    let _ = writeln!(
+        out,
+        "{} × {}, {:.0} GiB, {}, Linux {}; {}, Node.js {}. Load average {} before, {} after; run took {:.0} s.\n",
+        machine["nproc"],
+        machine["cpu_model"].as_str().unwrap_or("?"),
+        num(machine, "/memory_gib"),
+        machine["os"].as_str().unwrap_or("?"),
+        machine["kernel"].as_str().unwrap_or("?"),
+        machine["rustc"].as_str().unwrap_or("?"),
+        machine["node"].as_str().unwrap_or("?"),
+        results["machine"]["loadavg_before"].as_str().unwrap_or("?"),
+        results["machine"]["loadavg_after"].as_str().unwrap_or("?"),
+        num(results, "/duration_s"),
+    );
+    let v = &setup["versions"];
+    let _ = writeln!(
+        out,
+        "Rust: `{}` ({} build). Node.js: livekit-server-sdk {}, @aws-sdk/client-ssm {}, run by aws-lambda-ric {}. SSM: {}. Commit {}.\n",
+        setup["rust_bootstrap"].as_str().unwrap_or("?"),
+        setup["rust_build"].as_str().unwrap_or("?"),
+        v["livekit-server-sdk"].as_str().unwrap_or("?"),
+        v["@aws-sdk/client-ssm"].as_str().unwrap_or("?"),
+        v["aws-lambda-ric"].as_str().unwrap_or("?"),
+        setup["ssm"].as_str().unwrap_or("?"),
+        results["git_commit"].as_str().unwrap_or("?"),
+    );
+    out.push_str("Reproduce: `make bench` (or `bench/run.sh`); raw figures in `bench/results.json`, method in `bench/README.md`.\n");
+    out
+}
+
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+}
+
+/// A bar chart, one panel per metric, each scaled to the larger of its two values.
+fn chart(results: &Value) -> String {
+    const RUST: &str = "#b7410e";
+    const NODE: &str = "#3c873a";
+    let panels: [(&str, &str, f64, &str); 6] = [
+        ("Cold start (spawn → first response, SSM fetch included), median", "/cold_start_ms/median", 1.0, "ms"),
+        ("Warm invocation at the harness, p50", "/warm_us/p50", 1.0, "µs"),
+        ("Warm invocation at the harness, p99", "/warm_us/p99", 1.0, "µs"),
+        ("Warm, net of the harness floor, p50", "/warm_us_net_of_harness_p50/p50", 1.0, "µs"),
+        ("Peak RSS of the function process", "/peak_rss_mb/after_warm_run", 1.0, "MB"),
+        ("Deployment zip", "/artifact/zip_bytes", 1e-6, "MB"),
+    ];
+    let (width, left, bar_width, top, panel_height) = (860.0, 96.0, 620.0, 96.0, 76.0);
+    let height = top + panel_height * panels.len() as f64 + 34.0;
+    let machine = &results["machine"]["details"];
+    let mut svg = String::new();
+    let _ = writeln!(
+        svg,
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}" font-family="system-ui, -apple-system, 'Segoe UI', Helvetica, Arial, sans-serif" font-size="13">"#
+    );
+    let _ = writeln!(svg, r##"<rect width="100%" height="100%" fill="#ffffff"/>"##);
+    let _ = writeln!(
+        svg,
+        r##"<text x="16" y="26" font-size="17" font-weight="600" fill="#222">LiveKit token Lambda: Rust vs Node.js (lower is better)</text>"##
+    );
+    let lines = [
+        format!(
+            "Same run, same machine: {} × {}, Linux {}, {}, Node.js {}.",
+            machine["nproc"],
+            machine["cpu_model"].as_str().unwrap_or("?"),
+            machine["kernel"].as_str().unwrap_or("?"),
+            machine["rustc"].as_str().unwrap_or("?").split(" (").next().unwrap_or("?"),
+            machine["node"].as_str().unwrap_or("?"),
+        ),
+        "Both run as Lambda runs them, through the Runtime API on loopback, reading SSM from moto_server.".to_string(),
+    ];
+    for (i, line) in lines.iter().enumerate() {
+        let _ = writeln!(
+            svg,
+            r##"<text x="16" y="{}" font-size="11.5" fill="#555">{}</text>"##,
+            45.0 + i as f64 * 15.0,
+            escape(line)
+        );
+    }
+    let legend_y = 84.0;
+    for (i, (name, color)) in
+        [("Rust (bootstrap, provided.al2023)", RUST), ("Node.js (aws-lambda-ric, SDK v3, livekit-server-sdk)", NODE)]
+            .iter()
+            .enumerate()
+    {
+        let x = 16.0 + i as f64 * 280.0;
+        let _ = writeln!(svg, r#"<rect x="{x}" y="{}" width="12" height="12" fill="{color}"/>"#, legend_y - 10.0);
+        let _ = writeln!(svg, r##"<text x="{}" y="{legend_y}" font-size="12" fill="#333">{name}</text>"##, x + 18.0);
+    }
+    for (i, (title, pointer, scale, unit)) in panels.iter().enumerate() {
+        let y = top + i as f64 * panel_height;
+        let rust = num(results, &format!("/rust{pointer}")) * scale;
+        let node = num(results, &format!("/node{pointer}")) * scale;
+        let max = rust.max(node);
+        let ratio = node / rust;
+        let verdict = if ratio >= 1.0 {
+            format!("Rust {}× lower", fmt(ratio))
+        } else {
+            format!("Rust {}× higher", fmt(1.0 / ratio))
+        };
+        let _ = writeln!(svg, r##"<line x1="16" x2="{}" y1="{y}" y2="{y}" stroke="#e4e4e4"/>"##, width - 16.0);
+        let _ = writeln!(
+            svg,
+            r##"<text x="16" y="{}" fill="#222" xml:space="preserve"><tspan font-weight="600">{}</tspan><tspan fill="#666"> · {verdict}</tspan></text>"##,
+            y + 19.0,
+            escape(title)
+        );
+        for (j, (name, value, color)) in [("Rust", rust, RUST), ("Node.js", node, NODE)].iter().enumerate() {
+            let bar_y = y + 28.0 + j as f64 * 22.0;
+            let w = (value / max * bar_width).max(1.5);
+            let _ = writeln!(svg, r##"<text x="16" y="{}" font-size="12" fill="#444">{name}</text>"##, bar_y + 13.0);
+            let _ = writeln!(svg, r#"<rect x="{left}" y="{bar_y}" width="{w:.1}" height="17" rx="2" fill="{color}"/>"#);
+            let _ = writeln!(
+                svg,
+                r##"<text x="{:.1}" y="{}" font-size="12" fill="#222">{} {unit}</text>"##,
+                left + w + 6.0,
+                bar_y + 13.0,
+                fmt(*value)
+            );
+        }
+    }
+    let _ = writeln!(
+        svg,
+        r##"<text x="16" y="{}" font-size="11" fill="#777">Each panel is scaled to its larger value. bench/run.sh, {} run, {}; all figures in bench/results.json.</text>"##,
+        height - 12.0,
+        results["mode"].as_str().unwrap_or("?"),
+        results["generated_at"].as_str().unwrap_or("?"),
+    );
+    svg.push_str("</svg>\n");
+    svg
+}
