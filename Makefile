@@ -10,7 +10,7 @@ INFRA_VENV := infra/.venv
 SAM_ENV := SAM_CLI_TELEMETRY=0 AWS_DEFAULT_REGION=us-east-1
 export MOTO_SERVER := $(CURDIR)/$(VENV)/bin/moto_server
 
-.PHONY: dev test test-deps infra-deps lint fmt clippy deny deny-advisories fuzz-long sam-validate sam-build sam-test conformance clean help
+.PHONY: dev test test-deps infra-deps lint fmt clippy deny deny-advisories fuzz-long sam-validate sam-build sam-test conformance bench bench-smoke clean help
 
 help:
 	@echo "make dev        run the local server on 127.0.0.1:\$${PORT:-8080} (LiveKit dev credentials unless configured)"
@@ -18,6 +18,7 @@ help:
 	@echo "make test-deps  install only the test tools (moto_server, livekit-server-sdk, sam, cfn-lint)"
 	@echo "make deny       cargo-deny: licenses, bans, sources (offline); make deny-advisories needs the network"
 	@echo "make fuzz-long  the property tests with PROPTEST_CASES=100000"
+	@echo "make bench      Rust vs Node.js benchmarks (a few minutes; bench/RESULTS.md)"
 	@echo "make sam-build  sam build every function (arm64 when the rustup target can be had, else x86_64)"
 	@echo "make sam-test   sam build, then run the built bootstrap through the Lambda Runtime API"
 
@@ -28,6 +29,16 @@ test: test-deps lint deny sam-validate
 	cargo build --workspace --bins
 	cargo test --workspace
 	$(MAKE) conformance
+	$(MAKE) bench-smoke
+
+# Rust vs Node.js through the Lambda Runtime API (bench/README.md): writes
+# bench/results.json, bench/RESULTS.md and bench/chart.svg. A few minutes after the builds.
+bench:
+	bench/run.sh
+
+# A few iterations of every benchmark step against the debug build, so the harness cannot rot.
+bench-smoke:
+	bench/run.sh --smoke
 
 # LiveKit's own clients as the judge: livekit-client in headless Chromium, the Node and
 # Python server SDKs. Writes tests/conformance/MATRIX.md and the README's matrix.
@@ -89,3 +100,4 @@ clean:
 	cargo clean
 	rm -rf $(VENV) $(NODE_DIR)/node_modules $(INFRA_VENV) .aws-sam
 	rm -rf tests/conformance/node_modules tests/conformance/page/dist tests/conformance/.results
+	rm -rf bench/node-peer/node_modules bench/node-ric/node_modules
