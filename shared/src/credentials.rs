@@ -219,10 +219,6 @@ impl CredentialStore {
         }
     }
 
-    pub fn source(&self) -> &CredentialSource {
-        &self.source
-    }
-
     /// The current credentials: cached while fresh, refreshed when older than the max
     /// age, the last good value while a refresh fails (up to the stale limit).
     pub async fn current(&self) -> Result<Arc<Credentials>, Error> {

@@ -82,10 +82,6 @@ impl SsmParameters {
         Ok(Self::new(aws_sdk_ssm::Client::new(&config), prefix))
     }
 
-    pub fn names(&self) -> &ParameterNames {
-        &self.names
-    }
-
     /// One `GetParameters` call with decryption for all four names.
     pub async fn fetch(&self) -> Result<Credentials, Error> {
         let output = self

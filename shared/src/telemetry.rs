@@ -22,12 +22,3 @@ pub fn init(runtime: Runtime) {
     // A second init (tests) keeps the first subscriber.
     let _ = result;
 }
-
-/// `Lambda` when the Lambda runtime environment is present.
-pub fn detect_runtime() -> Runtime {
-    if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some() {
-        Runtime::Lambda
-    } else {
-        Runtime::Local
-    }
-}

@@ -148,10 +148,6 @@ impl TwirpTestServer {
         }
     }
 
-    pub async fn remove_room(&self, room: &str) {
-        self.state.lock().await.rooms.remove(room);
-    }
-
     pub async fn room_metadata(&self, room: &str) -> Option<String> {
         self.state.lock().await.rooms.get(room).map(|r| r.metadata.clone())
     }

@@ -64,14 +64,6 @@ impl TokenService {
         Ok(Self::new(settings, Arc::new(credentials)))
     }
 
-    pub fn settings(&self) -> &TokenSettings {
-        &self.settings
-    }
-
-    pub fn credentials(&self) -> &Arc<CredentialStore> {
-        &self.credentials
-    }
-
     /// Loads the credentials once during the cold start (Lambda's init phase runs at full
     /// CPU); a failure here is logged and retried by the first request that needs them.
     pub async fn warm_up(&self) {

@@ -116,10 +116,6 @@ impl WebhookService {
         Ok(Self::new(WebhookSettings::from_env(env)?, credentials))
     }
 
-    pub fn settings(&self) -> &WebhookSettings {
-        &self.inner.settings
-    }
-
     pub async fn warm_up(&self) {
         self.inner.credentials.warm_up().await;
     }
