@@ -11,17 +11,13 @@ use std::sync::Arc;
 
 use http_body_util::{BodyExt, Full};
 use hyper::body::{Bytes, Incoming};
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
 use hyper::{Request, Response, StatusCode};
-use hyper_util::rt::TokioIo;
 use livekit_api::access_token::{Claims, TokenVerifier};
 use livekit_protocol as proto;
 use prost::Message;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::Value;
-use tokio::net::TcpListener;
 use tokio::sync::Mutex;
 
 /// One call as it reached the server.
@@ -105,22 +101,10 @@ pub struct TwirpTestServer {
 
 impl TwirpTestServer {
     pub async fn start(api_key: &str, api_secret: &str) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind twirp test server");
-        let port = listener.local_addr().expect("address").port();
         let state = Arc::new(Mutex::new(ServerState::default()));
         let verifier = TokenVerifier::with_api_key(api_key, api_secret);
         let server_state = state.clone();
-        tokio::spawn(async move {
-            loop {
-                let Ok((stream, _)) = listener.accept().await else { return };
-                let _ = stream.set_nodelay(true);
-                let (state, verifier) = (server_state.clone(), verifier.clone());
-                tokio::spawn(async move {
-                    let service = service_fn(move |request| handle(request, state.clone(), verifier.clone()));
-                    let _ = http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
-                });
-            }
-        });
+        let port = crate::serve_loopback(move |request| handle(request, server_state.clone(), verifier.clone())).await;
         Self { port, state }
     }
 

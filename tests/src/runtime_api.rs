@@ -9,12 +9,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use http_body_util::{BodyExt, Full};
 use hyper::body::{Bytes, Incoming};
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
 use hyper::{Request, Response, StatusCode};
-use hyper_util::rt::TokioIo;
 use serde_json::Value;
-use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot, Mutex};
 
 /// What the function answered for one invocation.
@@ -41,24 +37,11 @@ pub struct RuntimeApi {
 
 impl RuntimeApi {
     pub async fn start() -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind runtime API");
-        let port = listener.local_addr().expect("address").port();
         let (events, receiver) = mpsc::channel::<(String, Value)>(64);
         let receiver = Arc::new(Mutex::new(receiver));
         let state = Arc::new(Mutex::new(State::default()));
         let server_state = state.clone();
-        tokio::spawn(async move {
-            loop {
-                let Ok((stream, _)) = listener.accept().await else { return };
-                // Without this every warm round trip waits ~40 ms for a delayed ACK.
-                let _ = stream.set_nodelay(true);
-                let (receiver, state) = (receiver.clone(), server_state.clone());
-                tokio::spawn(async move {
-                    let service = service_fn(move |request| route(request, receiver.clone(), state.clone()));
-                    let _ = http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
-                });
-            }
-        });
+        let port = crate::serve_loopback(move |request| route(request, receiver.clone(), server_state.clone())).await;
         Self { port, events, state, next_id: AtomicU64::new(1) }
     }
 
