@@ -28,6 +28,11 @@ impl EnvSettings {
         self.vars.get(name).map(|v| v.trim().to_string()).filter(|v| !v.is_empty())
     }
 
+    /// Whether the variable is present at all, even blank (blank can mean "none").
+    pub fn is_set(&self, name: &str) -> bool {
+        self.vars.contains_key(name)
+    }
+
     fn invalid(name: &str, reason: impl Into<String>) -> Error {
         Error::Config { variable: name.to_string(), reason: reason.into() }
     }

@@ -24,15 +24,19 @@ pub struct ParticipantToken {
     pub room_config: Option<RoomConfiguration>,
     /// Empty means every source may be published.
     pub publish_sources: Vec<String>,
+    /// Moderators: `roomAdmin` for this one room (given only to verified callers whose
+    /// scope or claim says so).
+    pub room_admin: bool,
     pub ttl: Duration,
 }
 
 impl ParticipantToken {
-    /// The grants of an ordinary participant: join this one room, publish, subscribe and
-    /// send data. Never roomAdmin, roomCreate, roomList or roomRecord.
+    /// The grants of a participant: join this one room, publish, subscribe and send data;
+    /// `roomAdmin` of this room for moderators. Never roomCreate, roomList or roomRecord.
     pub fn grants(&self) -> VideoGrants {
         VideoGrants {
             room_join: true,
+            room_admin: self.room_admin,
             room: self.room.clone(),
             can_publish: Some(true),
             can_subscribe: Some(true),

@@ -304,6 +304,8 @@ pub fn body_within(request: &Request<Body>, limit: usize) -> Result<&[u8], Error
 pub struct RequestFacts {
     pub room: Option<String>,
     pub identity: Option<String>,
+    /// Who asked, when the route authenticates its callers (`user:…`, `client:…`).
+    pub caller: Option<String>,
     pub error_code: Option<&'static str>,
 }
 
@@ -318,6 +320,7 @@ pub fn log_request(method: &Method, route: &str, status: StatusCode, started: In
         status = status.as_u16(),
         room = facts.room.as_deref().unwrap_or(""),
         identity = facts.identity.as_deref().unwrap_or(""),
+        caller = facts.caller.as_deref().unwrap_or(""),
         error_code = facts.error_code.unwrap_or(""),
         latency_ms = (latency_ms * 1000.0).round() / 1000.0,
         "request"

@@ -14,6 +14,7 @@ use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 pub mod livekit_server;
+pub mod oidc;
 pub mod runtime_api;
 
 /// Serves `handler` over HTTP/1.1 on a free loopback port and returns the port. Sockets
@@ -339,12 +340,14 @@ pub fn load_event(path: &Path) -> lambda_http::Request {
         .unwrap_or_else(|e| panic!("{} is not an API Gateway event: {e}", path.display()))
 }
 
-/// The status each sample event must get (with `ALLOWED_ORIGINS=http://localhost:3000`).
-/// Every file in `events/` needs an entry: a sample nobody checks would rot.
+/// The status each sample event must get (with `ALLOWED_ORIGINS=http://localhost:3000`;
+/// samples carrying `requestContext.authorizer` with `AUTH_MODE=jwt`, see
+/// [`signed_in_settings`]). Every file in `events/` needs an entry: a sample nobody
+/// checks would rot.
 pub fn expected_status(event_file: &str) -> u16 {
     match event_file {
-        "health.json" | "token-get.json" => 200,
-        "token-post-standard.json" | "token-post-empty.json" => 201,
+        "health.json" | "token-get.json" | "token-get-signed-in.json" => 200,
+        "token-post-standard.json" | "token-post-empty.json" | "token-post-machine.json" => 201,
         "token-options-preflight.json" => 204,
         "token-bad-room.json" => 400,
         "webhook-egress-limit-reached.json" | "webhook-participant-joined.json" => 200,
@@ -498,4 +501,21 @@ pub async fn production_ssm_client(endpoint: &str, timeout: Duration) -> aws_sdk
         .load()
         .await;
     aws_sdk_ssm::Client::new(&config)
+}
+
+/// Whether a sample event went through API Gateway's JWT authorizer.
+pub fn is_authorized_event(path: &Path) -> bool {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    serde_json::from_str::<Value>(&text).is_ok_and(|event| event["requestContext"]["authorizer"]["jwt"].is_object())
+}
+
+/// The token generator's authentication as the template sets it with `AuthMode=jwt` for
+/// the sample events' (Cognito) issuer, plus `AuthAdminClaim=cognito:groups=moderators`.
+pub fn signed_in_settings() -> token_generator::AuthSettings {
+    token_generator::AuthSettings {
+        enabled: true,
+        issuer: Some("https://cognito-idp.us-east-1.amazonaws.com/us-east-1_Ex4mpl3Pl".into()),
+        admin_claim: Some(("cognito:groups".into(), "moderators".into())),
+        ..Default::default()
+    }
 }

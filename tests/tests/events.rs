@@ -14,7 +14,9 @@ use subtitle_dispatcher::{SubtitleService, SubtitleSettings};
 use token_generator::{TokenService, TokenSettings};
 use webhook_receiver::{WebhookService, WebhookSettings};
 use wire_tests::livekit_server::TwirpTestServer;
-use wire_tests::{event_files, event_name, expected_status, function_for_path, load_event};
+use wire_tests::{
+    event_files, event_name, expected_status, function_for_path, is_authorized_event, load_event, signed_in_settings,
+};
 
 fn verify(token: &Value) -> livekit_api::access_token::Claims {
     TokenVerifier::with_api_key("devkey", "secret")
@@ -26,6 +28,10 @@ fn verify(token: &Value) -> livekit_api::access_token::Claims {
 async fn every_sample_event_gets_its_documented_answer() {
     let settings =
         TokenSettings { cors: CorsPolicy::Origins(vec!["http://localhost:3000".into()]), ..TokenSettings::default() };
+    let signed_in = TokenService::new(
+        TokenSettings { auth: signed_in_settings(), ..settings.clone() },
+        Arc::new(CredentialStore::fixed(Credentials::development())),
+    );
     let token = TokenService::new(settings, Arc::new(CredentialStore::fixed(Credentials::development())));
     let livekit = TwirpTestServer::start("devkey", "secret").await;
     livekit.add_room("demo-room", &["jane-1"]).await;
@@ -48,6 +54,7 @@ async fn every_sample_event_gets_its_documented_answer() {
         let response = match function_for_path(request.uri().path()) {
             "webhook-receiver" => webhook.handle(request).await,
             "subtitle-dispatcher" => subtitles.handle(request).await,
+            _ if is_authorized_event(&path) => signed_in.handle(request).await,
             _ => token.handle(request).await,
         };
         let status = response.status().as_u16();
@@ -87,6 +94,23 @@ async fn every_sample_event_gets_its_documented_answer() {
                 let claims = verify(&body["participant_token"]);
                 assert!(claims.video.room.starts_with("room-") && claims.sub.starts_with("participant-"), "{claims:?}");
                 assert_eq!(body["room_name"].as_str(), Some(claims.video.room.as_str()));
+            }
+            "token-get-signed-in.json" => {
+                // Identity, name and attributes from the verified claims; the group grants roomAdmin.
+                let claims = verify(&body["token"]);
+                assert_eq!(claims.sub, "user:8f1c2d3e-4b5a-6978-8a9b-0c1d2e3f4a5b");
+                assert_eq!(body["participant"].as_str(), Some(claims.sub.as_str()));
+                assert_eq!(claims.name, "Jane Doe");
+                assert_eq!(claims.attributes["auth.user_id"], "8f1c2d3e-4b5a-6978-8a9b-0c1d2e3f4a5b");
+                assert_eq!(claims.attributes["auth.email"], "jane@example.com");
+                assert!(claims.video.room_admin && claims.video.room == "demo-room");
+            }
+            "token-post-machine.json" => {
+                let claims = verify(&body["participant_token"]);
+                assert_eq!((claims.sub.as_str(), claims.name.as_str()), ("customer-42", "Customer 42"));
+                assert_eq!(claims.attributes["auth.owner"], "owner:7k9machineclientid0example");
+                assert_eq!(claims.attributes["plan"], "pro");
+                assert!(!claims.video.room_admin);
             }
             "token-bad-room.json" => assert_eq!(body["error"]["code"], "invalid_room"),
             "token-options-preflight.json" => {

@@ -255,9 +255,9 @@ proptest! {
     fn query_parsing_never_panics(query in query_like()) {
         let settings = TokenSettings::default();
         let _ = parse_query(Some(&query));
-        let _ = TokenRequest::from_query(Some(&query), &settings);
+        let _ = TokenRequest::from_query(Some(&query), &settings, true);
         let suffixed = TokenSettings { append_identity_suffix: true, ..TokenSettings::default() };
-        let _ = TokenRequest::from_query(Some(&query), &suffixed);
+        let _ = TokenRequest::from_query(Some(&query), &suffixed, true);
     }
 
     #[test]
@@ -309,7 +309,7 @@ proptest! {
             parts.push(format!("lang={extra}&"));
         }
         let query = parts.join("&");
-        let request = TokenRequest::from_query(Some(&query), &TokenSettings::default())
+        let request = TokenRequest::from_query(Some(&query), &TokenSettings::default(), true)
             .map_err(|e| TestCaseError::fail(format!("{query:?} refused: {e}")))?;
         prop_assert_eq!(&request.room, &room);
         prop_assert_eq!(&request.identity, &participant);

@@ -186,12 +186,16 @@ fn routes_handlers_and_sample_events_agree() {
         let binary = function["Metadata"]["BuildProperties"]["Binary"].as_str().unwrap();
         let handled = code_routes(binary);
         let events = function["Properties"]["Events"].as_mapping().unwrap_or_else(|| panic!("{name} has no Events"));
-        let mut deployed_paths = BTreeSet::new();
+        let mut routes = Vec::new();
         for (_, event) in events {
             assert_eq!(event["Type"], "HttpApi", "{name}");
             assert_eq!(event["Properties"]["PayloadFormatVersion"], "2.0", "{name}");
             let method = event["Properties"]["Method"].as_str().unwrap().to_uppercase();
-            let path = event["Properties"]["Path"].as_str().unwrap().to_string();
+            routes.push((method, event["Properties"]["Path"].as_str().unwrap().to_string()));
+        }
+        routes.extend(explicit_routes(&template, &name));
+        let mut deployed_paths = BTreeSet::new();
+        for (method, path) in routes {
             let (_, methods) = handled
                 .iter()
                 .find(|(p, _)| *p == path)
@@ -221,6 +225,71 @@ fn routes_handlers_and_sample_events_agree() {
         sampled.insert(route_key);
     }
     assert_eq!(sampled, template_routes, "every template route has a sample event");
+}
+
+/// `AWS::ApiGatewayV2::Route`s whose integration proxies to `function`, as (method, path).
+fn explicit_routes(template: &Value, function: &str) -> Vec<(String, String)> {
+    let resources = template["Resources"].as_mapping().expect("Resources");
+    let mut routes = Vec::new();
+    for (_, route) in resources.iter().filter(|(_, r)| r["Type"] == "AWS::ApiGatewayV2::Route") {
+        let target = sub_text(&route["Properties"]["Target"]).expect("route Target is !Sub integrations/${…}");
+        let integration = target.strip_prefix("integrations/${").and_then(|t| t.strip_suffix('}')).expect("target");
+        let integration = &template["Resources"][integration]["Properties"];
+        assert_eq!(integration["PayloadFormatVersion"], "2.0", "{integration:?}");
+        if getatt(&integration["IntegrationUri"]).as_deref() == Some(&format!("{function}.Arn")) {
+            let key = route["Properties"]["RouteKey"].as_str().expect("RouteKey");
+            let (method, path) = key.split_once(' ').expect("METHOD /path");
+            routes.push((method.to_string(), path.to_string()));
+        }
+    }
+    routes
+}
+
+#[test]
+fn token_routes_carry_the_authorizer_only_when_auth_is_on() {
+    let template = template();
+    let resources = &template["Resources"];
+    let route = &resources["TokenRoute"]["Properties"];
+    assert_eq!(route["RouteKey"], "ANY /token");
+    let if_auth = |value: &Value| {
+        let (tag, args) = tagged(value).expect("!If");
+        assert_eq!(tag, "!If");
+        as_list(args).into_iter().cloned().collect::<Vec<_>>()
+    };
+    let kind = if_auth(&route["AuthorizationType"]);
+    assert_eq!(
+        (kind[0].as_str(), kind[1].as_str(), kind[2].as_str()),
+        (Some("AuthEnabled"), Some("JWT"), Some("NONE"))
+    );
+    let scopes = if_auth(&route["AuthorizationScopes"]);
+    assert_eq!(scopes[0], "RequireRouteScopes");
+    // A browser's CORS preflight has no Authorization header: never behind the authorizer.
+    let preflight = &resources["TokenPreflightRoute"]["Properties"];
+    assert_eq!(
+        (preflight["RouteKey"].as_str(), preflight["AuthorizationType"].as_str()),
+        (Some("OPTIONS /token"), Some("NONE"))
+    );
+    let authorizer = &resources["TokenAuthorizer"];
+    assert_eq!(authorizer["Condition"], "AuthEnabled");
+    assert_eq!(authorizer["Properties"]["AuthorizerType"], "JWT");
+    assert_eq!(template["Parameters"]["AuthMode"]["Default"], "off", "the open /token stays the default");
+    // The function gets the same scopes the route requires, so both sides agree.
+    let env = &resources["TokenGeneratorFunction"]["Properties"]["Environment"]["Variables"];
+    for (variable, parameter) in
+        [("AUTH_MODE", "AuthMode"), ("AUTH_USER_SCOPE", "AuthUserScope"), ("AUTH_MINT_SCOPE", "AuthMintScope")]
+    {
+        assert_eq!(
+            tagged(&env[variable]).map(|(t, v)| (t, v.as_str().map(String::from))),
+            Some(("!Ref".into(), Some(parameter.into()))),
+            "{variable}"
+        );
+    }
+    // Every Cognito resource exists only when asked for.
+    for (name, resource) in resources.as_mapping().unwrap() {
+        if resource["Type"].as_str().is_some_and(|t| t.starts_with("AWS::Cognito::")) {
+            assert_eq!(resource["Condition"], "CreateCognito", "{name:?}");
+        }
+    }
 }
 
 #[test]

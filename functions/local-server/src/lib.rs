@@ -10,7 +10,8 @@ use hyper::body::{Bytes, Incoming};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
-use lambda_http::http::{Request, Response, StatusCode};
+use lambda_http::http::{Method, Request, Response, StatusCode};
+use lambda_http::request::RequestContext;
 use lambda_http::Body;
 use livekit_lambda_shared::web::{apply_security_headers, ErrorResponse};
 use livekit_lambda_shared::{CredentialStore, EnvSettings, Runtime};
@@ -18,6 +19,9 @@ use subtitle_dispatcher::SubtitleService;
 use token_generator::{TokenService, TokenSettings};
 use tokio::net::TcpListener;
 use webhook_receiver::WebhookService;
+
+pub mod authorizer;
+pub use authorizer::JwtAuthorizer;
 
 /// Hard cap on what the local server reads of a body before the handler's own
 /// (smaller, configurable) limit applies; API Gateway's own cap is 10 MB.
@@ -30,15 +34,19 @@ pub struct LocalRoutes {
     pub token: TokenService,
     pub webhook: WebhookService,
     pub subtitles: SubtitleService,
+    /// With `AUTH_MODE=jwt`: what API Gateway's JWT authorizer does for `/token`.
+    pub authorizer: Option<Arc<JwtAuthorizer>>,
 }
 
 impl LocalRoutes {
     pub async fn from_env(env: &EnvSettings) -> Result<Self, livekit_lambda_shared::Error> {
         let credentials = Arc::new(CredentialStore::from_env(env, Runtime::Local).await?);
-        let token = TokenService::new(TokenSettings::from_env(env)?, credentials.clone());
+        let token_settings = TokenSettings::from_env(env)?;
+        let authorizer = JwtAuthorizer::from_env(env, &token_settings.auth)?.map(Arc::new);
+        let token = TokenService::new(token_settings, credentials.clone());
         let webhook = WebhookService::with_credentials(env, credentials.clone())?;
         let subtitles = SubtitleService::with_credentials(env, credentials)?;
-        Ok(Self { token, webhook, subtitles })
+        Ok(Self { token, webhook, subtitles, authorizer })
     }
 
     pub async fn warm_up(&self) {
@@ -46,14 +54,42 @@ impl LocalRoutes {
     }
 
     pub async fn dispatch(&self, request: Request<Body>) -> Response<Body> {
+        self.route(request).await.unwrap_or_else(|refusal| refusal)
+    }
+
+    async fn route(&self, request: Request<Body>) -> Result<Response<Body>, Response<Body>> {
         let path = request.uri().path();
         if webhook_receiver::ROUTES.iter().any(|(route, _)| *route == path) {
-            return self.webhook.handle(request).await;
+            return Ok(self.webhook.handle(request).await);
         }
         if subtitle_dispatcher::room_of_path(path).is_some() {
-            return self.subtitles.handle(request).await;
+            return Ok(self.subtitles.handle(request).await);
         }
-        self.token.handle(request).await
+        Ok(self.token.handle(self.authorize(request).await?).await)
+    }
+
+    /// The template's routes: `ANY /token` behind the JWT authorizer when it is on,
+    /// `OPTIONS /token` (CORS preflight) and `/health` open. A refused request never
+    /// reaches the function, as with API Gateway.
+    async fn authorize(&self, mut request: Request<Body>) -> Result<Request<Body>, Response<Body>> {
+        // Only the authorizer may say who the caller is.
+        request.extensions_mut().remove::<RequestContext>();
+        let Some(authorizer) = &self.authorizer else { return Ok(request) };
+        if request.uri().path() != "/token" || request.method() == Method::OPTIONS {
+            return Ok(request);
+        }
+        match authorizer.authorize(request.headers()).await {
+            Ok(context) => {
+                request.extensions_mut().insert(context);
+                Ok(request)
+            }
+            Err(refusal) => {
+                tracing::info!(target: "request", route = "/token", status = refusal.status.as_u16(), error_code = refusal.code, "refused by the JWT authorizer");
+                let mut response = refusal.into_response();
+                apply_security_headers(response.headers_mut());
+                Err(response)
+            }
+        }
     }
 }
 

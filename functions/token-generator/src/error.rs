@@ -29,6 +29,14 @@ pub enum TokenError {
     RoomConfigFieldNotAllowed(&'static str),
     #[error("`room_config.name` must be empty or equal to `room_name`")]
     RoomConfigNameMismatch,
+    #[error("{0}")]
+    Unauthenticated(&'static str),
+    #[error("{0}")]
+    InsufficientScope(String),
+    #[error("{0}")]
+    RoomNotAllowed(String),
+    #[error("attribute `{0}` is set by the server from the verified token")]
+    ReservedAttribute(String),
 }
 
 impl From<ErrorResponse> for TokenError {
@@ -51,6 +59,10 @@ impl TokenError {
             TokenError::AgentNotAllowed(_) => (StatusCode::FORBIDDEN, "agent_not_allowed"),
             TokenError::RoomConfigFieldNotAllowed(_) => (StatusCode::FORBIDDEN, "field_not_allowed"),
             TokenError::RoomConfigNameMismatch => (StatusCode::BAD_REQUEST, "invalid_field"),
+            TokenError::Unauthenticated(_) => (StatusCode::UNAUTHORIZED, "unauthenticated"),
+            TokenError::InsufficientScope(_) => (StatusCode::FORBIDDEN, "insufficient_scope"),
+            TokenError::RoomNotAllowed(_) => (StatusCode::FORBIDDEN, "room_not_allowed"),
+            TokenError::ReservedAttribute(_) => (StatusCode::FORBIDDEN, "field_not_allowed"),
         };
         ErrorResponse::new(status, code, self.to_string())
     }

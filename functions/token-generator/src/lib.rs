@@ -2,11 +2,13 @@
 //! LiveKit's standard token endpoint on `POST /token` for every client SDK's
 //! `TokenSource.endpoint`.
 
+pub mod auth;
 pub mod error;
 pub mod request;
 pub mod service;
 pub mod settings;
 
+pub use auth::{AuthSettings, Caller};
 pub use error::TokenError;
 pub use request::TokenRequest;
 pub use service::{TokenService, ROUTES};

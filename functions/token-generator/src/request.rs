@@ -33,20 +33,29 @@ const IDENTITY_SUFFIX_CHARS: usize = 6;
 
 impl TokenRequest {
     /// `GET /token?room=<room>&participant=<name>`: the participant name is both the
-    /// display name and (optionally suffixed) the identity.
-    pub fn from_query(query: Option<&str>, settings: &TokenSettings) -> Result<Self, TokenError> {
+    /// display name and (optionally suffixed) the identity. A signed-in user's identity
+    /// comes from the token instead, so for them `participant` may be left out.
+    pub fn from_query(
+        query: Option<&str>,
+        settings: &TokenSettings,
+        participant_required: bool,
+    ) -> Result<Self, TokenError> {
         let params = parse_query(query)?;
         let room = params.get("room").ok_or(TokenError::MissingParameter("room"))?;
-        let participant = params.get("participant").ok_or(TokenError::MissingParameter("participant"))?;
         let max = settings.limits.name_chars;
         check_name(room, max).map_err(|problem| TokenError::InvalidName { field: "room", problem })?;
-        check_name(participant, max).map_err(|problem| TokenError::InvalidName { field: "participant", problem })?;
-        let identity = if settings.append_identity_suffix {
-            format!("{participant}-{}", random_id(IDENTITY_SUFFIX_CHARS)?)
-        } else {
-            participant.clone()
+        let participant = match params.get("participant") {
+            Some(participant) => participant,
+            None if participant_required => return Err(TokenError::MissingParameter("participant")),
+            None => return Ok(Self { room: room.clone(), ..Self::default() }),
         };
-        Ok(Self { room: room.clone(), identity, name: participant.clone(), ..Self::default() })
+        check_name(participant, max).map_err(|problem| TokenError::InvalidName { field: "participant", problem })?;
+        Ok(Self {
+            room: room.clone(),
+            identity: suffixed(participant, settings)?,
+            name: participant.clone(),
+            ..Self::default()
+        })
     }
 
     /// `POST /token` with a `TokenSourceRequest` body. Every field is optional; a
@@ -101,6 +110,15 @@ impl TokenRequest {
         };
         Ok(Self { room, identity, name, metadata, attributes: source.participant_attributes, room_config })
     }
+}
+
+/// `identity`, with a random suffix when `APPEND_IDENTITY_SUFFIX` asks for one.
+pub fn suffixed(identity: &str, settings: &TokenSettings) -> Result<String, TokenError> {
+    Ok(if settings.append_identity_suffix {
+        format!("{identity}-{}", random_id(IDENTITY_SUFFIX_CHARS)?)
+    } else {
+        identity.to_string()
+    })
 }
 
 fn check_attributes(attributes: &HashMap<String, String>, settings: &TokenSettings) -> Result<(), TokenError> {
@@ -270,21 +288,24 @@ mod tests {
     #[test]
     fn get_contract_uses_participant_as_identity_and_name() {
         let s = TokenSettings::default();
-        let r = TokenRequest::from_query(Some("room=demo&participant=Jane"), &s).unwrap();
+        let r = TokenRequest::from_query(Some("room=demo&participant=Jane"), &s, true).unwrap();
         assert_eq!((r.room.as_str(), r.identity.as_str(), r.name.as_str()), ("demo", "Jane", "Jane"));
-        assert_eq!(code(TokenRequest::from_query(Some("room=demo"), &s)), "missing_parameter");
-        assert_eq!(code(TokenRequest::from_query(Some("participant=x"), &s)), "missing_parameter");
-        assert_eq!(code(TokenRequest::from_query(Some("room=&participant=x"), &s)), "invalid_room");
-        assert_eq!(code(TokenRequest::from_query(Some("room=a%01b&participant=x"), &s)), "invalid_room");
-        assert_eq!(code(TokenRequest::from_query(Some("room=a&participant=%0A"), &s)), "invalid_identity");
-        assert_eq!(code(TokenRequest::from_query(Some("room=a&room=b&participant=x"), &s)), "duplicate_parameter");
+        assert_eq!(code(TokenRequest::from_query(Some("room=demo"), &s, true)), "missing_parameter");
+        assert_eq!(code(TokenRequest::from_query(Some("participant=x"), &s, true)), "missing_parameter");
+        assert_eq!(code(TokenRequest::from_query(Some("room=&participant=x"), &s, true)), "invalid_room");
+        assert_eq!(code(TokenRequest::from_query(Some("room=a%01b&participant=x"), &s, true)), "invalid_room");
+        assert_eq!(code(TokenRequest::from_query(Some("room=a&participant=%0A"), &s, true)), "invalid_identity");
+        assert_eq!(
+            code(TokenRequest::from_query(Some("room=a&room=b&participant=x"), &s, true)),
+            "duplicate_parameter"
+        );
     }
 
     #[test]
     fn get_contract_can_suffix_the_identity() {
         let s = TokenSettings { append_identity_suffix: true, ..Default::default() };
-        let a = TokenRequest::from_query(Some("room=demo&participant=Jane"), &s).unwrap();
-        let b = TokenRequest::from_query(Some("room=demo&participant=Jane"), &s).unwrap();
+        let a = TokenRequest::from_query(Some("room=demo&participant=Jane"), &s, true).unwrap();
+        let b = TokenRequest::from_query(Some("room=demo&participant=Jane"), &s, true).unwrap();
         assert!(a.identity.starts_with("Jane-") && a.identity.len() == "Jane-".len() + 6, "{}", a.identity);
         assert_ne!(a.identity, b.identity);
         assert_eq!(a.name, "Jane");

@@ -11,8 +11,9 @@ use livekit_lambda_shared::web::{self, json_response, RequestFacts};
 use livekit_lambda_shared::{CredentialStore, EnvSettings, Runtime};
 use serde::Serialize;
 
+use crate::auth::Caller;
 use crate::error::TokenError;
-use crate::request::TokenRequest;
+use crate::request::{suffixed, TokenRequest};
 use crate::settings::TokenSettings;
 
 /// Routes this function answers, for the local server and the template checks.
@@ -105,18 +106,36 @@ impl TokenService {
         form: Form,
         facts: &mut RequestFacts,
     ) -> Result<Response<Body>, TokenError> {
-        let token_request = match form {
-            Form::Simple => TokenRequest::from_query(request.uri().query(), &self.settings)?,
+        // Who is asking comes first: with authentication on, nothing else is read for a
+        // caller without a verified token.
+        let auth = &self.settings.auth;
+        let caller = Caller::of(request, auth)?;
+        facts.caller = caller.log_name();
+        let mut token_request = match form {
+            Form::Simple => {
+                let participant_required = !matches!(caller, Caller::User { .. });
+                TokenRequest::from_query(request.uri().query(), &self.settings, participant_required)?
+            }
             Form::Standard => {
                 let body = web::body_within(request, self.settings.limits.body_bytes)?;
                 TokenRequest::from_standard_body(request.headers(), body, &self.settings)?
             }
         };
+        // A signed-in user is who their token says, whatever the request names.
+        if let Some((identity, name)) = caller.own_participant(auth, self.settings.limits.name_chars)? {
+            token_request.identity = suffixed(&identity, &self.settings)?;
+            token_request.name = name;
+        }
         facts.room = Some(token_request.room.clone());
         facts.identity = Some(token_request.identity.clone());
+        caller.check_room(&token_request.room, auth)?;
+        caller.attribute(&mut token_request.attributes, auth)?;
 
         let credentials = self.credentials.current().await?;
         let TokenRequest { room, identity, name, metadata, attributes, room_config } = token_request;
+        let room_admin = caller.is_admin();
+        let publish_sources =
+            if room_admin { &auth.admin_publish_sources } else { &self.settings.publish_sources }.clone();
         let spec = ParticipantToken {
             room,
             identity,
@@ -124,7 +143,8 @@ impl TokenService {
             metadata,
             attributes,
             room_config,
-            publish_sources: self.settings.publish_sources.clone(),
+            publish_sources,
+            room_admin,
             ttl: self.settings.ttl,
         };
         let token = spec.sign(&credentials)?;

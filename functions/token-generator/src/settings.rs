@@ -6,6 +6,8 @@ use livekit_lambda_shared::token::PUBLISH_SOURCES;
 use livekit_lambda_shared::web::CorsPolicy;
 use livekit_lambda_shared::{EnvSettings, Error};
 
+use crate::auth::AuthSettings;
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct TokenSettings {
     /// `TOKEN_TTL_SECONDS`, default 6 h like LiveKit's SDKs.
@@ -19,6 +21,8 @@ pub struct TokenSettings {
     pub append_identity_suffix: bool,
     pub cors: CorsPolicy,
     pub limits: Limits,
+    /// Who may mint a token (`AUTH_*`); off by default.
+    pub auth: AuthSettings,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -47,6 +51,7 @@ impl Default for TokenSettings {
             append_identity_suffix: false,
             cors: CorsPolicy::Closed,
             limits: Limits { body_bytes: 16 * 1024, name_chars: 128, metadata_bytes: 4096, attributes: 32 },
+            auth: AuthSettings::default(),
         }
     }
 }
@@ -66,6 +71,7 @@ impl TokenSettings {
                 metadata_bytes: env.usize_in("MAX_METADATA_BYTES", defaults.limits.metadata_bytes, 0..=64 * 1024)?,
                 attributes: env.usize_in("MAX_ATTRIBUTES", defaults.limits.attributes, 0..=256)?,
             },
+            auth: AuthSettings::from_env(env)?,
         })
     }
 }
