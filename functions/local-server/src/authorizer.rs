@@ -25,8 +25,8 @@ use token_generator::AuthSettings;
 use tokio::sync::Mutex;
 
 /// A key the token names but the JWKS lacks triggers a re-fetch (the issuer rotated),
-/// at most this often.
-const REFETCH_INTERVAL: Duration = Duration::from_secs(10);
+/// at most this often, so made-up key ids cannot turn into a stream of fetches.
+const REFETCH_INTERVAL: Duration = Duration::from_secs(1);
 /// API Gateway caches the JWKS for up to two hours.
 const KEYS_MAX_AGE: Duration = Duration::from_secs(2 * 3600);
 const FETCH_TIMEOUT: Duration = Duration::from_secs(5);
