@@ -16,7 +16,10 @@ use livekit_api::access_token::TokenVerifier;
 use serde_json::Value;
 use wire_tests::livekit_server::TwirpTestServer;
 use wire_tests::runtime_api::{Outcome, RuntimeApi};
-use wire_tests::{event_files, event_name, expected_status, function_for_path, logical_id, workspace_root, MotoServer};
+use wire_tests::{
+    event_files, event_name, expected_status, function_for_path, is_authorized_event, logical_id, signed_in_settings,
+    workspace_root, MotoServer,
+};
 
 /// The sample webhooks are signed with the dev credentials, so the webhook receiver's
 /// parameters hold them; the token generator gets a distinctive secret whose absence from
@@ -88,15 +91,24 @@ async fn every_bootstrap_answers_its_sample_events_with_one_ssm_call() {
     let livekit = TwirpTestServer::start(DEV_KEY, DEV_SECRET).await;
     livekit.add_room("demo-room", &["jane-1"]).await;
 
-    let mut by_function: BTreeMap<&str, Vec<PathBuf>> = BTreeMap::new();
+    // Samples that passed API Gateway's JWT authorizer go to a token generator deployed
+    // with AuthMode=jwt (its own process, as its own stack would be).
+    let mut by_function: BTreeMap<(&str, bool), Vec<PathBuf>> = BTreeMap::new();
     for path in event_files() {
         let path_in_event = read_event(&path)["rawPath"].as_str().unwrap_or_default().to_string();
-        by_function.entry(function_for_path(&path_in_event)).or_default().push(path);
+        by_function.entry((function_for_path(&path_in_event), is_authorized_event(&path))).or_default().push(path);
     }
-    assert!(by_function.len() >= 2, "samples for every function: {by_function:?}");
+    assert!(by_function.len() >= 4, "samples for every function, signed-in ones too: {by_function:?}");
 
-    for (binary, events) in by_function {
-        let prefix = format!("/bootstrap/{binary}");
+    for ((binary, signed_in), events) in by_function {
+        let prefix = format!("/bootstrap/{binary}{}", if signed_in { "-signed-in" } else { "" });
+        let auth = signed_in_settings();
+        let mut auth_env = vec![];
+        if signed_in {
+            auth_env.push(("AUTH_MODE", "jwt".to_string()));
+            auth_env.push(("AUTH_ISSUER", auth.issuer.clone().unwrap_or_default()));
+            auth_env.push(("AUTH_ADMIN_CLAIM", "cognito:groups=moderators".to_string()));
+        }
         let (key, secret) = credentials_for(binary);
         moto.put_livekit(&prefix, key, secret, "https://lk.example.com").await;
         moto.put(&format!("{prefix}/api-url"), &livekit.url(), aws_sdk_ssm::types::ParameterType::SecureString).await;
@@ -112,7 +124,10 @@ async fn every_bootstrap_answers_its_sample_events_with_one_ssm_call() {
                 ("ALLOWED_ORIGINS", "http://localhost:3000".into()),
                 ("SUBTITLE_AGENT_NAME", "transcriber".into()),
                 ("SUBTITLE_LANGUAGES", "en".into()),
-            ],
+            ]
+            .into_iter()
+            .chain(auth_env)
+            .collect::<Vec<_>>(),
         );
 
         let mut issued = Vec::new();

@@ -230,10 +230,8 @@ impl Caller {
             || settings.admin_claim.as_ref().is_some_and(|(claim, value)| {
                 verified.claim(claim).is_some_and(|held| claim_list(held).iter().any(|v| v == value))
             });
-        let rooms = match &settings.rooms_claim {
-            Some(claim) => Some(verified.claim(claim).map(claim_list).unwrap_or_default()),
-            None => None,
-        };
+        let rooms =
+            settings.rooms_claim.as_ref().map(|claim| verified.claim(claim).map(claim_list).unwrap_or_default());
         if verified.has_scope(&settings.mint_scope) {
             let client_id = ["client_id", "azp", "cid", "sub"]
                 .iter()
