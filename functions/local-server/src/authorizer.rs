@@ -116,6 +116,10 @@ impl JwtAuthorizer {
         }))
     }
 
+    pub fn issuer(&self) -> &str {
+        &self.issuer
+    }
+
     /// Verifies the request's bearer token and returns the request context API Gateway
     /// would pass to the function, or the refusal it would answer with.
     pub async fn authorize(&self, headers: &HeaderMap) -> Result<RequestContext, ErrorResponse> {

@@ -8,6 +8,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let env = EnvSettings::from_process();
     let routes = LocalRoutes::from_env(&env).await?;
     routes.warm_up().await;
+    match &routes.authorizer {
+        Some(authorizer) => {
+            tracing::info!(issuer = authorizer.issuer(), "/token requires a bearer token (AUTH_MODE=jwt)")
+        }
+        None => tracing::info!("/token is open to anyone who can reach it (AUTH_MODE=off)"),
+    }
     let listener = TcpListener::bind(listen_address(&env)?).await?;
     // Tests (and people) read this line to find the port.
     println!("local server listening on http://{}", listener.local_addr()?);
