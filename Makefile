@@ -59,7 +59,7 @@ deny-advisories:
 # A long property-test run (a bounded one is part of `cargo test`): ~2-3 min at 100000.
 PROPTEST_CASES ?= 100000
 fuzz-long:
-	PROPTEST_CASES=$(PROPTEST_CASES) cargo test -p wire-tests --test properties
+	PROPTEST_CASES=$(PROPTEST_CASES) cargo test -p wire-tests --test suite properties::
 
 fmt:
 	cargo fmt --all -- --check

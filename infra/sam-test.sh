@@ -17,4 +17,4 @@ fi
 
 echo "testing every .aws-sam/build/*Function/bootstrap ($arch${runner:+, under $runner})" >&2
 LAMBDA_BOOTSTRAP_DIR="$PWD/.aws-sam/build" LAMBDA_BOOTSTRAP_RUNNER="$runner" \
-  cargo test -p wire-tests --test bootstrap
+  cargo test -p wire-tests --test suite bootstrap::

@@ -132,7 +132,7 @@ async fn every_sample_event_gets_its_documented_answer() {
                 assert_eq!(creates[0].request["metadata"], r#"{"language":"en","requested_by":"jane-1"}"#);
             }
             "subtitles-stop.json" => assert_eq!(livekit.calls_to("DeleteDispatch").await.len(), 1),
-            other => panic!("events/{other} has no expectation in tests/tests/events.rs: add one"),
+            other => panic!("events/{other} has no expectation in tests/tests/suite/events.rs: add one"),
         }
     }
 }

@@ -432,17 +432,21 @@ impl Write for Capture {
     }
 }
 
-/// One test, so the log capture sees everything this binary does: every route, every
+/// One test, so the log capture sees everything this test does: every route, every
 /// error path, both entries, successful tokens and outbound (admin-signed) LiveKit calls.
 #[tokio::test]
 async fn every_row_through_the_lambda_entry_and_over_http_and_no_secret_in_any_log() {
     let capture = Capture::default();
     let writer = capture.clone();
-    tracing_subscriber::fmt()
+    // Scoped to this test's thread: the runtime is current-thread, so every task this
+    // test spawns (the local server, the functions, their SDK calls) logs here, and the
+    // other modules of the suite do not.
+    let subscriber = tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::new("trace"))
         .json()
         .with_writer(move || writer.clone())
-        .init();
+        .finish();
+    let _capture = tracing::subscriber::set_default(subscriber);
 
     let routes = LocalRoutes::from_env(&env()).await.unwrap();
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();

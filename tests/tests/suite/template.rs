@@ -14,7 +14,7 @@ use wire_tests::{event_files, workspace_root};
 fn own_parameters(binary: &str) -> &'static [&'static str] {
     match binary {
         "token-generator" | "webhook-receiver" | "subtitle-dispatcher" => &["api-key", "api-secret", "url", "api-url"],
-        other => panic!("function {other} has no parameter list in tests/tests/template.rs: add one"),
+        other => panic!("function {other} has no parameter list in tests/tests/suite/template.rs: add one"),
     }
 }
 
@@ -24,7 +24,7 @@ fn code_routes(binary: &str) -> &'static [(&'static str, &'static [Method])] {
         "token-generator" => token_generator::ROUTES,
         "webhook-receiver" => webhook_receiver::ROUTES,
         "subtitle-dispatcher" => subtitle_dispatcher::ROUTES,
-        other => panic!("function {other} has no routes in tests/tests/template.rs: add one"),
+        other => panic!("function {other} has no routes in tests/tests/suite/template.rs: add one"),
     }
 }
 

@@ -1,0 +1,15 @@
+//! The wire-level suite: one test binary, so the AWS SDK, livekit-api and the functions
+//! are linked once instead of once per file. Each module is one area; run one with
+//! `cargo test -p wire-tests --test suite <module>::`.
+
+mod auth;
+mod bad_input;
+mod bootstrap;
+mod events;
+mod local_server;
+mod official_sdk;
+mod properties;
+mod ssm_credentials;
+mod subtitles;
+mod template;
+mod webhook;
