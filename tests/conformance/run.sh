@@ -73,6 +73,6 @@ step "MATRIX.md"
 for suite in browser-livekit-client node-server-sdk python-livekit-api; do
   [[ -f .results/$suite.json ]] || { echo "conformance: suite $suite recorded no matrix rows"; status=1; }
 done
-# Also fills the README's <!-- conformance-matrix:begin/end --> block when it has one.
-node lib/matrix.mjs --readme ../../README.md || status=1
+# Also fills the <!-- conformance-matrix:begin/end --> block of docs/conformance.md (README links it).
+node lib/matrix.mjs --readme ../../docs/conformance.md || status=1
 exit $status

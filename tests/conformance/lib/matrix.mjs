@@ -3,8 +3,9 @@
 // render() turns every fragment into MATRIX.md. Nothing in MATRIX.md is typed by hand.
 //
 //   node lib/matrix.mjs                      re-render MATRIX.md from .results/
-//   node lib/matrix.mjs --readme README.md   also put the table between the markers
-//       <!-- conformance-matrix:begin --> and <!-- conformance-matrix:end --> there
+//   node lib/matrix.mjs --readme FILE        also put the table between the markers
+//       <!-- conformance-matrix:begin --> and <!-- conformance-matrix:end --> in FILE
+//       (run.sh: --readme ../../docs/conformance.md, relative to tests/conformance/)
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
