@@ -10,13 +10,15 @@ INFRA_VENV := infra/.venv
 SAM_ENV := SAM_CLI_TELEMETRY=0 AWS_DEFAULT_REGION=us-east-1
 export MOTO_SERVER := $(CURDIR)/$(VENV)/bin/moto_server
 
-.PHONY: dev test test-deps infra-deps lint fmt clippy deny deny-advisories fuzz-long sam-validate sam-build sam-test conformance bench bench-smoke clean help
+.PHONY: dev test test-deps infra-deps lint fmt clippy deny deny-advisories deny-advisories-offline sbom fuzz-long sam-validate sam-build sam-test conformance bench bench-smoke clean help
 
 help:
 	@echo "make dev        run the local server on 127.0.0.1:\$${PORT:-8080} (LiveKit dev credentials unless configured)"
 	@echo "make test       install test tools, then fmt check, clippy and the whole test suite"
 	@echo "make test-deps  install only the test tools (moto_server, livekit-server-sdk, sam, cfn-lint)"
 	@echo "make deny       cargo-deny: licenses, bans, sources (offline); make deny-advisories needs the network"
+	@echo "make deny-advisories-offline  RustSec advisories against ../shared/rustsec-advisory-db.tar.gz (ADVISORY_DB_ARCHIVE)"
+	@echo "make sbom       CycloneDX SBOM per function: target/sbom/<function>.cdx.json"
 	@echo "make fuzz-long  the property tests with PROPTEST_CASES=100000"
 	@echo "make bench      Rust vs Node.js benchmarks (a few minutes; bench/RESULTS.md)"
 	@echo "make sam-build  sam build every function (arm64 when the rustup target can be had, else x86_64)"
@@ -25,7 +27,7 @@ help:
 dev:
 	cargo run -p local-server
 
-test: test-deps lint deny sam-validate
+test: test-deps lint deny deny-advisories-offline sam-validate
 	cargo build --workspace --bins
 	cargo test --workspace
 	$(MAKE) conformance
@@ -55,6 +57,17 @@ deny:
 # RustSec advisories need their database from GitHub: only on machines that reach it.
 deny-advisories:
 	infra/deny.sh advisories
+
+# RustSec advisories with no network, against the snapshot in the shared/ folder beside the
+# project; part of `make test`. Unpacked into target/advisory-db (infra/deny.sh).
+ADVISORY_DB_ARCHIVE ?= $(CURDIR)/../shared/rustsec-advisory-db.tar.gz
+deny-advisories-offline:
+	ADVISORY_DB_ARCHIVE='$(ADVISORY_DB_ARCHIVE)' infra/deny.sh advisories-offline
+
+# CycloneDX SBOMs of the three functions (infra/sbom.sh); not in `make test`: the first run
+# compiles the pinned cargo-cyclonedx into target/tools.
+sbom:
+	infra/sbom.sh
 
 # A long property-test run (a bounded one is part of `cargo test`): ~2-3 min at 100000.
 PROPTEST_CASES ?= 100000
