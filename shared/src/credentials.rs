@@ -177,18 +177,18 @@ impl CredentialStore {
                     .map(|(name, _)| *name)
                     .collect();
             if let Some(first) = missing.first() {
-                return Err(Error::Config {
-                    variable: (*first).to_string(),
-                    reason: format!(
+                return Err(Error::config(
+                    first,
+                    format!(
                         "is required when any of LIVEKIT_API_KEY, LIVEKIT_API_SECRET, LIVEKIT_URL is set (missing: {})",
                         missing.join(", ")
                     ),
-                });
+                ));
             }
             let (key, secret, url) = (key.unwrap_or_default(), secret.unwrap_or_default(), url.unwrap_or_default());
             let credentials =
                 Credentials::new(key, Secret::new(secret), &url, env.non_empty("LIVEKIT_API_URL").as_deref())
-                    .map_err(|e| Error::Config { variable: "LIVEKIT_URL".into(), reason: e.to_string() })?;
+                    .map_err(|e| Error::config("LIVEKIT_URL", e.to_string()))?;
             tracing::info!("LiveKit credentials come from LIVEKIT_API_KEY / LIVEKIT_API_SECRET / LIVEKIT_URL");
             return Ok(Self::new(CredentialSource::Fixed(Arc::new(credentials)), policy));
         }

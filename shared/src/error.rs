@@ -4,7 +4,7 @@ use lambda_http::http::StatusCode;
 
 use crate::web::ErrorResponse;
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Clone, Debug, thiserror::Error)]
 pub enum Error {
     /// A setting is invalid: start-up stops with this message.
     #[error("invalid configuration: {variable} {reason}")]
@@ -24,10 +24,17 @@ pub enum Error {
 }
 
 impl Error {
-    /// What a caller sees: credential problems are the deployment's, never the
-    /// caller's, so they are a 503 with no detail beyond a stable code.
-    pub fn to_error_response(&self) -> ErrorResponse {
-        match self {
+    /// The one way a setting is refused: start-up stops with a message naming the variable.
+    pub fn config(variable: &str, reason: impl Into<String>) -> Self {
+        Error::Config { variable: variable.to_string(), reason: reason.into() }
+    }
+}
+
+/// What a caller sees: credential problems are the deployment's, never the caller's,
+/// so they are a 503 with no detail beyond a stable code (the cause goes to the log).
+impl From<Error> for ErrorResponse {
+    fn from(error: Error) -> Self {
+        let response = match &error {
             Error::Config { .. } => ErrorResponse::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "configuration_invalid",
@@ -45,6 +52,7 @@ impl Error {
             Error::Signing(_) => {
                 ErrorResponse::new(StatusCode::INTERNAL_SERVER_ERROR, "signing_failed", "could not sign the token")
             }
-        }
+        };
+        response.with_detail(error)
     }
 }

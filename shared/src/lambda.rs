@@ -6,13 +6,25 @@
 //! kills the container. This entry point repairs the query first (percent-encoding those
 //! bytes, which changes nothing the query means) and answers an event it cannot read with
 //! a JSON 400 instead of an invocation error.
+//!
+//! Upstream: aws/aws-lambda-rust-runtime issues #461 ("InvalidUriChar in query string
+//! parameters") and #515 ("lambda_http fails to build request with spaces"), the
+//! `.expect("failed to build request")` in `lambda_http::request`. When a lambda_http
+//! release returns an error there instead of panicking, this repair can go; the test
+//! `queries_that_would_panic_lambda_http_are_repaired_not_fatal` shows what it covers.
 
 use lambda_http::lambda_runtime::{self, LambdaEvent};
 use lambda_http::request::LambdaRequest;
-use lambda_http::tower::{Service, ServiceExt};
+use lambda_http::tower::{Service as TowerService, ServiceExt};
 use lambda_http::{Adapter, Body, Error, Request, Response};
 use serde::Serialize;
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
+
+use crate::credentials::Runtime;
+use crate::pipeline::{self, Service};
+use crate::settings::EnvSettings;
+use crate::telemetry;
+use crate::web::SECURITY_HEADERS;
 
 /// What goes back to API Gateway: the handler's response (lambda_http's own response
 /// type, which it does not export by name), or our own refusal.
@@ -23,16 +35,23 @@ pub enum Reply<Handled> {
     Refused(Value),
 }
 
-/// A function's HTTP handler: what `main.rs` hands to [`serve`].
-pub trait Handler: Clone + Send + Sync + 'static {
-    fn handle(&self, request: Request) -> impl std::future::Future<Output = Response<Body>> + Send;
+/// A function's whole `main`: logging, settings and credentials from the environment
+/// (a start-up error is logged and ends the process, so Lambda reports a failed init),
+/// the credentials loaded during the init phase, then requests until the process ends.
+pub async fn start<S: Service>() -> Result<(), Error> {
+    telemetry::init(Runtime::Lambda);
+    let service = S::from_env(&EnvSettings::from_process(), Runtime::Lambda)
+        .await
+        .inspect_err(|error| tracing::error!(error = %error, "start-up failed"))?;
+    service.warm_up().await;
+    serve(service).await
 }
 
-/// Serves `handler` on the Lambda runtime API until the process ends.
-pub async fn serve<H: Handler>(handler: H) -> Result<(), Error> {
+/// Serves `service` on the Lambda runtime API until the process ends.
+pub async fn serve<S: Service>(service: S) -> Result<(), Error> {
     run(lambda_http::service_fn(move |request: Request| {
-        let handler = handler.clone();
-        async move { Ok::<_, Error>(handler.handle(request).await) }
+        let service = service.clone();
+        async move { Ok::<_, Error>(pipeline::handle(&service, request).await) }
     }))
     .await
 }
@@ -40,7 +59,7 @@ pub async fn serve<H: Handler>(handler: H) -> Result<(), Error> {
 /// Runs `service` on the Lambda runtime API until the process ends.
 pub async fn run<S>(service: S) -> Result<(), Error>
 where
-    S: Service<Request, Response = Response<Body>, Error = Error> + Clone + Send + 'static,
+    S: TowerService<Request, Response = Response<Body>, Error = Error> + Clone + Send + 'static,
     S::Future: Send + 'static,
 {
     let adapter = Adapter::from(service);
@@ -99,15 +118,15 @@ pub fn uri_safe_query(raw: &str) -> String {
     out
 }
 
-/// An HTTP API (payload 2.0) response with our JSON error body and security headers.
+/// An HTTP API (payload 2.0) response with our JSON error body and every security
+/// header the pipeline sets on its own responses.
 fn refusal(status: u16, code: &str, message: &str) -> Value {
+    let mut headers: Map<String, Value> =
+        SECURITY_HEADERS.iter().map(|(name, value)| (name.to_string(), Value::from(*value))).collect();
+    headers.insert("content-type".into(), Value::from("application/json"));
     json!({
         "statusCode": status,
-        "headers": {
-            "content-type": "application/json",
-            "cache-control": "no-store",
-            "x-content-type-options": "nosniff",
-        },
+        "headers": headers,
         "body": json!({"error": {"code": code, "message": message}}).to_string(),
         "isBase64Encoded": false,
     })
@@ -147,6 +166,9 @@ mod tests {
         bad["body"] = json!("this is *not* base64!");
         let refusal = into_lambda_request(bad).unwrap_err();
         assert_eq!(refusal["statusCode"], 400);
+        for (name, value) in SECURITY_HEADERS {
+            assert_eq!(refusal["headers"][name], value, "the refusal carries {name}");
+        }
         let mut good = event("");
         good["isBase64Encoded"] = json!(true);
         good["body"] = json!("eyJyb29tX25hbWUiOiJyIn0=");

@@ -8,7 +8,9 @@ pub mod error;
 pub mod lambda;
 #[cfg(feature = "services")]
 pub mod livekit;
+pub mod pipeline;
 pub mod random;
+pub mod routes;
 pub mod secret;
 pub mod settings;
 pub mod ssm;
@@ -19,6 +21,8 @@ pub mod web;
 
 pub use credentials::{CachePolicy, CredentialSource, CredentialStore, Credentials, Runtime};
 pub use error::Error;
+pub use pipeline::Service;
+pub use routes::Function;
 pub use secret::Secret;
 pub use settings::EnvSettings;
 pub use web::ErrorResponse;

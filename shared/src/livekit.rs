@@ -11,6 +11,15 @@ use livekit_api::services::{ServerError, ServiceError};
 use tokio::sync::Mutex;
 
 use crate::credentials::Credentials;
+use crate::error::Error;
+use crate::settings::EnvSettings;
+
+/// `LIVEKIT_API_TIMEOUT_MS` (default 3 s): the bound on each LiveKit API call, read here
+/// for every function that calls LiveKit. LiveKit drops queued webhooks older than ~30 s
+/// and a browser is waiting on the subtitle routes: both must answer fast.
+pub fn api_timeout(env: &EnvSettings) -> Result<Duration, Error> {
+    env.duration_millis("LIVEKIT_API_TIMEOUT_MS", 3000, 100..=20_000)
+}
 
 /// The clients of one LiveKit deployment (its API URL and key).
 #[derive(Debug)]

@@ -33,16 +33,12 @@ impl EnvSettings {
         self.vars.contains_key(name)
     }
 
-    fn invalid(name: &str, reason: impl Into<String>) -> Error {
-        Error::Config { variable: name.to_string(), reason: reason.into() }
-    }
-
     pub fn u64_in(&self, name: &str, default: u64, range: RangeInclusive<u64>) -> Result<u64, Error> {
         let Some(raw) = self.non_empty(name) else { return Ok(default) };
         let value: u64 =
-            raw.parse().map_err(|_| Self::invalid(name, format!("must be a whole number, got `{raw}`")))?;
+            raw.parse().map_err(|_| Error::config(name, format!("must be a whole number, got `{raw}`")))?;
         if !range.contains(&value) {
-            return Err(Self::invalid(
+            return Err(Error::config(
                 name,
                 format!("must be between {} and {}, got {value}", range.start(), range.end()),
             ));
@@ -68,7 +64,7 @@ impl EnvSettings {
         match raw.to_ascii_lowercase().as_str() {
             "1" | "true" | "yes" | "on" => Ok(true),
             "0" | "false" | "no" | "off" => Ok(false),
-            _ => Err(Self::invalid(name, format!("must be true or false, got `{raw}`"))),
+            _ => Err(Error::config(name, format!("must be true or false, got `{raw}`"))),
         }
     }
 
@@ -83,7 +79,7 @@ impl EnvSettings {
     pub fn list_of(&self, name: &str, allowed: &[&str]) -> Result<Vec<String>, Error> {
         let values = self.list(name);
         if let Some(bad) = values.iter().find(|v| !allowed.contains(&v.as_str())) {
-            return Err(Self::invalid(name, format!("has unknown entry `{bad}` (allowed: {})", allowed.join(", "))));
+            return Err(Error::config(name, format!("has unknown entry `{bad}` (allowed: {})", allowed.join(", "))));
         }
         Ok(values)
     }

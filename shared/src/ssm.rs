@@ -74,10 +74,10 @@ impl SsmParameters {
     pub async fn from_aws_env(prefix: &str, timeout: Duration) -> Result<Self, Error> {
         let config = aws_config_loader(timeout).load().await;
         if config.region().is_none() {
-            return Err(Error::Config {
-                variable: "AWS_REGION".into(),
-                reason: "is required to read LiveKit credentials from SSM (LIVEKIT_SSM_PREFIX is set)".into(),
-            });
+            return Err(Error::config(
+                "AWS_REGION",
+                "is required to read LiveKit credentials from SSM (LIVEKIT_SSM_PREFIX is set)",
+            ));
         }
         Ok(Self::new(aws_sdk_ssm::Client::new(&config), prefix))
     }

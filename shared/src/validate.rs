@@ -1,4 +1,12 @@
-//! Input rules for names that end up in tokens and logs.
+//! Input rules for names that end up in tokens and logs, and the validated types that
+//! carry them: a [`RoomName`] or an [`Identity`] exists only once it passed the rules,
+//! with the one limit every function reads ([`NameLimit`]).
+
+use std::fmt;
+use std::ops::Deref;
+
+use crate::error::Error;
+use crate::settings::EnvSettings;
 
 /// Why a name was refused; the caller turns it into a 400 naming the field.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -32,6 +40,72 @@ pub fn check_name(value: &str, max_chars: usize) -> Result<(), NameProblem> {
     Ok(())
 }
 
+/// `MAX_NAME_CHARS` (default 128): the longest room name, identity or display name, the
+/// same for every function, so the token generator never mints a token for a room that
+/// the subtitle dispatcher would refuse.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NameLimit(pub usize);
+
+impl NameLimit {
+    pub const VARIABLE: &'static str = "MAX_NAME_CHARS";
+
+    pub fn from_env(env: &EnvSettings) -> Result<Self, Error> {
+        Ok(Self(env.usize_in(Self::VARIABLE, Self::default().0, 1..=1024)?))
+    }
+}
+
+impl Default for NameLimit {
+    fn default() -> Self {
+        Self(128)
+    }
+}
+
+macro_rules! validated_name {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub struct $name(String);
+
+        impl $name {
+            pub fn parse(value: impl Into<String>, limit: NameLimit) -> Result<Self, NameProblem> {
+                let value = value.into();
+                check_name(&value, limit.0)?;
+                Ok(Self(value))
+            }
+
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+
+            pub fn into_string(self) -> String {
+                self.0
+            }
+        }
+
+        impl Deref for $name {
+            type Target = str;
+            fn deref(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+    };
+}
+
+validated_name!(
+    /// A LiveKit room name that passed the rules.
+    RoomName
+);
+validated_name!(
+    /// A participant identity that passed the rules.
+    Identity
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -48,5 +122,15 @@ mod tests {
         assert_eq!(check_name("line\nbreak", 128), Err(NameProblem::ControlCharacter));
         assert_eq!(check_name("del\u{7f}", 128), Err(NameProblem::ControlCharacter));
         assert_eq!(check_name("evil\u{202E}gnp.exe", 128), Err(NameProblem::BidiOverride));
+    }
+
+    #[test]
+    fn one_limit_from_the_environment_for_every_name() {
+        assert_eq!(NameLimit::from_env(&EnvSettings::default()).unwrap(), NameLimit(128));
+        let wide = NameLimit::from_env(&EnvSettings::from_pairs([("MAX_NAME_CHARS", "200")])).unwrap();
+        assert_eq!(RoomName::parse("r".repeat(200), wide).unwrap().len(), 200);
+        assert_eq!(RoomName::parse("r".repeat(201), wide), Err(NameProblem::TooLong(200)));
+        assert_eq!(Identity::parse("jane", wide).unwrap().as_str(), "jane");
+        assert!(NameLimit::from_env(&EnvSettings::from_pairs([("MAX_NAME_CHARS", "0")])).is_err());
     }
 }

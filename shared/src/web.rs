@@ -13,23 +13,56 @@ use crate::error::Error;
 use crate::settings::EnvSettings;
 
 /// A JSON error: `{"error":{"code":"...","message":"..."}}`. The code is stable
-/// (clients branch on it); the message is for people.
+/// (clients branch on it); the message is for people. Every refusal of every function
+/// becomes one of these, and only the request pipeline turns it into a response.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ErrorResponse {
     pub status: StatusCode,
     pub code: &'static str,
     pub message: String,
+    /// Headers the refusal carries (`Allow` on a 405, `Retry-After` on a 429 or 503).
+    pub headers: Vec<(HeaderName, HeaderValue)>,
+    /// What went wrong inside, for the log line only: never sent to the caller.
+    pub detail: Option<String>,
 }
 
 impl ErrorResponse {
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        Self { status, code, message: message.into() }
+        Self { status, code, message: message.into(), headers: Vec::new(), detail: None }
     }
 
     pub fn not_found() -> Self {
         Self::new(StatusCode::NOT_FOUND, "not_found", "no such route")
     }
 
+    /// `405` with the `Allow` header listing what the route accepts.
+    pub fn method_not_allowed(allowed: &[Method]) -> Self {
+        let list = crate::routes::allow_header(allowed);
+        Self::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", format!("allowed methods: {list}"))
+            .with_header(header::ALLOW, &list)
+    }
+
+    /// Adds a header to the refusal; a value that is not a valid header value is dropped.
+    pub fn with_header(mut self, name: HeaderName, value: &str) -> Self {
+        if let Ok(value) = HeaderValue::from_str(value) {
+            self.headers.push((name, value));
+        }
+        self
+    }
+
+    /// `Retry-After: <seconds>`, for a caller that should come back later.
+    pub fn retry_after(self, seconds: u64) -> Self {
+        self.with_header(header::RETRY_AFTER, &seconds.max(1).to_string())
+    }
+
+    /// The internal cause, logged with a 5xx and never sent.
+    pub fn with_detail(mut self, detail: impl std::fmt::Display) -> Self {
+        self.detail = Some(detail.to_string());
+        self
+    }
+
+    /// The JSON body with the refusal's own headers (the pipeline adds the security
+    /// headers and CORS to every response, refusals included).
     pub fn into_response(self) -> Response<Body> {
         #[derive(Serialize)]
         struct Detail<'a> {
@@ -40,7 +73,44 @@ impl ErrorResponse {
         struct Envelope<'a> {
             error: Detail<'a>,
         }
-        json_response(self.status, &Envelope { error: Detail { code: self.code, message: &self.message } })
+        let mut response =
+            json_response(self.status, &Envelope { error: Detail { code: self.code, message: &self.message } });
+        for (name, value) in self.headers {
+            response.headers_mut().insert(name, value);
+        }
+        response
+    }
+}
+
+/// What is wrong with a request before any function-specific rule is applied: the
+/// query string, the body's size, the caller's origin.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum RequestError {
+    #[error("query parameter `{0}` is given more than once")]
+    DuplicateParameter(String),
+    #[error("the query string is not valid percent-encoded UTF-8")]
+    InvalidEncoding,
+    #[error("the request body is larger than {0} bytes")]
+    BodyTooLarge(usize),
+}
+
+impl RequestError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            RequestError::DuplicateParameter(_) => "duplicate_parameter",
+            RequestError::InvalidEncoding => "invalid_encoding",
+            RequestError::BodyTooLarge(_) => "body_too_large",
+        }
+    }
+}
+
+impl From<RequestError> for ErrorResponse {
+    fn from(error: RequestError) -> Self {
+        let status = match error {
+            RequestError::BodyTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            _ => StatusCode::BAD_REQUEST,
+        };
+        ErrorResponse::new(status, error.code(), error.to_string())
     }
 }
 
@@ -60,41 +130,6 @@ pub fn json_response<T: Serialize>(status: StatusCode, value: &T) -> Response<Bo
     response
 }
 
-/// `405` with the `Allow` header listing what the route accepts.
-pub fn method_not_allowed(allowed: &[Method]) -> Response<Body> {
-    let list = allowed.iter().map(Method::as_str).collect::<Vec<_>>().join(", ");
-    let mut response =
-        ErrorResponse::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", format!("allowed methods: {list}"))
-            .into_response();
-    if let Ok(value) = HeaderValue::from_str(&list) {
-        response.headers_mut().insert(header::ALLOW, value);
-    }
-    response
-}
-
-/// The end of every request, the same for every function: render the error, add the
-/// security headers and (for allowed origins) CORS, and write the one log line.
-pub fn finish(
-    request_headers: &HeaderMap,
-    method: &Method,
-    route: &str,
-    started: Instant,
-    mut facts: RequestFacts,
-    result: Result<Response<Body>, ErrorResponse>,
-    cors: &CorsPolicy,
-) -> Response<Body> {
-    let mut response = result.unwrap_or_else(|error| {
-        facts.error_code = Some(error.code);
-        error.into_response()
-    });
-    apply_security_headers(response.headers_mut());
-    if !response.headers().contains_key(header::ACCESS_CONTROL_ALLOW_ORIGIN) {
-        cors.decorate(request_headers, &mut response);
-    }
-    log_request(method, route, response.status(), started, &facts);
-    response
-}
-
 pub fn empty_response(status: StatusCode) -> Response<Body> {
     let mut response = Response::new(Body::Empty);
     *response.status_mut() = status;
@@ -102,19 +137,37 @@ pub fn empty_response(status: StatusCode) -> Response<Body> {
 }
 
 /// Headers on every response: tokens must never be cached, and nothing here is
-/// meant to be rendered or framed by a browser.
+/// meant to be rendered or framed by a browser. Every response carries all of them,
+/// including the Lambda entry's own refusals and the local server's.
+pub const SECURITY_HEADERS: [(&str, &str); 6] = [
+    ("cache-control", "no-store"),
+    ("x-content-type-options", "nosniff"),
+    ("x-frame-options", "DENY"),
+    ("referrer-policy", "no-referrer"),
+    ("content-security-policy", "default-src 'none'; frame-ancestors 'none'"),
+    ("strict-transport-security", "max-age=63072000; includeSubDomains"),
+];
+
 pub fn apply_security_headers(headers: &mut HeaderMap) {
-    let fixed = [
-        (header::CACHE_CONTROL, "no-store"),
-        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
-        (header::X_FRAME_OPTIONS, "DENY"),
-        (header::REFERRER_POLICY, "no-referrer"),
-        (header::CONTENT_SECURITY_POLICY, "default-src 'none'; frame-ancestors 'none'"),
-        (header::STRICT_TRANSPORT_SECURITY, "max-age=63072000; includeSubDomains"),
-    ];
-    for (name, value) in fixed {
-        headers.insert(name, HeaderValue::from_static(value));
+    for (name, value) in SECURITY_HEADERS {
+        headers.insert(HeaderName::from_static(name), HeaderValue::from_static(value));
     }
+}
+
+/// The token in an `Authorization` header, read one way for every route (RFC 7235: the
+/// scheme is case-insensitive). `Bearer <token>` in any case, or the bare token, which is
+/// how LiveKit signs webhook deliveries and what API Gateway's JWT authorizer also takes.
+/// Another scheme (`Basic …`) or a blank value is no token.
+pub fn bearer_token(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?.trim();
+    let token = match value.split_once(|c: char| c.is_ascii_whitespace()) {
+        Some((scheme, rest)) if scheme.eq_ignore_ascii_case("bearer") => rest.trim(),
+        Some(_) => return None,
+        // `Bearer` with nothing after it is a scheme without a token.
+        None if value.eq_ignore_ascii_case("bearer") => return None,
+        None => value,
+    };
+    (!token.is_empty()).then_some(token)
 }
 
 /// Which browser origins may call us. Closed unless `ALLOWED_ORIGINS` lists some.
@@ -132,10 +185,7 @@ impl CorsPolicy {
         let origins = env.list("ALLOWED_ORIGINS");
         if origins.iter().any(|o| o == "*") {
             if origins.len() > 1 {
-                return Err(Error::Config {
-                    variable: "ALLOWED_ORIGINS".into(),
-                    reason: "`*` cannot be combined with other origins".into(),
-                });
+                return Err(Error::config("ALLOWED_ORIGINS", "`*` cannot be combined with other origins"));
             }
             return Ok(Self::AnyOrigin);
         }
@@ -145,10 +195,10 @@ impl CorsPolicy {
             let valid = (trimmed.starts_with("https://") || trimmed.starts_with("http://"))
                 && !trimmed.split_once("://").is_some_and(|(_, host)| host.is_empty() || host.contains('/'));
             if !valid {
-                return Err(Error::Config {
-                    variable: "ALLOWED_ORIGINS".into(),
-                    reason: format!("entry `{origin}` is not an origin like https://app.example.com"),
-                });
+                return Err(Error::config(
+                    "ALLOWED_ORIGINS",
+                    format!("entry `{origin}` is not an origin like https://app.example.com"),
+                ));
             }
             normalised.push(trimmed.to_ascii_lowercase());
         }
@@ -181,7 +231,7 @@ impl CorsPolicy {
 
     /// Answers an `OPTIONS` request for a route that accepts `methods`.
     pub fn preflight(&self, request_headers: &HeaderMap, methods: &[Method]) -> Result<Response<Body>, ErrorResponse> {
-        let allow = methods.iter().map(Method::as_str).collect::<Vec<_>>().join(", ");
+        let allow = crate::routes::allow_header(methods);
         let mut response = empty_response(StatusCode::NO_CONTENT);
         // A plain OPTIONS (no Origin) just lists the methods.
         if !request_headers.contains_key(header::ORIGIN) {
@@ -224,7 +274,7 @@ impl CorsPolicy {
 /// Parses a query string strictly: every key at most once, valid percent-encoding,
 /// valid UTF-8. (Lenient parsers silently pick one of two `room=` values or replace
 /// broken bytes, and then the token is for a room nobody asked for.)
-pub fn parse_query(query: Option<&str>) -> Result<HashMap<String, String>, ErrorResponse> {
+pub fn parse_query(query: Option<&str>) -> Result<HashMap<String, String>, RequestError> {
     let mut pairs = HashMap::new();
     let Some(query) = query else { return Ok(pairs) };
     for part in query.split('&').filter(|p| !p.is_empty()) {
@@ -232,24 +282,14 @@ pub fn parse_query(query: Option<&str>) -> Result<HashMap<String, String>, Error
         let key = decode_component(raw_key)?;
         let value = decode_component(raw_value)?;
         if pairs.insert(key.clone(), value).is_some() {
-            return Err(ErrorResponse::new(
-                StatusCode::BAD_REQUEST,
-                "duplicate_parameter",
-                format!("query parameter `{}` is given more than once", printable(&key)),
-            ));
+            return Err(RequestError::DuplicateParameter(printable(&key)));
         }
     }
     Ok(pairs)
 }
 
-fn decode_component(raw: &str) -> Result<String, ErrorResponse> {
-    let bad = || {
-        ErrorResponse::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_encoding",
-            "the query string is not valid percent-encoded UTF-8",
-        )
-    };
+fn decode_component(raw: &str) -> Result<String, RequestError> {
+    let bad = || RequestError::InvalidEncoding;
     let bytes = raw.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
@@ -287,14 +327,10 @@ pub fn media_type(headers: &HeaderMap) -> Option<String> {
 
 /// The body bytes, refusing more than `limit`. Lambda has the whole body in memory
 /// already (API Gateway decodes base64 bodies into `Body::Binary`).
-pub fn body_within(request: &Request<Body>, limit: usize) -> Result<&[u8], ErrorResponse> {
+pub fn body_within(request: &Request<Body>, limit: usize) -> Result<&[u8], RequestError> {
     let body: &[u8] = request.body().as_ref();
     if body.len() > limit {
-        return Err(ErrorResponse::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "body_too_large",
-            format!("the request body is larger than {limit} bytes"),
-        ));
+        return Err(RequestError::BodyTooLarge(limit));
     }
     Ok(body)
 }
@@ -345,11 +381,11 @@ mod tests {
         assert_eq!(q["room"], "demo room");
         assert_eq!(q["participant"], "Jérôme B");
         assert_eq!(q["empty"], "");
-        assert_eq!(parse_query(Some("room=a&room=b")).unwrap_err().code, "duplicate_parameter");
-        assert_eq!(parse_query(Some("room=%ZZ")).unwrap_err().code, "invalid_encoding");
-        assert_eq!(parse_query(Some("room=%C3")).unwrap_err().code, "invalid_encoding");
-        assert_eq!(parse_query(Some("room=%4")).unwrap_err().code, "invalid_encoding");
-        assert_eq!(parse_query(Some("room=%+0")).unwrap_err().code, "invalid_encoding", "no sign inside an escape");
+        assert_eq!(parse_query(Some("room=a&room=b")).unwrap_err().code(), "duplicate_parameter");
+        assert_eq!(parse_query(Some("room=%ZZ")).unwrap_err().code(), "invalid_encoding");
+        assert_eq!(parse_query(Some("room=%C3")).unwrap_err().code(), "invalid_encoding");
+        assert_eq!(parse_query(Some("room=%4")).unwrap_err().code(), "invalid_encoding");
+        assert_eq!(parse_query(Some("room=%+0")).unwrap_err().code(), "invalid_encoding", "no sign inside an escape");
         assert!(parse_query(None).unwrap().is_empty());
     }
 
@@ -386,6 +422,19 @@ mod tests {
             let err = CorsPolicy::from_env(&EnvSettings::from_pairs([("ALLOWED_ORIGINS", bad)])).unwrap_err();
             assert!(err.to_string().contains("ALLOWED_ORIGINS"), "{bad}: {err}");
         }
+    }
+
+    #[test]
+    fn one_bearer_rule_for_every_route() {
+        let token = |value: &str| bearer_token(&headers(&[("authorization", value)])).map(str::to_string);
+        assert_eq!(token("Bearer abc.def.ghi").as_deref(), Some("abc.def.ghi"));
+        assert_eq!(token("bearer abc").as_deref(), Some("abc"), "the scheme is case-insensitive (RFC 7235)");
+        assert_eq!(token("BEARER   abc  ").as_deref(), Some("abc"));
+        assert_eq!(token("abc.def.ghi").as_deref(), Some("abc.def.ghi"), "a bare token, as LiveKit signs webhooks");
+        assert_eq!(token("Basic dXNlcjpwYXNz"), None, "another scheme is no bearer token");
+        assert_eq!(token("Bearer "), None);
+        assert_eq!(token("   "), None);
+        assert_eq!(bearer_token(&HeaderMap::new()), None);
     }
 
     #[test]

@@ -374,16 +374,11 @@ pub fn sign_webhook(api_key: &str, api_secret: &str, body: &str, extra: Value) -
     node("sign-webhook.mjs", &input)["authorization"].as_str().expect("authorization").to_string()
 }
 
-/// The function (binary name) that serves a path, from each function's own route table.
+/// The function (binary name) that serves a path, from the one route table.
 pub fn function_for_path(path: &str) -> &'static str {
-    if subtitle_dispatcher::room_of_path(path).is_some() {
-        "subtitle-dispatcher"
-    } else if webhook_receiver::ROUTES.iter().any(|(p, _)| *p == path) {
-        "webhook-receiver"
-    } else if token_generator::ROUTES.iter().any(|(p, _)| *p == path) {
-        "token-generator"
-    } else {
-        panic!("no function serves {path}")
+    match livekit_lambda_shared::routes::find(path) {
+        Some(matched) => matched.route.function.binary(),
+        None => panic!("no function serves {path}"),
     }
 }
 

@@ -16,7 +16,7 @@ use base64::Engine;
 use lambda_http::aws_lambda_events::apigw::{ApiGatewayRequestAuthorizer, ApiGatewayV2httpRequestContext};
 use lambda_http::http::{HeaderMap, StatusCode};
 use lambda_http::request::RequestContext;
-use livekit_lambda_shared::web::ErrorResponse;
+use livekit_lambda_shared::web::{bearer_token, ErrorResponse};
 use livekit_lambda_shared::{EnvSettings, Error};
 use ring::signature::{self, RsaPublicKeyComponents};
 use serde::Deserialize;
@@ -91,21 +91,20 @@ impl JwtAuthorizer {
         if !auth.enabled {
             return Ok(None);
         }
-        let missing = |variable: &str| Error::Config {
-            variable: variable.into(),
-            reason: "is required when AUTH_MODE=jwt (the local server verifies bearer tokens itself)".into(),
+        let missing = |variable: &str| {
+            Error::config(variable, "is required when AUTH_MODE=jwt (the local server verifies bearer tokens itself)")
         };
         let issuer = env.non_empty("AUTH_ISSUER").ok_or_else(|| missing("AUTH_ISSUER"))?;
         let audiences = env.list("AUTH_AUDIENCE");
         if audiences.is_empty() {
             return Err(missing("AUTH_AUDIENCE"));
         }
-        let tls = tls_config().map_err(|e| Error::Config { variable: "AUTH_ISSUER".into(), reason: e.to_string() })?;
+        let tls = tls_config().map_err(|e| Error::config("AUTH_ISSUER", e.to_string()))?;
         let client = reqwest::Client::builder()
             .tls_backend_preconfigured(tls)
             .timeout(FETCH_TIMEOUT)
             .build()
-            .map_err(|e| Error::Config { variable: "AUTH_ISSUER".into(), reason: e.to_string() })?;
+            .map_err(|e| Error::config("AUTH_ISSUER", e.to_string()))?;
         Ok(Some(Self {
             issuer,
             audiences,
@@ -123,16 +122,7 @@ impl JwtAuthorizer {
     /// Verifies the request's bearer token and returns the request context API Gateway
     /// would pass to the function, or the refusal it would answer with.
     pub async fn authorize(&self, headers: &HeaderMap) -> Result<RequestContext, ErrorResponse> {
-        let raw = headers
-            .get("authorization")
-            .and_then(|v| v.to_str().ok())
-            .map(str::trim)
-            .filter(|v| !v.is_empty())
-            .ok_or_else(|| unauthorized("a bearer token is required"))?;
-        let token = match raw.get(..7) {
-            Some(prefix) if prefix.eq_ignore_ascii_case("bearer ") => raw[7..].trim(),
-            _ => raw,
-        };
+        let token = bearer_token(headers).ok_or_else(|| unauthorized("a bearer token is required"))?;
         let claims = self.verify(token).await?;
         let held = scopes_of(&claims);
         if !self.route_scopes.is_empty() && !held.iter().any(|s| self.route_scopes.contains(s)) {

@@ -13,11 +13,13 @@ use hyper_util::rt::TokioIo;
 use lambda_http::http::{Method, Request, Response, StatusCode};
 use lambda_http::request::RequestContext;
 use lambda_http::Body;
+use livekit_lambda_shared::routes::{self, Function};
 use livekit_lambda_shared::web::{apply_security_headers, ErrorResponse};
-use livekit_lambda_shared::{CredentialStore, EnvSettings, Runtime};
+use livekit_lambda_shared::{CredentialStore, EnvSettings, Runtime, Service};
 use subtitle_dispatcher::SubtitleService;
 use token_generator::{TokenService, TokenSettings};
-use tokio::net::TcpListener;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
 use webhook_receiver::WebhookService;
 
 pub mod authorizer;
@@ -26,6 +28,12 @@ pub use authorizer::JwtAuthorizer;
 /// Hard cap on what the local server reads of a body before the handler's own
 /// (smaller, configurable) limit applies; API Gateway's own cap is 10 MB.
 const MAX_LOCAL_BODY_BYTES: usize = 1024 * 1024;
+
+/// The longest request line the local server reads. hyper refuses longer lines itself
+/// (past 64 KiB) with a bare `414` and no body; reading the line first keeps that refusal
+/// JSON like every other one. API Gateway's own bound is 10 KiB for the request line and
+/// headers together.
+const MAX_REQUEST_LINE_BYTES: usize = 16 * 1024;
 
 /// Every function's service, routed by path as API Gateway would, sharing one
 /// credential store.
@@ -57,15 +65,14 @@ impl LocalRoutes {
         self.route(request).await.unwrap_or_else(|refusal| refusal)
     }
 
+    /// The function the route table names for the path; an unknown path is the token
+    /// generator's to refuse (API Gateway's own 404 differs, see docs/endpoints.md).
     async fn route(&self, request: Request<Body>) -> Result<Response<Body>, Response<Body>> {
-        let path = request.uri().path();
-        if webhook_receiver::ROUTES.iter().any(|(route, _)| *route == path) {
-            return Ok(self.webhook.handle(request).await);
+        match routes::find(request.uri().path()).map(|m| m.route.function) {
+            Some(Function::WebhookReceiver) => Ok(self.webhook.handle(request).await),
+            Some(Function::SubtitleDispatcher) => Ok(self.subtitles.handle(request).await),
+            Some(Function::TokenGenerator) | None => Ok(self.token.handle(self.authorize(request).await?).await),
         }
-        if subtitle_dispatcher::room_of_path(path).is_some() {
-            return Ok(self.subtitles.handle(request).await);
-        }
-        Ok(self.token.handle(self.authorize(request).await?).await)
     }
 
     /// The template's routes: `ANY /token` behind the JWT authorizer when it is on,
@@ -75,7 +82,7 @@ impl LocalRoutes {
         // Only the authorizer may say who the caller is.
         request.extensions_mut().remove::<RequestContext>();
         let Some(authorizer) = &self.authorizer else { return Ok(request) };
-        if request.uri().path() != "/token" || request.method() == Method::OPTIONS {
+        if request.uri().path() != routes::TOKEN || request.method() == Method::OPTIONS {
             return Ok(request);
         }
         match authorizer.authorize(request.headers()).await {
@@ -84,10 +91,8 @@ impl LocalRoutes {
                 Ok(request)
             }
             Err(refusal) => {
-                tracing::info!(target: "request", route = "/token", status = refusal.status.as_u16(), error_code = refusal.code, "refused by the JWT authorizer");
-                let mut response = refusal.into_response();
-                apply_security_headers(response.headers_mut());
-                Err(response)
+                tracing::info!(target: "request", route = routes::TOKEN, status = refusal.status.as_u16(), error_code = refusal.code, "refused by the JWT authorizer");
+                Err(self::refusal(refusal))
             }
         }
     }
@@ -118,29 +123,103 @@ fn into_hyper_response(response: Response<Body>) -> Response<Full<Bytes>> {
     Response::from_parts(parts, Full::new(bytes))
 }
 
+/// A refusal the server answers itself, before any function sees the request.
+fn refusal(error: ErrorResponse) -> Response<Body> {
+    let mut response = error.into_response();
+    apply_security_headers(response.headers_mut());
+    response
+}
+
+/// Reads up to the end of the request line. `Ok(bytes read)` for hyper to read again;
+/// `Err(())` when the line is longer than [`MAX_REQUEST_LINE_BYTES`].
+async fn read_request_line(stream: &mut TcpStream) -> std::io::Result<Result<Vec<u8>, ()>> {
+    let mut head = Vec::with_capacity(1024);
+    let mut chunk = [0u8; 4096];
+    while !head.contains(&b'\n') {
+        if head.len() > MAX_REQUEST_LINE_BYTES {
+            return Ok(Err(()));
+        }
+        let read = stream.read(&mut chunk).await?;
+        if read == 0 {
+            break;
+        }
+        head.extend_from_slice(&chunk[..read]);
+    }
+    let line_length = head.iter().position(|b| *b == b'\n').unwrap_or(head.len());
+    Ok(if line_length > MAX_REQUEST_LINE_BYTES { Err(()) } else { Ok(head) })
+}
+
+/// Writes a whole response to a connection hyper never saw, then reads what is left of
+/// the request head (bounded in size and time) before closing: closing with unread bytes
+/// makes the kernel reset the connection, and the client would lose the response.
+async fn write_refusal(stream: &mut TcpStream, response: Response<Body>) -> std::io::Result<()> {
+    let (parts, body) = into_hyper_response(response).into_parts();
+    let body = body.collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+    let mut head = format!("HTTP/1.1 {}\r\n", parts.status);
+    for (name, value) in &parts.headers {
+        head.push_str(&format!("{name}: {}\r\n", value.to_str().unwrap_or_default()));
+    }
+    head.push_str(&format!("content-length: {}\r\nconnection: close\r\n\r\n", body.len()));
+    stream.write_all(head.as_bytes()).await?;
+    stream.write_all(&body).await?;
+    stream.shutdown().await?;
+    let drain = async {
+        let (mut chunk, mut total, mut tail) = ([0u8; 8192], 0usize, Vec::new());
+        while total < MAX_LOCAL_BODY_BYTES {
+            let read = stream.read(&mut chunk).await?;
+            if read == 0 {
+                break;
+            }
+            total += read;
+            tail.extend_from_slice(&chunk[..read]);
+            if tail.windows(4).any(|w| w == b"\r\n\r\n") {
+                break;
+            }
+            tail.drain(..tail.len().saturating_sub(3));
+        }
+        Ok::<_, std::io::Error>(())
+    };
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(2), drain).await;
+    Ok(())
+}
+
 /// Serves until the process ends. Each connection gets its own task.
 pub async fn serve(listener: TcpListener, routes: LocalRoutes) -> std::io::Result<()> {
     loop {
-        let (stream, _) = listener.accept().await?;
+        let (mut stream, _) = listener.accept().await?;
         // Small JSON responses: send them without waiting for delayed ACKs.
         let _ = stream.set_nodelay(true);
         let routes = routes.clone();
         tokio::spawn(async move {
+            let head = match read_request_line(&mut stream).await {
+                Ok(Ok(head)) => head,
+                Ok(Err(())) => {
+                    let too_long = ErrorResponse::new(
+                        StatusCode::URI_TOO_LONG,
+                        "uri_too_long",
+                        format!("the request line is longer than {MAX_REQUEST_LINE_BYTES} bytes"),
+                    );
+                    let _ = write_refusal(&mut stream, refusal(too_long)).await;
+                    return;
+                }
+                Err(_) => return,
+            };
+            // hyper reads the bytes already taken from the socket first, then the rest.
+            let (read, write) = stream.into_split();
+            let io = tokio::io::join(std::io::Cursor::new(head).chain(read), write);
             let service = service_fn(move |request: Request<Incoming>| {
                 let routes = routes.clone();
                 async move {
                     let response = match into_lambda_request(request).await {
                         Ok(request) => routes.dispatch(request).await,
-                        Err(error) => {
-                            let mut response = error.into_response();
-                            apply_security_headers(response.headers_mut());
-                            response
-                        }
+                        Err(error) => refusal(error),
                     };
                     Ok::<_, Infallible>(into_hyper_response(response))
                 }
             });
-            if let Err(error) = http1::Builder::new().serve_connection(TokioIo::new(stream), service).await {
+            // One request per connection: only the first request line is read above.
+            let http = http1::Builder::new().keep_alive(false).serve_connection(TokioIo::new(io), service);
+            if let Err(error) = http.await {
                 tracing::debug!(error = %error, "connection closed with an error");
             }
         });

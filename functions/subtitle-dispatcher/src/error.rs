@@ -4,14 +4,15 @@ use lambda_http::http::StatusCode;
 use livekit_lambda_shared::livekit::ApiFailure;
 use livekit_lambda_shared::token::TokenRejection;
 use livekit_lambda_shared::validate::NameProblem;
+use livekit_lambda_shared::web::RequestError;
 use livekit_lambda_shared::ErrorResponse;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SubtitleError {
     #[error(transparent)]
     Shared(#[from] livekit_lambda_shared::Error),
-    #[error("{}", .0.message)]
-    Http(ErrorResponse),
+    #[error(transparent)]
+    Request(#[from] RequestError),
     #[error("room name {0}")]
     InvalidRoom(NameProblem),
     #[error("send the participant's LiveKit token as `Authorization: Bearer <token>`")]
@@ -36,17 +37,12 @@ pub enum SubtitleError {
     LiveKit(ApiFailure),
 }
 
-impl From<ErrorResponse> for SubtitleError {
-    fn from(error: ErrorResponse) -> Self {
-        SubtitleError::Http(error)
-    }
-}
-
-impl SubtitleError {
-    pub fn to_error_response(&self) -> ErrorResponse {
-        let (status, code) = match self {
-            SubtitleError::Shared(shared) => return shared.to_error_response(),
-            SubtitleError::Http(response) => return response.clone(),
+/// The one place a subtitle-dispatcher error becomes what the caller sees.
+impl From<SubtitleError> for ErrorResponse {
+    fn from(error: SubtitleError) -> Self {
+        let (status, code) = match &error {
+            SubtitleError::Shared(shared) => return shared.clone().into(),
+            SubtitleError::Request(request) => return request.clone().into(),
             SubtitleError::InvalidRoom(_) => (StatusCode::BAD_REQUEST, "invalid_room"),
             SubtitleError::MissingToken => (StatusCode::UNAUTHORIZED, "missing_token"),
             SubtitleError::Token(TokenRejection::Invalid) => (StatusCode::UNAUTHORIZED, "invalid_token"),
@@ -55,7 +51,10 @@ impl SubtitleError {
             SubtitleError::UnsupportedMediaType => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type"),
             SubtitleError::InvalidBody(_) => (StatusCode::BAD_REQUEST, "invalid_body"),
             SubtitleError::LanguageNotAllowed(_) => (StatusCode::BAD_REQUEST, "language_not_allowed"),
-            SubtitleError::RateLimited(_) => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
+            SubtitleError::RateLimited(seconds) => {
+                return ErrorResponse::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", error.to_string())
+                    .retry_after(*seconds)
+            }
             SubtitleError::RoomNotFound(_) => (StatusCode::NOT_FOUND, "room_not_found"),
             SubtitleError::NotInRoom => (StatusCode::FORBIDDEN, "not_in_room"),
             SubtitleError::NotRunning => (StatusCode::NOT_FOUND, "subtitles_not_running"),
@@ -66,6 +65,7 @@ impl SubtitleError {
                     "livekit_unavailable",
                     "LiveKit's API is unavailable; retry later",
                 )
+                .with_detail(&error)
             }
             SubtitleError::LiveKit(_) => {
                 return ErrorResponse::new(
@@ -73,8 +73,9 @@ impl SubtitleError {
                     "livekit_error",
                     "LiveKit's API refused the request",
                 )
+                .with_detail(&error)
             }
         };
-        ErrorResponse::new(status, code, self.to_string())
+        ErrorResponse::new(status, code, error.to_string())
     }
 }

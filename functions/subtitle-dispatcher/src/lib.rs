@@ -7,5 +7,5 @@ pub mod service;
 pub mod settings;
 
 pub use error::SubtitleError;
-pub use service::{room_of_path, SubtitleService, ROUTES, ROUTE_TEMPLATE};
+pub use service::SubtitleService;
 pub use settings::SubtitleSettings;

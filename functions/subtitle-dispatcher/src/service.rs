@@ -3,15 +3,15 @@
 //! call AgentDispatchService themselves: it needs admin credentials.
 
 use std::sync::Arc;
-use std::time::Instant;
 
-use lambda_http::http::{header, HeaderValue, Method, Request, Response, StatusCode};
+use lambda_http::http::{Method, Request, Response, StatusCode};
 use lambda_http::Body;
 use livekit_lambda_shared::livekit::{ApiFailure, ClientCache, LiveKitClients};
+use livekit_lambda_shared::routes::{Function, Matched};
 use livekit_lambda_shared::token::verify_room_token;
-use livekit_lambda_shared::validate::check_name;
-use livekit_lambda_shared::web::{self, json_response, RequestFacts};
-use livekit_lambda_shared::{CredentialStore, EnvSettings, Runtime};
+use livekit_lambda_shared::validate::RoomName;
+use livekit_lambda_shared::web::{self, json_response, CorsPolicy, ErrorResponse, RequestFacts};
+use livekit_lambda_shared::{pipeline, CredentialStore, EnvSettings, Service};
 use livekit_protocol as proto;
 use serde::Serialize;
 use serde_json::{json, Value};
@@ -20,25 +20,15 @@ use crate::error::SubtitleError;
 use crate::rate_limit::RateLimiter;
 use crate::settings::SubtitleSettings;
 
-/// The route, as API Gateway and the template name it.
-pub const ROUTE_TEMPLATE: &str = "/rooms/{room}/subtitles";
-pub const METHODS: &[Method] = &[Method::POST, Method::DELETE, Method::OPTIONS];
-pub const ROUTES: &[(&str, &[Method])] = &[(ROUTE_TEMPLATE, METHODS)];
-
 /// Largest accepted body (`{"language":"…"}`).
 const MAX_BODY_BYTES: usize = 4096;
-const MAX_ROOM_CHARS: usize = 128;
 
-/// The room of a `/rooms/{room}/subtitles` path, percent-decoded; `None` for any other path.
-pub fn room_of_path(path: &str) -> Option<Result<String, SubtitleError>> {
-    let segment = path.strip_prefix("/rooms/")?.strip_suffix("/subtitles")?;
-    if segment.is_empty() || segment.contains('/') {
-        return None;
-    }
-    let query = format!("room={segment}");
-    Some(web::parse_query(Some(&query)).map_err(SubtitleError::Http).and_then(|mut q| {
-        q.remove("room").ok_or(SubtitleError::InvalidRoom(livekit_lambda_shared::validate::NameProblem::Empty))
-    }))
+/// The room named by the route's `{room}` segment, percent-decoded and validated with
+/// the limit every function shares (`MAX_NAME_CHARS`).
+fn room_of_segment(segment: &str, settings: &SubtitleSettings) -> Result<RoomName, SubtitleError> {
+    let mut query = web::parse_query(Some(&format!("room={segment}")))?;
+    let room = query.remove("room").unwrap_or_default();
+    RoomName::parse(room, settings.names).map_err(SubtitleError::InvalidRoom)
 }
 
 #[derive(Debug, Serialize)]
@@ -70,66 +60,8 @@ impl SubtitleService {
         Self { inner: Arc::new(Inner { settings, credentials, clients, limiter }) }
     }
 
-    pub async fn from_env(env: &EnvSettings, runtime: Runtime) -> Result<Self, livekit_lambda_shared::Error> {
-        let settings = SubtitleSettings::from_env(env)?;
-        let credentials = CredentialStore::from_env(env, runtime).await?;
-        Ok(Self::new(settings, Arc::new(credentials)))
-    }
-
-    /// Shares one credential store with the other routes of the local server.
-    pub fn with_credentials(
-        env: &EnvSettings,
-        credentials: Arc<CredentialStore>,
-    ) -> Result<Self, livekit_lambda_shared::Error> {
-        Ok(Self::new(SubtitleSettings::from_env(env)?, credentials))
-    }
-
-    pub async fn warm_up(&self) {
-        if self.inner.settings.active_agent().is_none() {
-            tracing::info!(
-                "subtitles are off (SUBTITLE_AGENT_NAME unset or SUBTITLES_ENABLED=false): every route answers 404"
-            );
-            return;
-        }
-        self.inner.credentials.warm_up().await;
-    }
-
     pub async fn handle(&self, request: Request<Body>) -> Response<Body> {
-        let started = Instant::now();
-        let method = request.method().clone();
-        let mut facts = RequestFacts::default();
-        let settings = &self.inner.settings;
-        let room = room_of_path(request.uri().path());
-        let result = match (settings.active_agent(), room) {
-            // Off, or not our path: as if the function did not exist.
-            (None, _) | (_, None) => Err(SubtitleError::Http(web::ErrorResponse::not_found())),
-            (Some(_), Some(Err(error))) => Err(error),
-            (Some(agent), Some(Ok(room))) => {
-                facts.room = Some(room.clone());
-                match method {
-                    Method::OPTIONS => settings.cors.preflight(request.headers(), METHODS).map_err(SubtitleError::Http),
-                    Method::POST | Method::DELETE => self.start_or_stop(&request, agent, &room, &mut facts).await,
-                    _ => Ok(web::method_not_allowed(METHODS)),
-                }
-            }
-        };
-        let route = if facts.room.is_some() { ROUTE_TEMPLATE } else { "unknown" };
-        let retry_after = match &result {
-            Err(SubtitleError::RateLimited(seconds)) => HeaderValue::from_str(&seconds.to_string()).ok(),
-            _ => None,
-        };
-        let result = result.map_err(|error| {
-            let rendered = error.to_error_response();
-            if rendered.status.is_server_error() {
-                tracing::error!(error = %error, code = rendered.code, "subtitle request failed");
-            }
-            rendered
-        });
-        let mut response = web::finish(request.headers(), &method, route, started, facts, result, &settings.cors);
-        if let Some(seconds) = retry_after {
-            response.headers_mut().insert(header::RETRY_AFTER, seconds);
-        }
-        response
+        pipeline::handle(self, request).await
     }
 
     async fn start_or_stop(
@@ -140,17 +72,9 @@ impl SubtitleService {
         facts: &mut RequestFacts,
     ) -> Result<Response<Body>, SubtitleError> {
         let inner = &self.inner;
-        check_name(room, MAX_ROOM_CHARS).map_err(SubtitleError::InvalidRoom)?;
         // Bounded before anything else, authenticated or not.
         web::body_within(request, MAX_BODY_BYTES)?;
-        let token = request
-            .headers()
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().strip_prefix("Bearer "))
-            .map(str::trim)
-            .filter(|t| !t.is_empty())
-            .ok_or(SubtitleError::MissingToken)?;
+        let token = web::bearer_token(request.headers()).ok_or(SubtitleError::MissingToken)?;
         let credentials = inner.credentials.current().await?;
         // The whole point: a token for room A never acts in room B. Nothing reaches
         // LiveKit before this check passes.
@@ -269,9 +193,40 @@ impl SubtitleService {
     }
 }
 
-impl livekit_lambda_shared::lambda::Handler for SubtitleService {
-    async fn handle(&self, request: Request<Body>) -> Response<Body> {
-        SubtitleService::handle(self, request).await
+impl Service for SubtitleService {
+    const FUNCTION: Function = Function::SubtitleDispatcher;
+
+    fn with_credentials(
+        env: &EnvSettings,
+        credentials: Arc<CredentialStore>,
+    ) -> Result<Self, livekit_lambda_shared::Error> {
+        Ok(Self::new(SubtitleSettings::from_env(env)?, credentials))
+    }
+
+    fn credentials(&self) -> &CredentialStore {
+        &self.inner.credentials
+    }
+
+    fn cors(&self) -> &CorsPolicy {
+        &self.inner.settings.cors
+    }
+
+    /// Off (`SUBTITLE_AGENT_NAME` unset or `SUBTITLES_ENABLED=false`): 404 everywhere.
+    fn enabled(&self) -> bool {
+        self.inner.settings.active_agent().is_some()
+    }
+
+    async fn call(
+        &self,
+        route: Matched<'_>,
+        request: &Request<Body>,
+        facts: &mut RequestFacts,
+    ) -> Result<Response<Body>, ErrorResponse> {
+        let settings = &self.inner.settings;
+        let agent = settings.active_agent().unwrap_or_default();
+        let room = room_of_segment(route.segment.unwrap_or_default(), settings)?;
+        facts.room = Some(room.to_string());
+        Ok(self.start_or_stop(request, agent, &room, facts).await?)
     }
 }
 
@@ -280,12 +235,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn room_comes_from_the_path() {
-        assert_eq!(room_of_path("/rooms/demo/subtitles").unwrap().unwrap(), "demo");
-        assert_eq!(room_of_path("/rooms/J%C3%A9r%C3%B4me%20room/subtitles").unwrap().unwrap(), "Jérôme room");
-        assert!(room_of_path("/rooms//subtitles").is_none());
-        assert!(room_of_path("/rooms/a/b/subtitles").is_none());
-        assert!(room_of_path("/token").is_none());
-        assert!(room_of_path("/rooms/%ZZ/subtitles").unwrap().is_err());
+    fn room_comes_from_the_path_with_the_shared_limit() {
+        let settings = SubtitleSettings::default();
+        let room = |segment: &str| room_of_segment(segment, &settings).map(RoomName::into_string);
+        assert_eq!(room("demo").unwrap(), "demo");
+        assert_eq!(room("J%C3%A9r%C3%B4me%20room").unwrap(), "Jérôme room");
+        assert!(matches!(room("%ZZ"), Err(SubtitleError::Request(_))));
+        assert!(matches!(room(&"r".repeat(129)), Err(SubtitleError::InvalidRoom(_))));
+        let wide = SubtitleSettings::from_env(&EnvSettings::from_pairs([("MAX_NAME_CHARS", "200")])).unwrap();
+        assert!(room_of_segment(&"r".repeat(200), &wide).is_ok(), "MAX_NAME_CHARS applies here too");
     }
 }

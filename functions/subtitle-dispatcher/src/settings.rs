@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use livekit_lambda_shared::validate::NameLimit;
 use livekit_lambda_shared::web::CorsPolicy;
 use livekit_lambda_shared::{EnvSettings, Error};
 
@@ -20,6 +21,8 @@ pub struct SubtitleSettings {
     pub cors: CorsPolicy,
     /// `LIVEKIT_API_TIMEOUT_MS`
     pub api_timeout: Duration,
+    /// `MAX_NAME_CHARS`: the room-name limit, the same as the token generator's.
+    pub names: NameLimit,
 }
 
 impl Default for SubtitleSettings {
@@ -32,6 +35,7 @@ impl Default for SubtitleSettings {
             requests_per_minute: 10,
             cors: CorsPolicy::Closed,
             api_timeout: Duration::from_secs(3),
+            names: NameLimit::default(),
         }
     }
 }
@@ -40,10 +44,10 @@ impl SubtitleSettings {
     pub fn from_env(env: &EnvSettings) -> Result<Self, Error> {
         let languages = env.list("SUBTITLE_LANGUAGES");
         if let Some(bad) = languages.iter().find(|l| !is_language_tag(l)) {
-            return Err(Error::Config {
-                variable: "SUBTITLE_LANGUAGES".into(),
-                reason: format!("entry `{bad}` is not a language tag like `en` or `pt-BR`"),
-            });
+            return Err(Error::config(
+                "SUBTITLE_LANGUAGES",
+                format!("entry `{bad}` is not a language tag like `en` or `pt-BR`"),
+            ));
         }
         Ok(Self {
             agent_name: env.non_empty("SUBTITLE_AGENT_NAME"),
@@ -52,7 +56,8 @@ impl SubtitleSettings {
             require_presence: env.bool("REQUIRE_PARTICIPANT_PRESENCE", true)?,
             requests_per_minute: env.u64_in("SUBTITLE_REQUESTS_PER_MINUTE", 10, 1..=10_000)? as u32,
             cors: CorsPolicy::from_env(env)?,
-            api_timeout: env.duration_millis("LIVEKIT_API_TIMEOUT_MS", 3000, 100..=20_000)?,
+            api_timeout: livekit_lambda_shared::livekit::api_timeout(env)?,
+            names: NameLimit::from_env(env)?,
         })
     }
 

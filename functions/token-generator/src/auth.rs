@@ -12,7 +12,7 @@ use lambda_http::http::Request;
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, RequestExt};
 use livekit_lambda_shared::token::PUBLISH_SOURCES;
-use livekit_lambda_shared::validate::check_name;
+use livekit_lambda_shared::validate::{Identity, NameLimit};
 use livekit_lambda_shared::{EnvSettings, Error};
 
 use crate::error::TokenError;
@@ -81,7 +81,7 @@ impl Default for AuthSettings {
 }
 
 fn invalid(variable: &str, reason: impl Into<String>) -> Error {
-    Error::Config { variable: variable.into(), reason: reason.into() }
+    Error::config(variable, reason)
 }
 
 /// An optional setting whose blank value means "none" (not "the default").
@@ -285,13 +285,12 @@ impl Caller {
     pub fn own_participant(
         &self,
         settings: &AuthSettings,
-        max_chars: usize,
-    ) -> Result<Option<(String, String)>, TokenError> {
+        limit: NameLimit,
+    ) -> Result<Option<(Identity, String)>, TokenError> {
         let Caller::User { subject, name, .. } = self else { return Ok(None) };
-        let identity = format!("{}{subject}", settings.identity_prefix);
-        check_name(&identity, max_chars)
+        let identity = Identity::parse(format!("{}{subject}", settings.identity_prefix), limit)
             .map_err(|problem| TokenError::InvalidName { field: "token subject", problem })?;
-        let name = if check_name(name, max_chars).is_ok() { name.clone() } else { String::new() };
+        let name = if Identity::parse(name.as_str(), limit).is_ok() { name.clone() } else { String::new() };
         Ok(Some((identity, name)))
     }
 
@@ -335,6 +334,7 @@ impl Caller {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::response;
 
     fn verified(claims: &[(&str, &str)], scopes: &[&str]) -> VerifiedClaims {
         VerifiedClaims::new(
@@ -409,15 +409,15 @@ mod tests {
         let client = Caller::from_claims(&verified(&[("sub", "app"), ("client_id", "app")], &["livekit/token"]), &s);
         assert_eq!(client.unwrap(), Caller::Client { client_id: "app".into(), admin: false, rooms: None });
         let none = Caller::from_claims(&verified(&[("sub", "u")], &["openid"]), &s).unwrap_err();
-        assert_eq!(none.to_error_response().code, "insufficient_scope");
-        assert_eq!(none.to_error_response().status, 403);
+        assert_eq!(response(&none).code, "insufficient_scope");
+        assert_eq!(response(&none).status, 403);
         let id_tokens = AuthSettings { user_scope: None, ..on() };
         assert!(Caller::from_claims(&verified(&[("sub", "u")], &[]), &id_tokens).is_ok());
         let no_sub = Caller::from_claims(&verified(&[], &["livekit/join"]), &s).unwrap_err();
-        assert_eq!(no_sub.to_error_response().status, 401);
+        assert_eq!(response(&no_sub).status, 401);
         let pinned = AuthSettings { issuer: Some("https://a".into()), ..on() };
         let other = Caller::from_claims(&verified(&[("sub", "u"), ("iss", "https://b")], &["livekit/join"]), &pinned);
-        assert_eq!(other.unwrap_err().to_error_response().code, "unauthenticated");
+        assert_eq!(response(&other.unwrap_err()).code, "unauthenticated");
         assert!(
             Caller::from_claims(&verified(&[("sub", "u"), ("iss", "https://a/")], &["livekit/join"]), &pinned).is_ok()
         );
@@ -446,7 +446,7 @@ mod tests {
         let user = Caller::from_claims(&verified(&[("sub", "u"), ("rooms", "[lobby team-*]")], &["livekit/join"]), &s)
             .unwrap();
         assert!(user.check_room("lobby", &s).is_ok() && user.check_room("team-a", &s).is_ok());
-        assert_eq!(user.check_room("lobby2", &s).unwrap_err().to_error_response().code, "room_not_allowed");
+        assert_eq!(response(&user.check_room("lobby2", &s).unwrap_err()).code, "room_not_allowed");
         let unlisted = Caller::from_claims(&verified(&[("sub", "u")], &["livekit/join"]), &s).unwrap();
         assert!(unlisted.check_room("lobby", &s).is_err(), "no rooms claim, no room");
         let app = Caller::Client { client_id: "app".into(), admin: false, rooms: None };
@@ -471,14 +471,14 @@ mod tests {
         app.attribute(&mut attributes, &s).unwrap();
         assert_eq!(attributes[OWNER_ATTRIBUTE], "owner:app");
         let mut forged = HashMap::from([(OWNER_ATTRIBUTE.to_string(), "owner:someone".to_string())]);
-        assert_eq!(app.attribute(&mut forged, &s).unwrap_err().to_error_response().code, "field_not_allowed");
+        assert_eq!(response(&app.attribute(&mut forged, &s).unwrap_err()).code, "field_not_allowed");
         let mut open = HashMap::from([(OWNER_ATTRIBUTE.to_string(), "x".to_string())]);
         assert!(Caller::Anonymous.attribute(&mut open, &s).is_ok(), "unchanged when authentication is off");
-        assert_eq!(user.own_participant(&s, 128).unwrap(), Some(("user:u-1".into(), String::new())));
-        assert_eq!(user.own_participant(&s, 5).unwrap_err().to_error_response().status, 400);
-        assert_eq!(app.own_participant(&s, 128).unwrap(), None);
+        assert_eq!(user.own_participant(&s, NameLimit(128)).unwrap(), Some((Identity::parse("user:u-1", NameLimit(128)).unwrap(), String::new())));
+        assert_eq!(response(&user.own_participant(&s, NameLimit(5)).unwrap_err()).status, 400);
+        assert_eq!(app.own_participant(&s, NameLimit(128)).unwrap(), None);
         let named =
             Caller::User { subject: "u-1".into(), name: "Jane\u{7}".into(), email: None, admin: false, rooms: None };
-        assert_eq!(named.own_participant(&s, 128).unwrap().unwrap().1, "", "an unusable name is left out");
+        assert_eq!(named.own_participant(&s, NameLimit(128)).unwrap().unwrap().1, "", "an unusable name is left out");
     }
 }

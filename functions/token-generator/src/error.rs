@@ -2,15 +2,16 @@
 
 use lambda_http::http::StatusCode;
 use livekit_lambda_shared::validate::NameProblem;
+use livekit_lambda_shared::web::RequestError;
 use livekit_lambda_shared::ErrorResponse;
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Clone, Debug, thiserror::Error)]
 pub enum TokenError {
     #[error(transparent)]
     Shared(#[from] livekit_lambda_shared::Error),
-    /// Already an HTTP error (query parsing, body limits, CORS).
-    #[error("{}", .0.message)]
-    Http(ErrorResponse),
+    /// The query string or the body's size.
+    #[error(transparent)]
+    Request(#[from] RequestError),
     #[error("missing query parameter `{0}`")]
     MissingParameter(&'static str),
     #[error("`{field}` {problem}")]
@@ -39,17 +40,12 @@ pub enum TokenError {
     ReservedAttribute(String),
 }
 
-impl From<ErrorResponse> for TokenError {
-    fn from(error: ErrorResponse) -> Self {
-        TokenError::Http(error)
-    }
-}
-
-impl TokenError {
-    pub fn to_error_response(&self) -> ErrorResponse {
-        let (status, code) = match self {
-            TokenError::Shared(shared) => return shared.to_error_response(),
-            TokenError::Http(response) => return response.clone(),
+/// The one place a token-generator error becomes what the caller sees.
+impl From<TokenError> for ErrorResponse {
+    fn from(error: TokenError) -> Self {
+        let (status, code) = match &error {
+            TokenError::Shared(shared) => return shared.clone().into(),
+            TokenError::Request(request) => return request.clone().into(),
             TokenError::MissingParameter(_) => (StatusCode::BAD_REQUEST, "missing_parameter"),
             TokenError::InvalidName { field, .. } => (StatusCode::BAD_REQUEST, invalid_code(field)),
             TokenError::UnsupportedMediaType => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type"),
@@ -64,7 +60,7 @@ impl TokenError {
             TokenError::RoomNotAllowed(_) => (StatusCode::FORBIDDEN, "room_not_allowed"),
             TokenError::ReservedAttribute(_) => (StatusCode::FORBIDDEN, "field_not_allowed"),
         };
-        ErrorResponse::new(status, code, self.to_string())
+        ErrorResponse::new(status, code, error.to_string())
     }
 }
 
@@ -75,4 +71,10 @@ fn invalid_code(field: &str) -> &'static str {
         "participant_name" => "invalid_name",
         _ => "invalid_field",
     }
+}
+
+/// For tests that look at a refusal without giving it up.
+#[cfg(test)]
+pub(crate) fn response(error: &TokenError) -> ErrorResponse {
+    error.clone().into()
 }

@@ -11,5 +11,5 @@ pub mod settings;
 pub use auth::{AuthSettings, Caller};
 pub use error::TokenError;
 pub use request::TokenRequest;
-pub use service::{TokenService, ROUTES};
+pub use service::TokenService;
 pub use settings::TokenSettings;

@@ -6,7 +6,7 @@ use std::fmt;
 
 use lambda_http::http::HeaderMap;
 use livekit_lambda_shared::random::random_id;
-use livekit_lambda_shared::validate::check_name;
+use livekit_lambda_shared::validate::{check_name, Identity, RoomName};
 use livekit_lambda_shared::web::{media_type, parse_query, printable};
 use livekit_protocol::{RoomConfiguration, TokenSourceRequest};
 use serde::de::{Deserializer, MapAccess, Visitor};
@@ -42,18 +42,21 @@ impl TokenRequest {
     ) -> Result<Self, TokenError> {
         let params = parse_query(query)?;
         let room = params.get("room").ok_or(TokenError::MissingParameter("room"))?;
-        let max = settings.limits.name_chars;
-        check_name(room, max).map_err(|problem| TokenError::InvalidName { field: "room", problem })?;
+        let limit = settings.limits.names;
+        let room = RoomName::parse(room.as_str(), limit)
+            .map_err(|problem| TokenError::InvalidName { field: "room", problem })?
+            .into_string();
         let participant = match params.get("participant") {
             Some(participant) => participant,
             None if participant_required => return Err(TokenError::MissingParameter("participant")),
-            None => return Ok(Self { room: room.clone(), ..Self::default() }),
+            None => return Ok(Self { room, ..Self::default() }),
         };
-        check_name(participant, max).map_err(|problem| TokenError::InvalidName { field: "participant", problem })?;
+        let participant = Identity::parse(participant.as_str(), limit)
+            .map_err(|problem| TokenError::InvalidName { field: "participant", problem })?;
         Ok(Self {
-            room: room.clone(),
-            identity: suffixed(participant, settings)?,
-            name: participant.clone(),
+            room,
+            identity: suffixed(&participant, settings)?,
+            name: participant.into_string(),
             ..Self::default()
         })
     }
@@ -76,25 +79,23 @@ impl TokenRequest {
     }
 
     fn from_token_source_request(source: TokenSourceRequest, settings: &TokenSettings) -> Result<Self, TokenError> {
-        let max = settings.limits.name_chars;
+        let limit = settings.limits.names;
         let room = match source.room_name.filter(|r| !r.is_empty()) {
-            Some(room) => {
-                check_name(&room, max).map_err(|problem| TokenError::InvalidName { field: "room_name", problem })?;
-                room
-            }
+            Some(room) => RoomName::parse(room, limit)
+                .map_err(|problem| TokenError::InvalidName { field: "room_name", problem })?
+                .into_string(),
             None => format!("room-{}", random_id(GENERATED_ID_CHARS)?),
         };
         let identity = match source.participant_identity.filter(|i| !i.is_empty()) {
-            Some(identity) => {
-                check_name(&identity, max)
-                    .map_err(|problem| TokenError::InvalidName { field: "participant_identity", problem })?;
-                identity
-            }
+            Some(identity) => Identity::parse(identity, limit)
+                .map_err(|problem| TokenError::InvalidName { field: "participant_identity", problem })?
+                .into_string(),
             None => format!("participant-{}", random_id(GENERATED_ID_CHARS)?),
         };
         let name = source.participant_name.unwrap_or_default();
         if !name.is_empty() {
-            check_name(&name, max).map_err(|problem| TokenError::InvalidName { field: "participant_name", problem })?;
+            check_name(&name, limit.0)
+                .map_err(|problem| TokenError::InvalidName { field: "participant_name", problem })?;
         }
         let metadata = source.participant_metadata.unwrap_or_default();
         if metadata.len() > settings.limits.metadata_bytes {
@@ -282,7 +283,7 @@ mod tests {
     }
 
     fn code(result: Result<TokenRequest, TokenError>) -> &'static str {
-        result.unwrap_err().to_error_response().code
+        livekit_lambda_shared::ErrorResponse::from(result.unwrap_err()).code
     }
 
     #[test]
@@ -414,8 +415,8 @@ mod tests {
         ] {
             let err = post(body, &s).unwrap_err();
             assert!(err.to_string().contains(field), "{err}");
-            assert_eq!(err.to_error_response().code, "field_not_allowed");
-            assert_eq!(err.to_error_response().status, 403);
+            let response = livekit_lambda_shared::ErrorResponse::from(err);
+            assert_eq!((response.code, response.status.as_u16()), ("field_not_allowed", 403));
         }
         assert_eq!(code(post(r#"{"room_name":"a","room_config":{"name":"b"}}"#, &s)), "invalid_field");
         assert!(post(r#"{"room_name":"a","room_config":{"name":"a"}}"#, &s).is_ok());

@@ -2,23 +2,19 @@
 //! that Lambda, the local server and the tests all call the same way.
 
 use std::sync::Arc;
-use std::time::Instant;
 
 use lambda_http::http::{Method, Request, Response, StatusCode};
 use lambda_http::Body;
+use livekit_lambda_shared::routes::{self, Function, Matched};
 use livekit_lambda_shared::token::ParticipantToken;
-use livekit_lambda_shared::web::{self, json_response, RequestFacts};
-use livekit_lambda_shared::{CredentialStore, EnvSettings, Runtime};
+use livekit_lambda_shared::web::{self, json_response, CorsPolicy, ErrorResponse, RequestFacts};
+use livekit_lambda_shared::{pipeline, CredentialStore, EnvSettings, Service};
 use serde::Serialize;
 
 use crate::auth::Caller;
 use crate::error::TokenError;
 use crate::request::{suffixed, TokenRequest};
 use crate::settings::TokenSettings;
-
-/// Routes this function answers, for the local server and the template checks.
-pub const ROUTES: &[(&str, &[Method])] =
-    &[("/token", &[Method::GET, Method::POST, Method::OPTIONS]), ("/health", &[Method::GET])];
 
 /// The seed contract: `GET /token` → `{token, url, room, participant}`.
 #[derive(Debug, Serialize)]
@@ -57,47 +53,8 @@ impl TokenService {
         Self { settings: Arc::new(settings), credentials }
     }
 
-    /// Reads every setting and chooses the credential source; an invalid setting is an error
-    /// naming the variable.
-    pub async fn from_env(env: &EnvSettings, runtime: Runtime) -> Result<Self, livekit_lambda_shared::Error> {
-        let settings = TokenSettings::from_env(env)?;
-        let credentials = CredentialStore::from_env(env, runtime).await?;
-        Ok(Self::new(settings, Arc::new(credentials)))
-    }
-
-    /// Loads the credentials once during the cold start (Lambda's init phase runs at full
-    /// CPU); a failure here is logged and retried by the first request that needs them.
-    pub async fn warm_up(&self) {
-        self.credentials.warm_up().await;
-    }
-
     pub async fn handle(&self, request: Request<Body>) -> Response<Body> {
-        let started = Instant::now();
-        let method = request.method().clone();
-        let route = ROUTES.iter().find(|(path, _)| *path == request.uri().path());
-        let mut facts = RequestFacts::default();
-
-        let result = match route {
-            None => Err(TokenError::Http(web::ErrorResponse::not_found())),
-            Some((path, allowed)) => match (*path, &method) {
-                ("/token", &Method::GET) => self.issue(&request, Form::Simple, &mut facts).await,
-                ("/token", &Method::POST) => self.issue(&request, Form::Standard, &mut facts).await,
-                ("/token", &Method::OPTIONS) => {
-                    self.settings.cors.preflight(request.headers(), allowed).map_err(TokenError::Http)
-                }
-                ("/health", &Method::GET) => Ok(json_response(StatusCode::OK, &serde_json::json!({"status": "ok"}))),
-                _ => Ok(web::method_not_allowed(allowed)),
-            },
-        };
-        let result = result.map_err(|error| {
-            let rendered = error.to_error_response();
-            if rendered.status.is_server_error() {
-                tracing::error!(error = %error, code = rendered.code, "request failed");
-            }
-            rendered
-        });
-        let route = route.map_or("unknown", |(path, _)| path);
-        web::finish(request.headers(), &method, route, started, facts, result, &self.settings.cors)
+        pipeline::handle(self, request).await
     }
 
     async fn issue(
@@ -122,7 +79,7 @@ impl TokenService {
             }
         };
         // A signed-in user is who their token says, whatever the request names.
-        if let Some((identity, name)) = caller.own_participant(auth, self.settings.limits.name_chars)? {
+        if let Some((identity, name)) = caller.own_participant(auth, self.settings.limits.names)? {
             token_request.identity = suffixed(&identity, &self.settings)?;
             token_request.name = name;
         }
@@ -171,15 +128,42 @@ impl TokenService {
     }
 }
 
-impl livekit_lambda_shared::lambda::Handler for TokenService {
-    async fn handle(&self, request: Request<Body>) -> Response<Body> {
-        TokenService::handle(self, request).await
+impl Service for TokenService {
+    const FUNCTION: Function = Function::TokenGenerator;
+
+    fn with_credentials(
+        env: &EnvSettings,
+        credentials: Arc<CredentialStore>,
+    ) -> Result<Self, livekit_lambda_shared::Error> {
+        Ok(Self::new(TokenSettings::from_env(env)?, credentials))
+    }
+
+    fn credentials(&self) -> &CredentialStore {
+        &self.credentials
+    }
+
+    fn cors(&self) -> &CorsPolicy {
+        &self.settings.cors
+    }
+
+    async fn call(
+        &self,
+        route: Matched<'_>,
+        request: &Request<Body>,
+        facts: &mut RequestFacts,
+    ) -> Result<Response<Body>, ErrorResponse> {
+        match (route.route.path, request.method()) {
+            (routes::TOKEN, &Method::GET) => Ok(self.issue(request, Form::Simple, facts).await?),
+            (routes::TOKEN, _) => Ok(self.issue(request, Form::Standard, facts).await?),
+            _ => Ok(json_response(StatusCode::OK, &serde_json::json!({"status": "ok"}))),
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use livekit_lambda_shared::web::SECURITY_HEADERS;
     use livekit_lambda_shared::{CachePolicy, CredentialSource, Credentials};
 
     fn service_with(source: CredentialSource) -> TokenService {
@@ -216,8 +200,9 @@ mod tests {
         let post_health = service.handle(Request::post("/health").body(Body::Empty).unwrap()).await;
         assert_eq!(post_health.status(), StatusCode::METHOD_NOT_ALLOWED);
         for response in [&missing, &put, &post_health] {
-            assert_eq!(response.headers()["cache-control"], "no-store");
-            assert_eq!(response.headers()["x-content-type-options"], "nosniff");
+            for (name, value) in SECURITY_HEADERS {
+                assert_eq!(response.headers()[name], value);
+            }
             assert!(response.headers().get("access-control-allow-origin").is_none());
         }
         let ok = service.handle(get("/token?room=a&participant=b")).await;

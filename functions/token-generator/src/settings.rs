@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use livekit_lambda_shared::token::PUBLISH_SOURCES;
+use livekit_lambda_shared::validate::NameLimit;
 use livekit_lambda_shared::web::CorsPolicy;
 use livekit_lambda_shared::{EnvSettings, Error};
 
@@ -29,8 +30,8 @@ pub struct TokenSettings {
 pub struct Limits {
     /// `MAX_BODY_BYTES`
     pub body_bytes: usize,
-    /// `MAX_NAME_CHARS`: room names, identities and display names.
-    pub name_chars: usize,
+    /// `MAX_NAME_CHARS`: room names, identities and display names (shared by every function).
+    pub names: NameLimit,
     /// `MAX_METADATA_BYTES`: participant metadata and each agent's metadata.
     pub metadata_bytes: usize,
     /// `MAX_ATTRIBUTES`: number of participant attributes.
@@ -50,7 +51,7 @@ impl Default for TokenSettings {
             allowed_agents: Vec::new(),
             append_identity_suffix: false,
             cors: CorsPolicy::Closed,
-            limits: Limits { body_bytes: 16 * 1024, name_chars: 128, metadata_bytes: 4096, attributes: 32 },
+            limits: Limits { body_bytes: 16 * 1024, names: NameLimit(128), metadata_bytes: 4096, attributes: 32 },
             auth: AuthSettings::default(),
         }
     }
@@ -67,7 +68,7 @@ impl TokenSettings {
             cors: CorsPolicy::from_env(env)?,
             limits: Limits {
                 body_bytes: env.usize_in("MAX_BODY_BYTES", defaults.limits.body_bytes, 256..=1024 * 1024)?,
-                name_chars: env.usize_in("MAX_NAME_CHARS", defaults.limits.name_chars, 1..=1024)?,
+                names: NameLimit::from_env(env)?,
                 metadata_bytes: env.usize_in("MAX_METADATA_BYTES", defaults.limits.metadata_bytes, 0..=64 * 1024)?,
                 attributes: env.usize_in("MAX_ATTRIBUTES", defaults.limits.attributes, 0..=256)?,
             },

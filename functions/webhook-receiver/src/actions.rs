@@ -6,12 +6,17 @@ use livekit_api::services::sip::{CreateSIPDispatchRuleOptions, ListSIPDispatchRu
 use livekit_lambda_shared::livekit::{ApiFailure, LiveKitClients};
 use livekit_lambda_shared::random::random_digits;
 use livekit_protocol as proto;
+use serde::Serialize;
 use serde_json::{json, Map, Value};
 
 use crate::settings::{SipDialIn, DIAL_IN_METADATA_KEY, MANAGED_BY, PIN_DIGITS};
 
-/// What an action did, for the log and the response.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What an action did, for the log and the response: in the reply's `actions` list as
+/// `{"type":"recording_notice_sent","room":…,"egress_id":…}`,
+/// `{"type":"dial_in_rule_created"|"dial_in_rule_kept","room":…,"rule_id":…}` or
+/// `{"type":"dial_in_rules_deleted","room":…,"count":…}` (docs/endpoints.md).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
 pub enum Action {
     RecordingNoticeSent { room: String, egress_id: String },
     DialInRuleCreated { room: String, rule_id: String },

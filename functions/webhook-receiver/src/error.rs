@@ -2,14 +2,15 @@
 
 use lambda_http::http::StatusCode;
 use livekit_lambda_shared::livekit::ApiFailure;
+use livekit_lambda_shared::web::RequestError;
 use livekit_lambda_shared::ErrorResponse;
 
 #[derive(Debug, thiserror::Error)]
 pub enum WebhookError {
     #[error(transparent)]
     Shared(#[from] livekit_lambda_shared::Error),
-    #[error("{}", .0.message)]
-    Http(ErrorResponse),
+    #[error(transparent)]
+    Request(#[from] RequestError),
     #[error("missing Authorization header")]
     MissingAuthorization,
     /// Bad signature, wrong key, expired, or a body that does not match its `sha256` claim.
@@ -26,17 +27,12 @@ pub enum WebhookError {
     LiveKitUnavailable(ApiFailure),
 }
 
-impl From<ErrorResponse> for WebhookError {
-    fn from(error: ErrorResponse) -> Self {
-        WebhookError::Http(error)
-    }
-}
-
-impl WebhookError {
-    pub fn to_error_response(&self) -> ErrorResponse {
-        let (status, code) = match self {
-            WebhookError::Shared(shared) => return shared.to_error_response(),
-            WebhookError::Http(response) => return response.clone(),
+/// The one place a webhook-receiver error becomes what LiveKit sees.
+impl From<WebhookError> for ErrorResponse {
+    fn from(error: WebhookError) -> Self {
+        let (status, code) = match &error {
+            WebhookError::Shared(shared) => return shared.clone().into(),
+            WebhookError::Request(request) => return request.clone().into(),
             WebhookError::MissingAuthorization => (StatusCode::UNAUTHORIZED, "missing_authorization"),
             WebhookError::InvalidSignature => (StatusCode::UNAUTHORIZED, "invalid_signature"),
             WebhookError::UnsupportedMediaType => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type"),
@@ -48,8 +44,9 @@ impl WebhookError {
                     "livekit_unavailable",
                     "LiveKit's API is unavailable; retry later",
                 )
+                .with_detail(&error)
             }
         };
-        ErrorResponse::new(status, code, self.to_string())
+        ErrorResponse::new(status, code, error.to_string())
     }
 }

@@ -7,5 +7,5 @@ pub mod service;
 pub mod settings;
 
 pub use error::WebhookError;
-pub use service::{WebhookService, KNOWN_EVENTS, ROUTES};
+pub use service::{WebhookService, KNOWN_EVENTS};
 pub use settings::WebhookSettings;

@@ -1,13 +1,6 @@
-use lambda_http::Error;
-use livekit_lambda_shared::{lambda, telemetry, EnvSettings, Runtime};
 use webhook_receiver::WebhookService;
 
 #[tokio::main(flavor = "current_thread")]
-async fn main() -> Result<(), Error> {
-    telemetry::init(Runtime::Lambda);
-    let service = WebhookService::from_env(&EnvSettings::from_process(), Runtime::Lambda)
-        .await
-        .inspect_err(|error| tracing::error!(error = %error, "start-up failed"))?;
-    service.warm_up().await;
-    lambda::serve(service).await
+async fn main() -> Result<(), lambda_http::Error> {
+    livekit_lambda_shared::lambda::start::<WebhookService>().await
 }

@@ -2,15 +2,15 @@
 
 use std::collections::{HashSet, VecDeque};
 use std::sync::Arc;
-use std::time::Instant;
 
-use lambda_http::http::{header, Method, Request, Response, StatusCode};
+use lambda_http::http::{Request, Response, StatusCode};
 use lambda_http::Body;
 use livekit_api::access_token::TokenVerifier;
 use livekit_api::webhooks::{WebhookError as ReceiveError, WebhookReceiver};
 use livekit_lambda_shared::livekit::{ApiFailure, ClientCache};
-use livekit_lambda_shared::web::{self, json_response, CorsPolicy, RequestFacts};
-use livekit_lambda_shared::{CredentialStore, Credentials, EnvSettings, Runtime};
+use livekit_lambda_shared::routes::{Function, Matched};
+use livekit_lambda_shared::web::{self, json_response, ErrorResponse, RequestFacts};
+use livekit_lambda_shared::{pipeline, CredentialStore, Credentials, EnvSettings, Service};
 use livekit_protocol as proto;
 use serde_json::json;
 use tokio::sync::Mutex;
@@ -18,8 +18,6 @@ use tokio::sync::Mutex;
 use crate::actions::{self, Action};
 use crate::error::WebhookError;
 use crate::settings::WebhookSettings;
-
-pub const ROUTES: &[(&str, &[Method])] = &[("/webhook", &[Method::POST])];
 
 /// The events LiveKit sends today. Anything else is logged and acknowledged, so
 /// LiveKit does not retry what we deliberately ignore.
@@ -102,50 +100,8 @@ impl WebhookService {
         }
     }
 
-    pub async fn from_env(env: &EnvSettings, runtime: Runtime) -> Result<Self, livekit_lambda_shared::Error> {
-        let settings = WebhookSettings::from_env(env)?;
-        let credentials = CredentialStore::from_env(env, runtime).await?;
-        Ok(Self::new(settings, Arc::new(credentials)))
-    }
-
-    /// Shares one credential store with the other routes of the local server.
-    pub fn with_credentials(
-        env: &EnvSettings,
-        credentials: Arc<CredentialStore>,
-    ) -> Result<Self, livekit_lambda_shared::Error> {
-        Ok(Self::new(WebhookSettings::from_env(env)?, credentials))
-    }
-
-    pub async fn warm_up(&self) {
-        self.inner.credentials.warm_up().await;
-    }
-
     pub async fn handle(&self, request: Request<Body>) -> Response<Body> {
-        let started = Instant::now();
-        let method = request.method().clone();
-        let route = ROUTES.iter().find(|(path, _)| *path == request.uri().path());
-        let mut facts = RequestFacts::default();
-        let result = match route {
-            None => Err(WebhookError::Http(web::ErrorResponse::not_found())),
-            Some((_, allowed)) if !allowed.contains(&method) => Ok(web::method_not_allowed(allowed)),
-            Some(_) => self.receive(&request, &mut facts).await,
-        };
-        let result = result.map_err(|error| {
-            let rendered = error.to_error_response();
-            match &error {
-                WebhookError::InvalidSignature | WebhookError::MissingAuthorization => {
-                    tracing::warn!(code = rendered.code, "rejected a webhook delivery")
-                }
-                _ if rendered.status.is_server_error() => {
-                    tracing::error!(error = %error, code = rendered.code, "webhook failed")
-                }
-                _ => {}
-            }
-            rendered
-        });
-        let route = route.map_or("unknown", |(path, _)| path);
-        // Server to server: no browser calls this, so CORS stays closed.
-        web::finish(request.headers(), &method, route, started, facts, result, &CorsPolicy::Closed)
+        pipeline::handle(self, request).await
     }
 
     async fn receive(&self, request: &Request<Body>, facts: &mut RequestFacts) -> Result<Response<Body>, WebhookError> {
@@ -155,14 +111,8 @@ impl WebhookService {
             Some("application/webhook+json" | "application/json") => {}
             _ => return Err(WebhookError::UnsupportedMediaType),
         }
-        let authorization = request
-            .headers()
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .map(|v| v.trim())
-            .filter(|v| !v.is_empty())
-            .ok_or(WebhookError::MissingAuthorization)?;
-        let token = authorization.strip_prefix("Bearer ").unwrap_or(authorization).trim();
+        // LiveKit sends the bare JWT; `Bearer <jwt>` is accepted too.
+        let token = web::bearer_token(request.headers()).ok_or(WebhookError::MissingAuthorization)?;
         let body = std::str::from_utf8(body).map_err(|_| WebhookError::InvalidBody)?;
 
         let credentials = self.inner.credentials.current().await?;
@@ -185,10 +135,7 @@ impl WebhookService {
         let body = match outcome {
             Ok(Outcome::Duplicate) => json!({"status": "duplicate", "event": event.event, "id": event.id}),
             Ok(Outcome::Ignored) => json!({"status": "ignored", "event": event.event, "id": event.id}),
-            Ok(Outcome::Acted(done)) => {
-                let done: Vec<String> = done.iter().map(|a| format!("{a:?}")).collect();
-                json!({"status": "ok", "event": event.event, "id": event.id, "actions": done})
-            }
+            Ok(Outcome::Acted(done)) => json!({"status": "ok", "event": event.event, "id": event.id, "actions": done}),
             Err(failure) if failure.transient => return Err(WebhookError::LiveKitUnavailable(failure)),
             Err(failure) => {
                 // A retry would fail the same way: acknowledge, and say so loudly in the log.
@@ -292,9 +239,34 @@ fn log_event(event: &proto::WebhookEvent) {
     );
 }
 
-impl livekit_lambda_shared::lambda::Handler for WebhookService {
-    async fn handle(&self, request: Request<Body>) -> Response<Body> {
-        WebhookService::handle(self, request).await
+impl Service for WebhookService {
+    const FUNCTION: Function = Function::WebhookReceiver;
+
+    fn with_credentials(
+        env: &EnvSettings,
+        credentials: Arc<CredentialStore>,
+    ) -> Result<Self, livekit_lambda_shared::Error> {
+        Ok(Self::new(WebhookSettings::from_env(env)?, credentials))
+    }
+
+    fn credentials(&self) -> &CredentialStore {
+        &self.inner.credentials
+    }
+
+    // Server to server: no browser calls this, so CORS stays closed (the default).
+
+    async fn call(
+        &self,
+        _route: Matched<'_>,
+        request: &Request<Body>,
+        facts: &mut RequestFacts,
+    ) -> Result<Response<Body>, ErrorResponse> {
+        self.receive(request, facts).await.map_err(|error| {
+            if matches!(error, WebhookError::InvalidSignature | WebhookError::MissingAuthorization) {
+                tracing::warn!(error = %error, "rejected a webhook delivery");
+            }
+            error.into()
+        })
     }
 }
 

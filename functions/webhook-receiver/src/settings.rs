@@ -70,7 +70,7 @@ impl WebhookSettings {
             recording_notice: env.bool("RECORDING_LIMIT_NOTICE", true)?,
             recording_topic: env.non_empty("RECORDING_NOTICE_TOPIC").unwrap_or(defaults.recording_topic),
             sip,
-            api_timeout: env.duration_millis("LIVEKIT_API_TIMEOUT_MS", 3000, 100..=20_000)?,
+            api_timeout: livekit_lambda_shared::livekit::api_timeout(env)?,
             forced_refresh_interval: env.duration_secs("CREDENTIALS_FORCED_REFRESH_SECONDS", 30, 1..=3600)?,
             dedupe_capacity: env.usize_in("WEBHOOK_DEDUPE_CAPACITY", defaults.dedupe_capacity, 0..=100_000)?,
         })

@@ -14,6 +14,7 @@ use hmac::{Hmac, Mac};
 use lambda_http::http::Request;
 use lambda_http::Body;
 use livekit_lambda_shared::lambda::into_lambda_request;
+use livekit_lambda_shared::web::SECURITY_HEADERS;
 use livekit_lambda_shared::EnvSettings;
 use local_server::{serve, LocalRoutes};
 use serde_json::{json, Value};
@@ -396,8 +397,9 @@ fn as_event(row: &Row) -> Value {
 fn check(row: &Row, via: &str, status: u16, headers: &[(String, String)], body: &[u8]) {
     let header = |name: &str| headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str());
     assert_eq!(status, row.status, "{via} `{}`: {}", row.name, String::from_utf8_lossy(body));
-    assert_eq!(header("cache-control"), Some("no-store"), "{via} `{}`", row.name);
-    assert_eq!(header("x-content-type-options"), Some("nosniff"), "{via} `{}`", row.name);
+    for (name, value) in SECURITY_HEADERS {
+        assert_eq!(header(name), Some(value), "{via} `{}`: {name}", row.name);
+    }
     let json: Value = serde_json::from_slice(body)
         .unwrap_or_else(|_| panic!("{via} `{}`: not JSON: {}", row.name, String::from_utf8_lossy(body)));
     if row.code.is_empty() {

@@ -112,3 +112,49 @@ async fn environment_credentials_take_precedence_over_dev_defaults() {
         &verify_with_node_sdk("APIenv", "env-secret-env-secret-env-secret-01", &[body["token"].as_str().unwrap()])[0];
     assert_eq!(verdict["ok"], true, "{verdict}");
 }
+
+/// hyper refuses a request line past 64 KiB with a bare `414`; the local server reads the
+/// line first and refuses a long one with JSON and the security headers, like every refusal.
+#[tokio::test]
+async fn an_overlong_request_line_is_a_json_414() {
+    let port = start(&[]).await;
+    for length in [20_000, 70_000] {
+        let path = format!("/token?room={}&participant=Jane", "r".repeat(length));
+        let response = http(port, "GET", &path, &[], b"").await;
+        assert_eq!(response.status, 414, "{length}");
+        assert_eq!(response.json()["error"]["code"], "uri_too_long", "{length}");
+        for (name, value) in livekit_lambda_shared::web::SECURITY_HEADERS {
+            assert_eq!(response.header(name), Some(value), "{length}: {name}");
+        }
+    }
+    // A line just under the bound still reaches the function (which refuses the room).
+    let path = format!("/token?room={}&participant=Jane", "r".repeat(10_000));
+    assert_eq!(http(port, "GET", &path, &[], b"").await.json()["error"]["code"], "invalid_room");
+}
+
+/// `MAX_NAME_CHARS` is one setting for every function: a room the token generator mints
+/// tokens for is a room the subtitle dispatcher accepts, at the default and when raised.
+#[tokio::test]
+async fn every_function_applies_the_same_room_name_limit() {
+    for (limit, setting) in [(128, None), (200, Some("200"))] {
+        let mut env = vec![("SUBTITLE_AGENT_NAME", "transcriber")];
+        if let Some(value) = setting {
+            env.push(("MAX_NAME_CHARS", value));
+        }
+        let port = start(&env).await;
+        for (length, accepted) in [(limit, true), (limit + 1, false)] {
+            let room = "r".repeat(length);
+            let token = http(port, "GET", &format!("/token?room={room}&participant=Jane"), &[], b"").await;
+            assert_eq!(token.status == 200, accepted, "token, {length} characters, limit {limit}");
+            let bearer = match token.json()["token"].as_str() {
+                Some(jwt) => format!("Bearer {jwt}"),
+                None => "Bearer not-a-token".to_string(),
+            };
+            let subtitles =
+                http(port, "POST", &format!("/rooms/{room}/subtitles"), &[("authorization", bearer.as_str())], b"")
+                    .await;
+            let refused_room = subtitles.json()["error"]["code"] == "invalid_room";
+            assert_eq!(!refused_room, accepted, "subtitles, {length} characters, limit {limit}: {}", subtitles.status);
+        }
+    }
+}

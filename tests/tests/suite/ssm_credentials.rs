@@ -10,7 +10,7 @@ use lambda_http::http::Request;
 use lambda_http::Body;
 use livekit_api::access_token::TokenVerifier;
 use livekit_lambda_shared::ssm::SsmParameters;
-use livekit_lambda_shared::{CachePolicy, CredentialSource, CredentialStore};
+use livekit_lambda_shared::{CachePolicy, CredentialSource, CredentialStore, Service};
 use serde_json::Value;
 use token_generator::{TokenService, TokenSettings};
 use wire_tests::{production_ssm_client, ssm_client_for, Fault, FaultProxy, MotoServer};

@@ -6,6 +6,7 @@
 use std::collections::BTreeSet;
 
 use lambda_http::http::Method;
+use livekit_lambda_shared::Function;
 use serde_norway::value::TaggedValue;
 use serde_norway::Value;
 use wire_tests::{event_files, workspace_root};
@@ -18,14 +19,11 @@ fn own_parameters(binary: &str) -> &'static [&'static str] {
     }
 }
 
-/// The routes each function's code answers, by binary name.
-fn code_routes(binary: &str) -> &'static [(&'static str, &'static [Method])] {
-    match binary {
-        "token-generator" => token_generator::ROUTES,
-        "webhook-receiver" => webhook_receiver::ROUTES,
-        "subtitle-dispatcher" => subtitle_dispatcher::ROUTES,
-        other => panic!("function {other} has no routes in tests/tests/suite/template.rs: add one"),
-    }
+/// The routes each function's code answers, by binary name, from the one route table.
+fn code_routes(binary: &str) -> Vec<(&'static str, &'static [Method])> {
+    let function = Function::from_binary(binary)
+        .unwrap_or_else(|| panic!("function {binary} is not in shared/src/routes.rs: add it"));
+    function.routes().map(|route| (route.path, route.methods)).collect()
 }
 
 fn template() -> Value {
@@ -207,7 +205,7 @@ fn routes_handlers_and_sample_events_agree() {
             deployed_paths.insert(path.clone());
             template_routes.insert(format!("{method} {path}"));
         }
-        for (path, _) in handled {
+        for (path, _) in &handled {
             assert!(deployed_paths.contains(*path), "{name}: handler route {path} is not in the template");
         }
     }

@@ -8,7 +8,7 @@ use std::time::Duration;
 use lambda_http::http::Request;
 use lambda_http::Body;
 use livekit_lambda_shared::ssm::SsmParameters;
-use livekit_lambda_shared::{CachePolicy, CredentialSource, CredentialStore, Credentials, Secret};
+use livekit_lambda_shared::{CachePolicy, CredentialSource, CredentialStore, Credentials, Secret, Service};
 use livekit_protocol as proto;
 use serde_json::{json, Value};
 use webhook_receiver::settings::SipDialIn;
@@ -123,6 +123,8 @@ async fn recording_limit_sends_exactly_one_notice_per_egress() {
     let (status, body) = deliver(&service, &updated).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["status"], "ok");
+    // The documented JSON shape of an action (docs/endpoints.md), never Rust's Debug text.
+    assert_eq!(body["actions"], json!([{"type": "recording_notice_sent", "room": "lecture", "egress_id": "EG_1"}]));
     let sends = livekit.calls_to("SendData").await;
     assert_eq!(sends.len(), 1);
     assert_eq!(sends[0].status, 200, "LiveKit accepted our token and grants");

@@ -1,0 +1,221 @@
+//! The one request pipeline every function runs: find the route in the table, answer
+//! 404/405/preflight, hand the request to the function, turn its refusal into JSON, add
+//! the security headers and CORS, and write the one log line. A function implements
+//! [`Service`] (its settings, and what each of its routes does) and nothing else.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Instant;
+
+use lambda_http::http::header;
+use lambda_http::http::{Method, Request, Response};
+use lambda_http::Body;
+
+use crate::credentials::{CredentialStore, Runtime};
+use crate::routes::{self, Function, Matched};
+use crate::settings::EnvSettings;
+use crate::web::{apply_security_headers, log_request, CorsPolicy, ErrorResponse, RequestFacts};
+
+/// One function: built once per process (a cold start), shared by every request.
+pub trait Service: Clone + Send + Sync + Sized + 'static {
+    /// Which function this is; its routes are that function's rows of the route table.
+    const FUNCTION: Function;
+
+    /// Reads the function's settings; credentials come from a store that the local
+    /// server shares between functions.
+    fn with_credentials(env: &EnvSettings, credentials: Arc<CredentialStore>) -> Result<Self, crate::Error>;
+
+    fn credentials(&self) -> &CredentialStore;
+
+    /// Which browser origins may call; server-to-server functions stay closed.
+    fn cors(&self) -> &CorsPolicy {
+        &CorsPolicy::Closed
+    }
+
+    /// A switched-off feature answers 404 on every route, as if it were not deployed.
+    fn enabled(&self) -> bool {
+        true
+    }
+
+    /// What the function does for a request on one of its routes, with a method the
+    /// route accepts (`OPTIONS` is answered before this is called).
+    fn call(
+        &self,
+        route: Matched<'_>,
+        request: &Request<Body>,
+        facts: &mut RequestFacts,
+    ) -> impl Future<Output = Result<Response<Body>, ErrorResponse>> + Send;
+
+    /// Settings and credential source from the environment; an invalid setting is an
+    /// error naming the variable.
+    fn from_env(env: &EnvSettings, runtime: Runtime) -> impl Future<Output = Result<Self, crate::Error>> + Send {
+        async move {
+            let credentials = CredentialStore::from_env(env, runtime).await?;
+            Self::with_credentials(env, Arc::new(credentials))
+        }
+    }
+
+    /// Loads the credentials during the cold start (Lambda's init phase runs at full
+    /// CPU); a failure is logged and retried by the first request that needs them.
+    fn warm_up(&self) -> impl Future<Output = ()> + Send {
+        async move {
+            if self.enabled() {
+                self.credentials().warm_up().await;
+            } else {
+                tracing::info!(function = Self::FUNCTION.binary(), "this feature is off: every route answers 404");
+            }
+        }
+    }
+}
+
+/// The whole life of one request, the same for every function.
+pub async fn handle<S: Service>(service: &S, request: Request<Body>) -> Response<Body> {
+    let started = Instant::now();
+    let mut facts = RequestFacts::default();
+    let path = request.uri().path();
+    let matched = routes::find(path).filter(|m| m.route.function == S::FUNCTION && service.enabled());
+    let route = matched.as_ref().map_or("unknown", |m| m.route.path);
+    let result = match matched {
+        None => Err(ErrorResponse::not_found()),
+        Some(m) if !m.route.methods.contains(request.method()) => {
+            Err(ErrorResponse::method_not_allowed(m.route.methods))
+        }
+        Some(m) if request.method() == Method::OPTIONS => service.cors().preflight(request.headers(), m.route.methods),
+        Some(m) => service.call(m, &request, &mut facts).await,
+    };
+    let mut response = match result {
+        Ok(response) => response,
+        Err(error) => {
+            facts.error_code = Some(error.code);
+            if error.status.is_server_error() {
+                let detail = error.detail.as_deref().unwrap_or(&error.message);
+                tracing::error!(function = S::FUNCTION.binary(), code = error.code, detail, "request failed");
+            }
+            error.into_response()
+        }
+    };
+    apply_security_headers(response.headers_mut());
+    if !response.headers().contains_key(header::ACCESS_CONTROL_ALLOW_ORIGIN) {
+        service.cors().decorate(request.headers(), &mut response);
+    }
+    log_request(request.method(), route, response.status(), started, &facts);
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+    use std::sync::Mutex;
+
+    use lambda_http::http::StatusCode;
+
+    use super::*;
+    use crate::credentials::{CachePolicy, CredentialSource};
+    use crate::web::SECURITY_HEADERS;
+
+    /// The webhook receiver's route, answered with whatever error the test asks for.
+    #[derive(Clone)]
+    struct Probe {
+        credentials: Arc<CredentialStore>,
+        refusal: Option<ErrorResponse>,
+    }
+
+    impl Service for Probe {
+        const FUNCTION: Function = Function::WebhookReceiver;
+
+        fn with_credentials(_: &EnvSettings, credentials: Arc<CredentialStore>) -> Result<Self, crate::Error> {
+            Ok(Self { credentials, refusal: None })
+        }
+
+        fn credentials(&self) -> &CredentialStore {
+            &self.credentials
+        }
+
+        async fn call(
+            &self,
+            _: Matched<'_>,
+            _: &Request<Body>,
+            _: &mut RequestFacts,
+        ) -> Result<Response<Body>, ErrorResponse> {
+            match &self.refusal {
+                Some(refusal) => Err(refusal.clone()),
+                None => Ok(crate::web::empty_response(StatusCode::NO_CONTENT)),
+            }
+        }
+    }
+
+    #[derive(Clone, Default)]
+    struct Capture(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Capture {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// Runs one request through the pipeline and returns the response and the log lines.
+    async fn run(
+        refusal: Option<ErrorResponse>,
+        method: Method,
+        path: &str,
+    ) -> (Response<Body>, Vec<serde_json::Value>) {
+        let capture = Capture::default();
+        let writer = capture.clone();
+        let subscriber = tracing_subscriber::fmt().json().with_writer(move || writer.clone()).finish();
+        let _guard = tracing::subscriber::set_default(subscriber);
+        let credentials = Arc::new(CredentialStore::new(CredentialSource::Missing, CachePolicy::default()));
+        let probe = Probe { credentials, refusal };
+        let response = handle(&probe, Request::builder().method(method).uri(path).body(Body::Empty).unwrap()).await;
+        let logs = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
+        (response, logs.lines().map(|line| serde_json::from_str(line).unwrap()).collect())
+    }
+
+    fn request_line(logs: &[serde_json::Value]) -> &serde_json::Value {
+        logs.iter().find(|l| l["fields"]["message"] == "request").expect("one request line")
+    }
+
+    #[tokio::test]
+    async fn every_answer_carries_the_security_headers_and_one_log_line_with_its_code() {
+        let cases = [
+            (None, Method::POST, "/webhook", StatusCode::NO_CONTENT, ""),
+            (None, Method::POST, "/token", StatusCode::NOT_FOUND, "not_found"),
+            (None, Method::GET, "/webhook", StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
+            (
+                Some(ErrorResponse::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", "slow down").retry_after(7)),
+                Method::POST,
+                "/webhook",
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate_limited",
+            ),
+        ];
+        for (refusal, method, path, status, code) in cases {
+            let (response, logs) = run(refusal, method.clone(), path).await;
+            assert_eq!(response.status(), status, "{method} {path}");
+            for (name, value) in SECURITY_HEADERS {
+                assert_eq!(response.headers()[name], value, "{method} {path}: {name}");
+            }
+            assert_eq!(request_line(&logs)["fields"]["error_code"], code, "{method} {path}: the log names the code");
+        }
+        let (not_allowed, _) = run(None, Method::GET, "/webhook").await;
+        assert_eq!(not_allowed.headers()["allow"], "POST");
+        let limited = ErrorResponse::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", "slow down").retry_after(7);
+        let (limited, _) = run(Some(limited), Method::POST, "/webhook").await;
+        assert_eq!(limited.headers()["retry-after"], "7");
+    }
+
+    #[tokio::test]
+    async fn a_server_error_logs_its_detail_once_and_never_sends_it() {
+        let failure = ErrorResponse::new(StatusCode::SERVICE_UNAVAILABLE, "livekit_unavailable", "retry later")
+            .with_detail("RoomService.SendData: connection refused");
+        let (response, logs) = run(Some(failure), Method::POST, "/webhook").await;
+        let body = String::from_utf8(response.body().as_ref().to_vec()).unwrap();
+        assert!(!body.contains("connection refused"), "{body}");
+        let errors: Vec<_> = logs.iter().filter(|l| l["level"] == "ERROR").collect();
+        assert_eq!(errors.len(), 1, "{logs:?}");
+        assert_eq!(errors[0]["fields"]["detail"], "RoomService.SendData: connection refused");
+    }
+}
