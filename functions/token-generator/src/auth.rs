@@ -474,7 +474,10 @@ mod tests {
         assert_eq!(response(&app.attribute(&mut forged, &s).unwrap_err()).code, "field_not_allowed");
         let mut open = HashMap::from([(OWNER_ATTRIBUTE.to_string(), "x".to_string())]);
         assert!(Caller::Anonymous.attribute(&mut open, &s).is_ok(), "unchanged when authentication is off");
-        assert_eq!(user.own_participant(&s, NameLimit(128)).unwrap(), Some((Identity::parse("user:u-1", NameLimit(128)).unwrap(), String::new())));
+        assert_eq!(
+            user.own_participant(&s, NameLimit(128)).unwrap(),
+            Some((Identity::parse("user:u-1", NameLimit(128)).unwrap(), String::new()))
+        );
         assert_eq!(response(&user.own_participant(&s, NameLimit(5)).unwrap_err()).status, 400);
         assert_eq!(app.own_participant(&s, NameLimit(128)).unwrap(), None);
         let named =
