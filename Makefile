@@ -43,7 +43,7 @@ bench-smoke:
 	bench/run.sh --smoke
 
 # LiveKit's own clients as the judge: livekit-client in headless Chromium, the Node and
-# Python server SDKs. Writes tests/conformance/MATRIX.md and the README's matrix.
+# Python server SDKs. Writes tests/conformance/MATRIX.md and the matrix in docs/conformance.md.
 conformance:
 	LOCAL_SERVER_BIN=$(CURDIR)/target/debug/local-server CONFORMANCE_VENV=$(CURDIR)/$(VENV) tests/conformance/run.sh
 
