@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use aws_sdk_ssm::config::{BehaviorVersion, Credentials as AwsCredentials, Region};
 use aws_sdk_ssm::types::ParameterType;
+use base64::Engine;
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -154,7 +155,11 @@ impl MotoServer {
             .filter(|r| r["headers"]["X-Amz-Target"] == "AmazonSSM.GetParameters")
             .filter_map(|r| {
                 let raw = r["body"].as_str()?;
-                let bytes = if r["body_encoded"] == true { base64_decode(raw)? } else { raw.as_bytes().to_vec() };
+                let bytes = if r["body_encoded"] == true {
+                    base64::engine::general_purpose::STANDARD.decode(raw).ok()?
+                } else {
+                    raw.as_bytes().to_vec()
+                };
                 serde_json::from_slice::<Value>(&bytes).ok()
             })
             .filter(|body| {
@@ -190,22 +195,6 @@ pub fn ssm_client_for(endpoint: &str) -> aws_sdk_ssm::Client {
         .retry_config(aws_sdk_ssm::config::retry::RetryConfig::standard().with_max_attempts(1))
         .build();
     aws_sdk_ssm::Client::from_conf(config)
-}
-
-fn base64_decode(input: &str) -> Option<Vec<u8>> {
-    const TABLE: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = Vec::with_capacity(input.len() * 3 / 4);
-    let (mut acc, mut bits) = (0u32, 0u32);
-    for c in input.bytes().filter(|c| *c != b'=' && !c.is_ascii_whitespace()) {
-        let v = TABLE.iter().position(|t| *t == c)? as u32;
-        acc = (acc << 6) | v;
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((acc >> bits) as u8);
-        }
-    }
-    Some(out)
 }
 
 /// The head of a one-shot HTTP/1.1 request (`Connection: close`).
@@ -278,8 +267,41 @@ fn dechunk(mut data: &[u8]) -> Vec<u8> {
     out
 }
 
-/// An async HTTP/1.1 request on loopback, for tests that run a server in-process.
+/// An HTTP/1.1 request on loopback through hyper's client, for tests that run a server
+/// in-process. Only well-formed requests: bytes hyper would refuse to send go through
+/// [`raw_http`].
 pub async fn http(port: u16, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> HttpResponse {
+    use http_body_util::{BodyExt, Full};
+    use hyper::body::Bytes;
+
+    let stream = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.expect("connect");
+    let (mut sender, connection) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream)).await.expect("handshake");
+    tokio::spawn(connection);
+    let mut request = hyper::Request::builder().method(method).uri(path).header("host", format!("127.0.0.1:{port}"));
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let request = request
+        .body(Full::new(Bytes::copy_from_slice(body)))
+        .unwrap_or_else(|e| panic!("{method} {path} is not a well-formed request ({e}): use raw_http"));
+    let response = tokio::time::timeout(Duration::from_secs(30), sender.send_request(request))
+        .await
+        .expect("response within 30 s")
+        .expect("response");
+    let status = response.status().as_u16();
+    let headers = response
+        .headers()
+        .iter()
+        .map(|(k, v)| (k.to_string(), String::from_utf8_lossy(v.as_bytes()).to_string()))
+        .collect();
+    let body = response.into_body().collect().await.expect("body").to_bytes().to_vec();
+    HttpResponse { status, headers, body }
+}
+
+/// The same request written byte for byte on the socket (`Connection: close`): for what a
+/// well-behaved client refuses to send (control bytes in headers, over-long lines).
+pub async fn raw_http(port: u16, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> HttpResponse {
     let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.expect("connect");
     let head = request_head(method, port, path, headers, body.len());
     stream.write_all(head.as_bytes()).await.expect("write head");

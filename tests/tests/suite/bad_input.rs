@@ -20,7 +20,7 @@ use local_server::{serve, LocalRoutes};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256, Sha384, Sha512};
 use tokio::net::TcpListener;
-use wire_tests::{http, workspace_root, HttpResponse};
+use wire_tests::{raw_http, workspace_root, HttpResponse};
 
 const KEY: &str = "APIcorpus";
 /// Distinctive, so finding it in a log means something.
@@ -504,7 +504,8 @@ async fn every_row_through_the_lambda_entry_and_over_http_and_no_secret_in_any_l
         // 2. Over HTTP to the local server.
         if row.via == Via::Both {
             let headers: Vec<(&str, &str)> = row.headers.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-            let HttpResponse { status, headers, body } = http(port, row.method, &row.target, &headers, &row.body).await;
+            let HttpResponse { status, headers, body } =
+                raw_http(port, row.method, &row.target, &headers, &row.body).await;
             check(row, "http", status, &headers, &body);
             collect_tokens(&body, &mut issued);
         }

@@ -5,7 +5,7 @@ use livekit_lambda_shared::EnvSettings;
 use local_server::{serve, LocalRoutes};
 use serde_json::Value;
 use tokio::net::TcpListener;
-use wire_tests::{http, verify_with_node_sdk};
+use wire_tests::{http, raw_http, verify_with_node_sdk};
 
 async fn start(env: &[(&str, &str)]) -> u16 {
     let routes =
@@ -120,7 +120,8 @@ async fn an_overlong_request_line_is_a_json_414() {
     let port = start(&[]).await;
     for length in [20_000, 70_000] {
         let path = format!("/token?room={}&participant=Jane", "r".repeat(length));
-        let response = http(port, "GET", &path, &[], b"").await;
+        // Raw bytes: a URI this long is more than the `http` crate lets a client build.
+        let response = raw_http(port, "GET", &path, &[], b"").await;
         assert_eq!(response.status, 414, "{length}");
         assert_eq!(response.json()["error"]["code"], "uri_too_long", "{length}");
         for (name, value) in livekit_lambda_shared::web::SECURITY_HEADERS {
