@@ -7,6 +7,7 @@ use std::time::Duration;
 use livekit_api::services::agent_dispatch::AgentDispatchClient;
 use livekit_api::services::room::RoomClient;
 use livekit_api::services::sip::SIPClient;
+use livekit_api::services::LiveKitApi;
 use livekit_api::services::{ServerError, ServiceError};
 use tokio::sync::Mutex;
 
@@ -21,12 +22,11 @@ pub fn api_timeout(env: &EnvSettings) -> Result<Duration, Error> {
     env.duration_millis("LIVEKIT_API_TIMEOUT_MS", 3000, 100..=20_000)
 }
 
-/// The clients of one LiveKit deployment (its API URL and key).
+/// The clients of one LiveKit deployment (its API URL and key): livekit-api's
+/// `LiveKitApi`, whose services share one HTTP client and so one connection pool.
 #[derive(Debug)]
 pub struct LiveKitClients {
-    pub room: RoomClient,
-    pub sip: SIPClient,
-    pub dispatch: AgentDispatchClient,
+    api: LiveKitApi,
 }
 
 impl LiveKitClients {
@@ -34,13 +34,19 @@ impl LiveKitClients {
         let (url, key, secret) = (&credentials.api_url, &credentials.api_key, credentials.api_secret.expose());
         // Failover retries other regions of LiveKit Cloud for several seconds; a webhook or
         // a browser waiting on us would rather get a clear error within the timeout.
-        Self {
-            room: RoomClient::with_api_key(url, key, secret).with_failover(false).with_request_timeout(timeout),
-            sip: SIPClient::with_api_key(url, key, secret).with_failover(false).with_request_timeout(timeout),
-            dispatch: AgentDispatchClient::with_api_key(url, key, secret)
-                .with_failover(false)
-                .with_request_timeout(timeout),
-        }
+        Self { api: LiveKitApi::with_api_key(url, key, secret).with_failover(false).with_request_timeout(timeout) }
+    }
+
+    pub fn room(&self) -> &RoomClient {
+        self.api.room()
+    }
+
+    pub fn sip(&self) -> &SIPClient {
+        self.api.sip()
+    }
+
+    pub fn dispatch(&self) -> &AgentDispatchClient {
+        self.api.agent_dispatch()
     }
 }
 

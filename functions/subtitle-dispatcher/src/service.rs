@@ -86,14 +86,14 @@ impl SubtitleService {
 
         let clients = inner.clients.clients(&credentials).await;
         self.check_room_and_presence(&clients, room, &identity).await?;
-        let dispatches = clients.dispatch.list_dispatch(room).await.map_err(|e| {
+        let dispatches = clients.dispatch().list_dispatch(room).await.map_err(|e| {
             SubtitleError::LiveKit(ApiFailure::from_service_error("AgentDispatchService.ListDispatch", &e))
         })?;
         let existing = dispatches.into_iter().find(|d| d.agent_name == agent);
 
         if request.method() == Method::DELETE {
             let Some(dispatch) = existing else { return Err(SubtitleError::NotRunning) };
-            return match clients.dispatch.delete_dispatch(&dispatch.id, room).await {
+            return match clients.dispatch().delete_dispatch(&dispatch.id, room).await {
                 Ok(_) => Ok(web::empty_response(StatusCode::NO_CONTENT)),
                 Err(e) => {
                     let failure = ApiFailure::from_service_error("AgentDispatchService.DeleteDispatch", &e);
@@ -119,7 +119,7 @@ impl SubtitleService {
             metadata["language"] = Value::String(language.clone());
         }
         let created = clients
-            .dispatch
+            .dispatch()
             .create_dispatch(proto::CreateAgentDispatchRequest {
                 agent_name: agent.to_string(),
                 room: room.to_string(),
@@ -169,7 +169,7 @@ impl SubtitleService {
         identity: &str,
     ) -> Result<(), SubtitleError> {
         let rooms = clients
-            .room
+            .room()
             .list_rooms(vec![room.to_string()])
             .await
             .map_err(|e| SubtitleError::LiveKit(ApiFailure::from_service_error("RoomService.ListRooms", &e)))?;
@@ -179,7 +179,7 @@ impl SubtitleService {
         if !self.inner.settings.require_presence {
             return Ok(());
         }
-        match clients.room.get_participant(room, identity).await {
+        match clients.room().get_participant(room, identity).await {
             Ok(_) => Ok(()),
             Err(e) => {
                 let failure = ApiFailure::from_service_error("RoomService.GetParticipant", &e);

@@ -49,7 +49,7 @@ pub async fn send_recording_notice(
         ..Default::default()
     };
     clients
-        .room
+        .room()
         .send_data(&egress.room_name, payload.into_bytes(), options)
         .await
         .map_err(|e| ApiFailure::from_service_error("RoomService.SendData", &e))?;
@@ -72,7 +72,7 @@ fn managed_pin<'a>(rule: &'a proto::SipDispatchRuleInfo, room: &str) -> Option<&
 
 async fn managed_rules(clients: &LiveKitClients, room: &str) -> Result<Vec<(String, String)>, ApiFailure> {
     let rules = clients
-        .sip
+        .sip()
         .list_sip_dispatch_rule(ListSIPDispatchRuleFilter::All)
         .await
         .map_err(|e| ApiFailure::from_service_error("SIP.ListSIPDispatchRule", &e))?;
@@ -117,7 +117,7 @@ pub async fn ensure_dial_in(
             trunk_ids: vec![sip.trunk_id.clone()],
             ..Default::default()
         };
-        match clients.sip.create_sip_dispatch_rule(rule, options).await {
+        match clients.sip().create_sip_dispatch_rule(rule, options).await {
             Ok(info) => {
                 created = Some(info);
                 break;
@@ -149,7 +149,7 @@ pub async fn ensure_dial_in(
     }
     let (kept_id, kept_pin) = rules[0].clone();
     for (duplicate, _) in &rules[1..] {
-        if let Err(error) = clients.sip.delete_sip_dispatch_rule(duplicate).await {
+        if let Err(error) = clients.sip().delete_sip_dispatch_rule(duplicate).await {
             tracing::warn!(room = %room.name, rule_id = %duplicate, error = %error, "could not remove a duplicate dial-in rule");
         }
     }
@@ -182,7 +182,7 @@ async fn publish_pin(
     }
     metadata.insert(DIAL_IN_METADATA_KEY.into(), dial_in);
     clients
-        .room
+        .room()
         .update_room_metadata(&room.name, &Value::Object(metadata).to_string())
         .await
         .map(|_| ())
@@ -191,7 +191,7 @@ async fn publish_pin(
 
 /// Whether nobody is in the room any more (a room LiveKit no longer knows is empty).
 pub async fn room_is_empty(clients: &LiveKitClients, room: &str) -> Result<bool, ApiFailure> {
-    match clients.room.list_participants(room).await {
+    match clients.room().list_participants(room).await {
         Ok(participants) => Ok(participants.is_empty()),
         Err(error) => {
             let failure = ApiFailure::from_service_error("RoomService.ListParticipants", &error);
@@ -211,7 +211,7 @@ pub async fn remove_dial_in(clients: &LiveKitClients, room: &str) -> Result<Acti
     let mut failures = Vec::new();
     let mut deleted = 0;
     for (rule_id, _) in &rules {
-        match clients.sip.delete_sip_dispatch_rule(rule_id).await {
+        match clients.sip().delete_sip_dispatch_rule(rule_id).await {
             Ok(_) => deleted += 1,
             Err(error) => {
                 let failure = ApiFailure::from_service_error("SIP.DeleteSIPDispatchRule", &error);
