@@ -16,6 +16,8 @@ use livekit_lambda_shared::validate::{Identity, NameLimit};
 use livekit_lambda_shared::{EnvSettings, Error};
 
 use crate::error::TokenError;
+use crate::request::{suffixed, TokenRequest};
+use crate::settings::TokenSettings;
 
 /// Attribute keys the token generator writes from verified claims. Callers may not set
 /// any `auth.` key themselves when authentication is on, so a reader can trust them.
@@ -292,6 +294,19 @@ impl Caller {
             .map_err(|problem| TokenError::InvalidName { field: "token subject", problem })?;
         let name = if Identity::parse(name.as_str(), limit).is_ok() { name.clone() } else { String::new() };
         Ok(Some((identity, name)))
+    }
+
+    /// Everything the verified caller decides about the token: a signed-in user is who
+    /// their token says (whatever the request names), the room must be one they may
+    /// enter, and `auth.*` attributes come only from the claims.
+    pub fn apply(&self, request: &mut TokenRequest, settings: &TokenSettings) -> Result<(), TokenError> {
+        let auth = &settings.auth;
+        if let Some((identity, name)) = self.own_participant(auth, settings.limits.names)? {
+            request.identity = suffixed(&identity, settings)?;
+            request.name = name;
+        }
+        self.check_room(&request.room, auth)?;
+        self.attribute(&mut request.attributes, auth)
     }
 
     /// How the request log names the caller: never a token, only who it was issued to.

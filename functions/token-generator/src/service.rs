@@ -13,7 +13,7 @@ use serde::Serialize;
 
 use crate::auth::Caller;
 use crate::error::TokenError;
-use crate::request::{suffixed, TokenRequest};
+use crate::request::TokenRequest;
 use crate::settings::TokenSettings;
 
 /// The seed contract: `GET /token` → `{token, url, room, participant}`.
@@ -78,15 +78,10 @@ impl TokenService {
                 TokenRequest::from_standard_body(request.headers(), body, &self.settings)?
             }
         };
-        // A signed-in user is who their token says, whatever the request names.
-        if let Some((identity, name)) = caller.own_participant(auth, self.settings.limits.names)? {
-            token_request.identity = suffixed(&identity, &self.settings)?;
-            token_request.name = name;
-        }
+        let decided = caller.apply(&mut token_request, &self.settings);
         facts.room = Some(token_request.room.clone());
         facts.identity = Some(token_request.identity.clone());
-        caller.check_room(&token_request.room, auth)?;
-        caller.attribute(&mut token_request.attributes, auth)?;
+        decided?;
 
         let credentials = self.credentials.current().await?;
         let TokenRequest { room, identity, name, metadata, attributes, room_config } = token_request;
