@@ -41,7 +41,9 @@ impl Default for SubtitleSettings {
 }
 
 impl SubtitleSettings {
+    /// Every default comes from [`Default`]: one table, read here and by the tests.
     pub fn from_env(env: &EnvSettings) -> Result<Self, Error> {
+        let defaults = Self::default();
         let languages = env.list("SUBTITLE_LANGUAGES");
         if let Some(bad) = languages.iter().find(|l| !is_language_tag(l)) {
             return Err(Error::config(
@@ -51,10 +53,14 @@ impl SubtitleSettings {
         }
         Ok(Self {
             agent_name: env.non_empty("SUBTITLE_AGENT_NAME"),
-            enabled: env.bool("SUBTITLES_ENABLED", true)?,
+            enabled: env.bool("SUBTITLES_ENABLED", defaults.enabled)?,
             languages,
-            require_presence: env.bool("REQUIRE_PARTICIPANT_PRESENCE", true)?,
-            requests_per_minute: env.u64_in("SUBTITLE_REQUESTS_PER_MINUTE", 10, 1..=10_000)? as u32,
+            require_presence: env.bool("REQUIRE_PARTICIPANT_PRESENCE", defaults.require_presence)?,
+            requests_per_minute: env.u64_in(
+                "SUBTITLE_REQUESTS_PER_MINUTE",
+                defaults.requests_per_minute.into(),
+                1..=10_000,
+            )? as u32,
             cors: CorsPolicy::from_env(env)?,
             api_timeout: livekit_lambda_shared::livekit::api_timeout(env)?,
             names: NameLimit::from_env(env)?,

@@ -64,7 +64,7 @@ impl TokenSettings {
             ttl: env.duration_secs("TOKEN_TTL_SECONDS", defaults.ttl.as_secs(), 60..=86_400)?,
             publish_sources: env.list_of("PUBLISH_SOURCES", PUBLISH_SOURCES)?,
             allowed_agents: env.list("ALLOWED_AGENT_NAMES"),
-            append_identity_suffix: env.bool("APPEND_IDENTITY_SUFFIX", false)?,
+            append_identity_suffix: env.bool("APPEND_IDENTITY_SUFFIX", defaults.append_identity_suffix)?,
             cors: CorsPolicy::from_env(env)?,
             limits: Limits {
                 body_bytes: env.usize_in("MAX_BODY_BYTES", defaults.limits.body_bytes, 256..=1024 * 1024)?,

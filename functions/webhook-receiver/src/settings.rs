@@ -39,6 +39,8 @@ pub const DIAL_IN_METADATA_KEY: &str = "sip_dial_in";
 /// Marks the dispatch rules this function manages (and may delete).
 pub const MANAGED_BY: &str = "livekit-token-functions";
 pub const PIN_DIGITS: u32 = 10;
+/// `SIP_PIN_ATTEMPTS` when unset.
+pub const DEFAULT_PIN_ATTEMPTS: u32 = 5;
 
 impl Default for WebhookSettings {
     fn default() -> Self {
@@ -55,6 +57,7 @@ impl Default for WebhookSettings {
 }
 
 impl WebhookSettings {
+    /// Every default comes from [`Default`]: one table, read here and by the tests.
     pub fn from_env(env: &EnvSettings) -> Result<Self, Error> {
         let defaults = Self::default();
         let sip = match env.non_empty("SIP_TRUNK_ID") {
@@ -62,16 +65,20 @@ impl WebhookSettings {
             Some(trunk_id) => Some(SipDialIn {
                 trunk_id,
                 number: env.non_empty("SIP_DIAL_IN_NUMBER"),
-                pin_attempts: env.u64_in("SIP_PIN_ATTEMPTS", 5, 1..=20)? as u32,
+                pin_attempts: env.u64_in("SIP_PIN_ATTEMPTS", DEFAULT_PIN_ATTEMPTS.into(), 1..=20)? as u32,
             }),
         };
         Ok(Self {
             max_body_bytes: env.usize_in("WEBHOOK_MAX_BODY_BYTES", defaults.max_body_bytes, 1024..=6 * 1024 * 1024)?,
-            recording_notice: env.bool("RECORDING_LIMIT_NOTICE", true)?,
+            recording_notice: env.bool("RECORDING_LIMIT_NOTICE", defaults.recording_notice)?,
             recording_topic: env.non_empty("RECORDING_NOTICE_TOPIC").unwrap_or(defaults.recording_topic),
             sip,
             api_timeout: livekit_lambda_shared::livekit::api_timeout(env)?,
-            forced_refresh_interval: env.duration_secs("CREDENTIALS_FORCED_REFRESH_SECONDS", 30, 1..=3600)?,
+            forced_refresh_interval: env.duration_secs(
+                "CREDENTIALS_FORCED_REFRESH_SECONDS",
+                defaults.forced_refresh_interval.as_secs(),
+                1..=3600,
+            )?,
             dedupe_capacity: env.usize_in("WEBHOOK_DEDUPE_CAPACITY", defaults.dedupe_capacity, 0..=100_000)?,
         })
     }
