@@ -88,6 +88,10 @@ pub fn finish(
         error.into_response()
     });
     apply_security_headers(response.headers_mut());
+    if facts.error_code == Some(crate::credentials::UNAVAILABLE_CODE) {
+        // Only after the SSM retry budget is spent (issue 15): tell clients when to come back.
+        response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static(crate::credentials::RETRY_AFTER));
+    }
     if !response.headers().contains_key(header::ACCESS_CONTROL_ALLOW_ORIGIN) {
         cors.decorate(request_headers, &mut response);
     }
