@@ -13,6 +13,7 @@ use aws_sdk_ssm::types::ParameterType;
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+pub mod burst;
 pub mod livekit_server;
 pub mod oidc;
 pub mod runtime_api;
