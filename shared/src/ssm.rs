@@ -30,6 +30,9 @@ pub const DEFAULT_INIT_BUDGET_MS: u64 = 8_000;
 /// function timeout is 20 s; 8 s + 15 s stays inside API Gateway's 30 s).
 pub const DEFAULT_REQUEST_BUDGET_MS: u64 = 15_000;
 
+/// Time left for the last call of a budget (a GetParameters answer takes milliseconds).
+const LAST_CALL: Duration = Duration::from_millis(100);
+
 /// The AWS SDK's HTTPS client on rustls with ring: the same crypto provider livekit-api
 /// uses, so a function links one provider instead of two (smaller, faster to build).
 pub fn https_client() -> SharedHttpClient {
@@ -381,12 +384,16 @@ impl SsmParameters {
             } else {
                 faults - 1
             };
-            let pause = self.policy.backoff(failures);
+            let mut pause = self.policy.backoff(failures);
             if let Some(deadline) = deadline {
-                // Not worth a call that could not finish before the budget ends.
-                if Instant::now() + pause + Duration::from_millis(20) >= deadline {
+                // The last call must have time to be answered; a backoff that would run past
+                // that point is cut short, so the budget is used to its end.
+                let last_call = deadline.checked_sub(LAST_CALL).unwrap_or(deadline);
+                let now = Instant::now();
+                if now >= last_call {
                     return Err(Error::Ssm(format!("{}; retry budget spent", message())));
                 }
+                pause = pause.min(last_call - now);
             }
             tokio::time::sleep(pause).await;
         }
