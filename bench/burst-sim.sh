@@ -6,7 +6,8 @@
 # bench/burst/results.json (bench/src/burst.rs; docs/large-meetings.md reads them).
 #
 #   BURST_SIZES=100,300,500 BURST_MODES=legacy,budget BURST_RATE=40 BURST_NODE_SIZES=200
-#   (BURST_NODE_SIZES= skips the Node.js peer)
+#   BURST_ALT_MODES=standard,adaptive,budget:SSM_RETRY_CAP_MS=5000 (at the largest N)
+#   (BURST_NODE_SIZES= skips the Node.js peer, BURST_ALT_MODES= the other policies)
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -18,9 +19,11 @@ SIZES="${BURST_SIZES:-100,300,500}"
 MODES="${BURST_MODES:-legacy,budget}"
 RATE="${BURST_RATE:-40}"
 NODE_SIZES="${BURST_NODE_SIZES-200}"
+# Other policies, at the largest N only: the SDK's own strategies and a longer backoff cap.
+ALT_MODES="${BURST_ALT_MODES-standard,adaptive,budget:SSM_RETRY_CAP_MS=5000}"
 
 # Each process holds a few descriptors (its log, the Runtime API and SSM sockets).
-ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
 if [ -n "$NODE_SIZES" ]; then
   # The Node.js peer and its runtime interface client, as bench/run.sh installs them.
@@ -43,4 +46,4 @@ fi
 cargo build --release -p token-generator
 cargo build -p bench --bin burst-sim
 "$TARGET/debug/burst-sim" --bootstrap "$TARGET/release/token-generator" --sizes "$SIZES" --modes "$MODES" \
-  --rate "$RATE" --node-sizes "$NODE_SIZES" --out "$ROOT/bench/burst"
+  --rate "$RATE" --alt-modes "$ALT_MODES" --node-sizes "$NODE_SIZES" --out "$ROOT/bench/burst"

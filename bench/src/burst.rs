@@ -6,7 +6,7 @@
 //! its p99 is outside API Gateway's 30 s integration timeout.
 //!
 //!   burst-sim [--bootstrap PATH] [--sizes 100,300,500] [--rate 40] [--modes legacy,budget]
-//!             [--node-sizes 200] [--out DIR]
+//!             [--alt-modes 'standard,adaptive,budget:SSM_RETRY_CAP_MS=5000'] [--node-sizes 200] [--out DIR]
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -21,6 +21,8 @@ struct Args {
     rate: f64,
     modes: Vec<String>,
     node_sizes: Vec<usize>,
+    /// Other policies, run at the largest size only (measure rather than guess).
+    alt_modes: Vec<String>,
     out: PathBuf,
 }
 
@@ -42,6 +44,7 @@ fn args() -> Args {
         rate: 40.0,
         modes: vec!["legacy".into(), "budget".into()],
         node_sizes: vec![],
+        alt_modes: vec![],
         out: root.join("bench/burst"),
     };
     let mut raw = std::env::args().skip(1);
@@ -53,6 +56,7 @@ fn args() -> Args {
             "--rate" => args.rate = value.parse().expect("--rate is a number"),
             "--modes" => args.modes = list(&value),
             "--node-sizes" => args.node_sizes = list(&value),
+            "--alt-modes" => args.alt_modes = list(&value),
             "--out" => args.out = value.into(),
             other => panic!("unknown flag {other}"),
         }
@@ -138,7 +142,7 @@ async fn main() {
     let mut runs: Vec<(BurstConfig, &'static str)> = Vec::new();
     for &size in &args.sizes {
         for mode in &args.modes {
-            let env = if mode == "budget" { vec![] } else { vec![("SSM_RETRY_MODE".to_string(), mode.clone())] };
+            let env = mode_env(mode);
             runs.push((
                 BurstConfig {
                     function: Function::Rust { bootstrap: args.bootstrap.clone() },
@@ -146,6 +150,22 @@ async fn main() {
                     ssm_rate: args.rate,
                     ssm_burst: args.rate,
                     env,
+                    answer_timeout: Duration::from_secs(60),
+                    log_dir: log_dir.clone(),
+                },
+                "rust",
+            ));
+        }
+    }
+    if let Some(&largest) = args.sizes.iter().max() {
+        for mode in &args.alt_modes {
+            runs.push((
+                BurstConfig {
+                    function: Function::Rust { bootstrap: args.bootstrap.clone() },
+                    processes: largest,
+                    ssm_rate: args.rate,
+                    ssm_burst: args.rate,
+                    env: mode_env(mode),
                     answer_timeout: Duration::from_secs(60),
                     log_dir: log_dir.clone(),
                 },
@@ -162,7 +182,9 @@ async fn main() {
                 ssm_rate: args.rate,
                 ssm_burst: args.rate,
                 env: vec![],
-                answer_timeout: Duration::from_secs(60),
+                // Hundreds of Node.js cold starts share this machine's cores: give them time,
+                // and read the times as this machine's, not Lambda's.
+                answer_timeout: Duration::from_secs(180),
                 log_dir: log_dir.clone(),
             },
             "node",
@@ -176,7 +198,12 @@ async fn main() {
         // Let the previous run's processes go and the machine settle.
         tokio::time::sleep(Duration::from_secs(3)).await;
         let load = load_average();
-        eprintln!("burst-sim: {} {} N={} (load {load})", config.function.label(), mode_label(config), config.processes);
+        eprintln!(
+            "burst-sim: {} {} N={} (load {load})",
+            config.function.label(),
+            burst::mode_of(config),
+            config.processes
+        );
         let report = burst::run(&moto, config).await;
         eprintln!("{}", row(&report, &load));
         if report.function == "rust" && report.mode == "budget" {
@@ -235,6 +262,17 @@ async fn main() {
     }
 }
 
-fn mode_label(config: &BurstConfig) -> String {
-    config.env.iter().find(|(k, _)| k == "SSM_RETRY_MODE").map(|(_, v)| v.clone()).unwrap_or_else(|| "budget".into())
+/// The environment of a `--modes` entry: `budget`, `legacy`, `standard`, `adaptive`, or
+/// `budget` with settings, e.g. `budget:SSM_RETRY_CAP_MS=5000`.
+fn mode_env(mode: &str) -> Vec<(String, String)> {
+    let (name, settings) = mode.split_once(':').unwrap_or((mode, ""));
+    let mut env = Vec::new();
+    if name != "budget" {
+        env.push(("SSM_RETRY_MODE".to_string(), name.to_string()));
+    }
+    for setting in settings.split(';').filter(|s| !s.is_empty()) {
+        let (key, value) = setting.split_once('=').unwrap_or_else(|| panic!("`{setting}` is not KEY=VALUE"));
+        env.push((key.to_string(), value.to_string()));
+    }
+    env
 }

@@ -241,28 +241,33 @@ fn spawn(config: &BurstConfig, index: usize, runtime_api: &str, ssm_endpoint: &s
     let log = config.log_dir.join(format!("{}-{index:04}.log", config.function.label()));
     let file = File::create(&log).unwrap_or_else(|e| panic!("create {}: {e}", log.display()));
     let mut command = match &config.function {
-        Function::Rust { bootstrap } => {
-            let mut c = Command::new(bootstrap);
-            c.env("_HANDLER", "bootstrap").env("AWS_EXECUTION_ENV", "AWS_Lambda_provided.al2023");
+        Function::Rust { bootstrap } => Command::new(bootstrap),
+        Function::Node { ric, .. } => {
+            let mut c = Command::new("node");
+            c.arg(ric.join("node_modules/aws-lambda-ric/index.mjs")).arg("index.handler");
             c
         }
-        Function::Node { peer, ric } => {
-            let mut c = Command::new("node");
-            c.arg(ric.join("node_modules/aws-lambda-ric/index.mjs"))
-                .arg("index.handler")
+    };
+    command.env_clear_keep_path();
+    match &config.function {
+        Function::Rust { .. } => {
+            command.env("_HANDLER", "bootstrap").env("AWS_EXECUTION_ENV", "AWS_Lambda_provided.al2023");
+        }
+        Function::Node { peer, .. } => {
+            command
                 .current_dir(peer)
                 .env("LAMBDA_TASK_ROOT", peer)
                 .env("_HANDLER", "index.handler")
                 .env("AWS_EXECUTION_ENV", "AWS_Lambda_nodejs20.x");
-            c
         }
-    };
+    }
     command
-        .env_clear_keep_path()
         .env("AWS_LAMBDA_RUNTIME_API", runtime_api)
         .env("AWS_LAMBDA_FUNCTION_NAME", format!("burst-{}", config.function.label()))
         .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
         .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        .env("AWS_LAMBDA_LOG_GROUP_NAME", format!("/aws/lambda/burst-{}", config.function.label()))
+        .env("AWS_LAMBDA_LOG_STREAM_NAME", format!("2026/11/29/[$LATEST]{index:04}"))
         .env("AWS_REGION", "us-east-1")
         .env("AWS_DEFAULT_REGION", "us-east-1")
         .env("AWS_ENDPOINT_URL", ssm_endpoint)
@@ -291,16 +296,20 @@ impl EnvClearKeepPath for Command {
     }
 }
 
-/// The mode a run's environment selects, for the report.
-fn mode_of(config: &BurstConfig) -> String {
+/// The retry policy a run's environment selects, for the report.
+pub fn mode_of(config: &BurstConfig) -> String {
     match &config.function {
-        Function::Node { .. } => "aws-sdk-js-v3 default (standard, 3 attempts)".into(),
-        Function::Rust { .. } => config
-            .env
-            .iter()
-            .find(|(k, _)| k == "SSM_RETRY_MODE")
-            .map(|(_, v)| v.clone())
-            .unwrap_or_else(|| "budget".into()),
+        Function::Node { .. } => "aws-sdk-js-v3 defaults (standard, 3 attempts)".into(),
+        Function::Rust { .. } => {
+            let mode = config.env.iter().find(|(k, _)| k == "SSM_RETRY_MODE").map_or("budget", |(_, v)| v.as_str());
+            let settings: Vec<String> =
+                config.env.iter().filter(|(k, _)| k != "SSM_RETRY_MODE").map(|(k, v)| format!("{k}={v}")).collect();
+            if settings.is_empty() {
+                mode.to_string()
+            } else {
+                format!("{mode} ({})", settings.join(", "))
+            }
+        }
     }
 }
 
