@@ -107,7 +107,7 @@ fn ms(value: f64) -> String {
 
 fn row(report: &BurstReport, load: &str) -> String {
     format!(
-        "| {} | {} | {} | {}/{} ({:.0} %) | {} | {} | {} | {} | {} | {:.1} | {} | {} |",
+        "| {} | {} | {} | {}/{} ({:.0} %) | {} | {} | {} | {} | {} | {:.1} | {} | {:.1} / {:.0} | {} |",
         report.function,
         report.mode,
         report.processes,
@@ -121,6 +121,8 @@ fn row(report: &BurstReport, load: &str) -> String {
         ms(report.max_ms),
         report.ssm_calls_per_cold_start,
         report.ssm_throttled,
+        report.peak_rss_median_mib,
+        report.peak_rss_sum_mib,
         load,
     )
 }
@@ -237,10 +239,12 @@ async fn main() {
          own loopback Runtime API; times run from its spawn to its first answer. SSM is moto_server behind a\n\
          token bucket of {rate} calls/s (bucket {rate}) answering `ThrottlingException` as SSM does.\n\n\
          Machine: {nproc} cores ({cpu}), {memory}; load average at start {load_start}, at end {load_end}.\n\n\
-         | function | SSM retry policy | N | got a token | 503 | no answer | p50 ms | p99 ms | max ms | SSM calls per cold start | throttled calls | load before |\n\
-         | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n{rows}\n\n\
+         | function | SSM retry policy | N | got a token | 503 | no answer | p50 ms | p99 ms | max ms | SSM calls per cold start | throttled calls | peak RSS MiB: one (median) / all | load before |\n\
+         | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n{rows}\n\n\
          `legacy`: the SDK's standard retry with 2 attempts inside `SSM_TIMEOUT_MS` (before issue 15).\n\
-         `budget`: ours (docs/large-meetings.md). Percentiles are over the processes that got a token.\n{failures}",
+         `budget`: ours (docs/large-meetings.md). `standard` / `adaptive`: the AWS SDK's strategies with 10 attempts.\n\
+         Percentiles are over the processes that got a token. All processes share this machine's cores, so\n\
+         times include CPU contention that separate Lambda execution environments would not have.\n{failures}",
         rate = args.rate,
         nproc = document["machine"]["nproc"],
         cpu = document["machine"]["cpu"].as_str().unwrap_or("?"),

@@ -172,6 +172,8 @@ pub struct ProcessResult {
     pub millis: f64,
     /// From the first spawn of the run to this one's.
     pub spawned_at_millis: f64,
+    /// Peak resident set (`VmHWM`) once every process had answered, in KiB.
+    pub peak_rss_kib: Option<u64>,
 }
 
 /// What a burst did, in the figures issue 15 asks for.
@@ -202,6 +204,9 @@ pub struct BurstReport {
     pub wall_ms: f64,
     /// How long spawning all the processes took.
     pub spawn_spread_ms: f64,
+    /// Median peak resident set of one process, and the sum over all (MiB).
+    pub peak_rss_median_mib: f64,
+    pub peak_rss_sum_mib: f64,
     pub processes_detail: Vec<ProcessResult>,
 }
 
@@ -347,7 +352,11 @@ pub async fn run(moto: &MotoServer, config: &BurstConfig) -> BurstReport {
         results.push(task.await.expect("waiter task"));
     }
     let wall_ms = first_spawn.elapsed().as_secs_f64() * 1000.0;
+    for (result, process) in results.iter_mut().zip(&running) {
+        result.peak_rss_kib = peak_rss_kib(process.child.id());
+    }
     drop(running);
+    let rss: Vec<f64> = results.iter().filter_map(|r| r.peak_rss_kib).map(|k| k as f64 / 1024.0).collect();
 
     let times: Vec<f64> = results.iter().filter(|r| r.got_token).map(|r| r.millis).collect();
     let tokens = times.len();
@@ -377,8 +386,16 @@ pub async fn run(moto: &MotoServer, config: &BurstConfig) -> BurstReport {
         ssm_calls_per_cold_start: calls as f64 / config.processes as f64,
         wall_ms,
         spawn_spread_ms,
+        peak_rss_median_mib: percentile(&rss, 50.0),
+        peak_rss_sum_mib: rss.iter().sum(),
         processes_detail: results,
     }
+}
+
+/// `VmHWM` of a live process, in KiB.
+fn peak_rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status.lines().find_map(|l| l.strip_prefix("VmHWM:"))?.trim().trim_end_matches("kB").trim().parse().ok()
 }
 
 fn result_of(outcome: Option<Outcome>, millis: f64, spawned_at_millis: f64) -> ProcessResult {
@@ -389,6 +406,7 @@ fn result_of(outcome: Option<Outcome>, millis: f64, spawned_at_millis: f64) -> P
         error_code: None,
         millis,
         spawned_at_millis,
+        peak_rss_kib: None,
     };
     let Some(Outcome::Response(reply)) = outcome else { return result };
     result.status = reply["statusCode"].as_u64().map(|s| s as u16);
