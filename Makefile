@@ -10,7 +10,7 @@ INFRA_VENV := infra/.venv
 SAM_ENV := SAM_CLI_TELEMETRY=0 AWS_DEFAULT_REGION=us-east-1
 export MOTO_SERVER := $(CURDIR)/$(VENV)/bin/moto_server
 
-.PHONY: dev test test-deps infra-deps lint fmt clippy deny deny-advisories deny-advisories-offline sbom fuzz-long sam-validate sam-build sam-test conformance bench bench-smoke clean help
+.PHONY: dev test test-deps infra-deps lint fmt clippy deny deny-advisories deny-advisories-offline sbom burst-sim fuzz-long sam-validate sam-build sam-test conformance bench bench-smoke clean help
 
 help:
 	@echo "make dev        run the local server on 127.0.0.1:\$${PORT:-8080} (LiveKit dev credentials unless configured)"
@@ -21,6 +21,7 @@ help:
 	@echo "make sbom       CycloneDX SBOM per function: target/sbom/<function>.cdx.json"
 	@echo "make fuzz-long  the property tests with PROPTEST_CASES=100000"
 	@echo "make bench      Rust vs Node.js benchmarks (a few minutes; bench/RESULTS.md)"
+	@echo "make burst-sim  N = 100/300/500 cold starts at once against a throttled SSM (bench/burst/RESULTS.md)"
 	@echo "make sam-build  sam build every function (arm64 when the rustup target can be had, else x86_64)"
 	@echo "make sam-test   sam build, then run the built bootstrap through the Lambda Runtime API"
 
@@ -41,6 +42,12 @@ bench:
 # A few iterations of every benchmark step against the debug build, so the harness cannot rot.
 bench-smoke:
 	bench/run.sh --smoke
+
+# Issue 15: N = 100, 300, 500 release bootstraps cold-started at once against an SSM
+# stand-in throttling at 40 calls/s, the retry policy before and after, then the Node.js
+# peer (BURST_NODE_SIZES, default 200). Writes bench/burst/RESULTS.md and results.json.
+burst-sim: test-deps
+	bench/burst-sim.sh
 
 # LiveKit's own clients as the judge: livekit-client in headless Chromium, the Node and
 # Python server SDKs. Writes tests/conformance/MATRIX.md and the matrix in docs/conformance.md.

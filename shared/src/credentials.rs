@@ -8,7 +8,12 @@ use tokio::sync::{Mutex, RwLock};
 use crate::error::Error;
 use crate::secret::Secret;
 use crate::settings::EnvSettings;
-use crate::ssm::SsmParameters;
+use crate::ssm::{Budget, RetryPolicy, SsmParameters};
+
+/// `Retry-After` (seconds) on the 503 of a request whose SSM call failed for the whole
+/// retry budget (throttled or failing): a few seconds later a warm container or a quieter
+/// SSM will answer.
+pub const RETRY_AFTER_SECONDS: u64 = 5;
 
 /// LiveKit's own development credentials (`livekit-server --dev`).
 pub const DEV_API_KEY: &str = "devkey";
@@ -135,6 +140,9 @@ pub struct CredentialStore {
     refreshing: Mutex<()>,
     // When the last forced refresh ran: forged requests must not be able to hammer SSM.
     last_forced: Mutex<Option<Instant>>,
+    // After a failed refresh served stale credentials: no new SSM call before this, so a
+    // busy warm container does not call a throttled SSM on every request.
+    refresh_not_before: Mutex<Option<Instant>>,
 }
 
 impl std::fmt::Debug for CredentialStore {
@@ -145,7 +153,14 @@ impl std::fmt::Debug for CredentialStore {
 
 impl CredentialStore {
     pub fn new(source: CredentialSource, policy: CachePolicy) -> Self {
-        Self { source, policy, cached: RwLock::new(None), refreshing: Mutex::new(()), last_forced: Mutex::new(None) }
+        Self {
+            source,
+            policy,
+            cached: RwLock::new(None),
+            refreshing: Mutex::new(()),
+            last_forced: Mutex::new(None),
+            refresh_not_before: Mutex::new(None),
+        }
     }
 
     pub fn fixed(credentials: Credentials) -> Self {
@@ -161,8 +176,7 @@ impl CredentialStore {
             stale_limit: env.duration_secs("CREDENTIALS_STALE_LIMIT_SECONDS", 3600, 0..=7 * 86_400)?,
         };
         if let Some(prefix) = env.non_empty("LIVEKIT_SSM_PREFIX") {
-            let timeout = env.duration_millis("SSM_TIMEOUT_MS", 3000, 100..=60_000)?;
-            let parameters = SsmParameters::from_aws_env(&prefix, timeout).await?;
+            let parameters = SsmParameters::from_aws_env(&prefix, RetryPolicy::from_env(env)?).await?;
             tracing::info!(prefix = %prefix, "LiveKit credentials come from SSM Parameter Store");
             return Ok(Self::new(CredentialSource::Ssm(parameters), policy));
         }
@@ -212,16 +226,22 @@ impl CredentialStore {
     }
 
     /// Loads the credentials once during the cold start (Lambda's init phase runs at full
-    /// CPU); a failure is logged and retried by the first request that needs them.
+    /// CPU), retrying a throttled SSM for up to `SSM_INIT_BUDGET_MS`; a failure is logged
+    /// and the first request that needs them goes on trying (`SSM_REQUEST_BUDGET_MS`).
     pub async fn warm_up(&self) {
-        if let Err(error) = self.current().await {
-            tracing::error!(error = %error, "could not load LiveKit credentials at start-up; requests get 503 until they load");
+        if let Err(error) = self.current_within(Budget::Init).await {
+            tracing::error!(error = %error, "could not load LiveKit credentials at start-up; the first request tries again");
         }
     }
 
     /// The current credentials: cached while fresh, refreshed when older than the max
-    /// age, the last good value while a refresh fails (up to the stale limit).
+    /// age, the last good value while a refresh fails (up to the stale limit). Without any
+    /// credentials yet, a throttled SSM is retried for up to `SSM_REQUEST_BUDGET_MS`.
     pub async fn current(&self) -> Result<Arc<Credentials>, Error> {
+        self.current_within(Budget::Request).await
+    }
+
+    async fn current_within(&self, budget: Budget) -> Result<Arc<Credentials>, Error> {
         let ssm = match &self.source {
             CredentialSource::Fixed(credentials) => return Ok(credentials.clone()),
             CredentialSource::Missing => return Err(Error::NotConfigured),
@@ -230,12 +250,27 @@ impl CredentialStore {
         if let Some(fresh) = self.fresh().await {
             return Ok(fresh);
         }
+        if let Some(stale) = self.stale_while_backing_off().await {
+            return Ok(stale);
+        }
         let _guard = self.refreshing.lock().await;
         // Another request may have refreshed while this one waited for the lock.
         if let Some(fresh) = self.fresh().await {
             return Ok(fresh);
         }
-        self.fetch_and_store(ssm).await
+        // A refresh while good credentials are cached makes one call: on failure the
+        // stale value is served at once instead of keeping the caller waiting.
+        let budget = if self.cached.read().await.is_some() { Budget::Once } else { budget };
+        self.fetch_and_store(ssm, budget).await
+    }
+
+    async fn stale_while_backing_off(&self) -> Option<Arc<Credentials>> {
+        let not_before = (*self.refresh_not_before.lock().await)?;
+        if Instant::now() >= not_before {
+            return None;
+        }
+        let cached = self.cached.read().await;
+        cached.as_ref().filter(|c| c.fetched_at.elapsed() < self.policy.stale_limit).map(|c| c.credentials.clone())
     }
 
     /// Re-reads SSM now, ignoring the max age, at most once per `min_interval` (later calls
@@ -253,7 +288,7 @@ impl CredentialStore {
         }
         let _guard = self.refreshing.lock().await;
         let before = self.cached.read().await.as_ref().map(|c| c.credentials.clone());
-        match ssm.fetch().await {
+        match ssm.fetch_within(Budget::Once).await {
             Ok(credentials) if before.as_deref() != Some(&credentials) => {
                 let credentials = Arc::new(credentials);
                 *self.cached.write().await =
@@ -279,12 +314,13 @@ impl CredentialStore {
         cached.as_ref().filter(|c| c.fetched_at.elapsed() < self.policy.max_age).map(|c| c.credentials.clone())
     }
 
-    async fn fetch_and_store(&self, ssm: &SsmParameters) -> Result<Arc<Credentials>, Error> {
-        match ssm.fetch().await {
+    async fn fetch_and_store(&self, ssm: &SsmParameters, budget: Budget) -> Result<Arc<Credentials>, Error> {
+        match ssm.fetch_within(budget).await {
             Ok(credentials) => {
                 let credentials = Arc::new(credentials);
                 *self.cached.write().await =
                     Some(Cached { credentials: credentials.clone(), fetched_at: Instant::now() });
+                *self.refresh_not_before.lock().await = None;
                 Ok(credentials)
             }
             Err(error) => {
@@ -292,6 +328,9 @@ impl CredentialStore {
                 match cached.as_ref() {
                     Some(stale) if stale.fetched_at.elapsed() < self.policy.stale_limit => {
                         tracing::warn!(error = %error, age_secs = stale.fetched_at.elapsed().as_secs(), "credential refresh failed; serving the last good credentials");
+                        // Jittered, so containers that failed together do not retry together.
+                        let pause = Duration::from_secs(1) + ssm.policy().backoff(u32::MAX);
+                        *self.refresh_not_before.lock().await = Some(Instant::now() + pause);
                         Ok(stale.credentials.clone())
                     }
                     _ => {

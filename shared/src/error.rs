@@ -40,19 +40,24 @@ impl From<Error> for ErrorResponse {
                 "configuration_invalid",
                 "the service is misconfigured",
             ),
+            // SSM itself failed (throttled or down for the whole retry budget): come back soon.
+            Error::Ssm(_) => credentials_unavailable().retry_after(crate::credentials::RETRY_AFTER_SECONDS),
             Error::NotConfigured
-            | Error::Ssm(_)
             | Error::MissingParameters(_)
             | Error::NotSecureString(_)
-            | Error::InvalidCredentials(_) => ErrorResponse::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "credentials_unavailable",
-                "LiveKit credentials are unavailable; try again later",
-            ),
+            | Error::InvalidCredentials(_) => credentials_unavailable(),
             Error::Signing(_) => {
                 ErrorResponse::new(StatusCode::INTERNAL_SERVER_ERROR, "signing_failed", "could not sign the token")
             }
         };
         response.with_detail(error)
     }
+}
+
+fn credentials_unavailable() -> ErrorResponse {
+    ErrorResponse::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "credentials_unavailable",
+        "LiveKit credentials are unavailable; try again later",
+    )
 }

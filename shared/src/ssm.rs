@@ -1,15 +1,37 @@
-//! Reads the LiveKit credentials from SSM Parameter Store in one batched call.
+//! Reads the LiveKit credentials from SSM Parameter Store in one batched call, and
+//! retries it the way a burst of cold starts needs (issue 15, docs/large-meetings.md).
+//!
+//! SSM answers 40 GetParameters per second per account and Region by default and
+//! `ThrottlingException` above it. When hundreds of execution environments start at once
+//! most first calls are throttled, so a throttled call is retried with exponential backoff
+//! and full jitter until a time budget is spent: `SSM_INIT_BUDGET_MS` inside Lambda's 10 s
+//! init phase, then `SSM_REQUEST_BUDGET_MS` inside the first request (below the function
+//! timeout). An SSM that is down is not worth that wait: a refused connection or a 5xx is
+//! retried `SSM_FAULT_RETRIES` times, a call that times out (`SSM_TIMEOUT_MS`) not at all.
 
-use std::time::Duration;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use aws_sdk_ssm::config::SharedHttpClient;
-use aws_sdk_ssm::error::DisplayErrorContext;
+use aws_sdk_ssm::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_ssm::operation::get_parameters::{GetParametersError, GetParametersOutput};
 use aws_sdk_ssm::types::ParameterType;
 use aws_smithy_http_client::tls::{rustls_provider::CryptoMode, Provider};
 
 use crate::credentials::Credentials;
 use crate::error::Error;
 use crate::secret::Secret;
+use crate::settings::EnvSettings;
+
+/// Default share of Lambda's 10 s init phase spent waiting for a throttled SSM.
+pub const DEFAULT_INIT_BUDGET_MS: u64 = 8_000;
+/// Default time the first request may go on waiting for a throttled SSM (the template's
+/// function timeout is 20 s; 8 s + 15 s stays inside API Gateway's 30 s).
+pub const DEFAULT_REQUEST_BUDGET_MS: u64 = 15_000;
+
+/// Time left for the last call of a budget (a GetParameters answer takes milliseconds).
+const LAST_CALL: Duration = Duration::from_millis(100);
 
 /// The AWS SDK's HTTPS client on rustls with ring: the same crypto provider livekit-api
 /// uses, so a function links one provider instead of two (smaller, faster to build).
@@ -17,18 +39,193 @@ pub fn https_client() -> SharedHttpClient {
     aws_smithy_http_client::Builder::new().tls_provider(Provider::Rustls(CryptoMode::Ring)).build_https()
 }
 
+/// Who retries a GetParameters call, and how (`SSM_RETRY_MODE`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RetryMode {
+    /// `budget` (default): our loop, exponential backoff with full jitter while SSM
+    /// throttles, within the init and request budgets; the SDK makes one attempt per call.
+    Budget,
+    /// `legacy`: what this project did before issue 15: the SDK's standard retry with two
+    /// attempts, everything within `SSM_TIMEOUT_MS`. Kept to measure against.
+    Legacy,
+    /// `standard` / `adaptive`: the AWS SDK's own retry strategies with `SSM_MAX_ATTEMPTS`
+    /// attempts (1 s initial backoff, 20 s max, full jitter, client-side retry budget),
+    /// bounded by the same init and request budgets. Kept to measure against.
+    SdkStandard,
+    SdkAdaptive,
+}
+
+/// How GetParameters is retried; read once at start-up (see docs/large-meetings.md).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RetryPolicy {
+    pub mode: RetryMode,
+    /// `SSM_TIMEOUT_MS`: bound on one attempt (a stuck SSM is not waited for twice).
+    pub attempt_timeout: Duration,
+    /// `SSM_INIT_BUDGET_MS`: how long the cold start's fetch may retry during init.
+    pub init_budget: Duration,
+    /// `SSM_REQUEST_BUDGET_MS`: how long a request without credentials may retry.
+    pub request_budget: Duration,
+    /// `SSM_RETRY_BASE_MS` / `SSM_RETRY_CAP_MS`: backoff before retry n is uniformly
+    /// random in [0, min(cap, base * 2^n)] ("full jitter").
+    pub backoff_base: Duration,
+    pub backoff_cap: Duration,
+    /// `SSM_FAULT_RETRIES`: retries of a refused connection or a 5xx (SSM down, not busy).
+    pub fault_retries: u32,
+    /// `SSM_MAX_ATTEMPTS`: attempts of the SDK's own strategies (`standard`, `adaptive`).
+    pub sdk_max_attempts: u32,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self {
+            mode: RetryMode::Budget,
+            attempt_timeout: Duration::from_millis(3_000),
+            init_budget: Duration::from_millis(DEFAULT_INIT_BUDGET_MS),
+            request_budget: Duration::from_millis(DEFAULT_REQUEST_BUDGET_MS),
+            backoff_base: Duration::from_millis(100),
+            backoff_cap: Duration::from_millis(2_000),
+            fault_retries: 1,
+            sdk_max_attempts: 10,
+        }
+    }
+}
+
+impl RetryPolicy {
+    pub fn from_env(env: &EnvSettings) -> Result<Self, Error> {
+        let defaults = Self::default();
+        let mode = match env.non_empty("SSM_RETRY_MODE").map(|m| m.to_ascii_lowercase()).as_deref() {
+            None | Some("budget") => RetryMode::Budget,
+            Some("legacy") => RetryMode::Legacy,
+            Some("standard") => RetryMode::SdkStandard,
+            Some("adaptive") => RetryMode::SdkAdaptive,
+            Some(other) => {
+                return Err(Error::config(
+                    "SSM_RETRY_MODE",
+                    format!("must be one of budget, legacy, standard, adaptive, got `{other}`"),
+                ))
+            }
+        };
+        let policy = Self {
+            mode,
+            attempt_timeout: env.duration_millis("SSM_TIMEOUT_MS", 3_000, 100..=60_000)?,
+            init_budget: env.duration_millis("SSM_INIT_BUDGET_MS", DEFAULT_INIT_BUDGET_MS, 0..=9_500)?,
+            request_budget: env.duration_millis("SSM_REQUEST_BUDGET_MS", DEFAULT_REQUEST_BUDGET_MS, 0..=28_000)?,
+            backoff_base: env.duration_millis("SSM_RETRY_BASE_MS", 100, 1..=10_000)?,
+            backoff_cap: env.duration_millis("SSM_RETRY_CAP_MS", 2_000, 1..=20_000)?,
+            fault_retries: env.u64_in("SSM_FAULT_RETRIES", u64::from(defaults.fault_retries), 0..=5)? as u32,
+            sdk_max_attempts: env.u64_in("SSM_MAX_ATTEMPTS", u64::from(defaults.sdk_max_attempts), 1..=50)? as u32,
+        };
+        if policy.backoff_cap < policy.backoff_base {
+            return Err(Error::Config {
+                variable: "SSM_RETRY_CAP_MS".into(),
+                reason: "must not be below SSM_RETRY_BASE_MS".into(),
+            });
+        }
+        Ok(policy)
+    }
+
+    /// The backoff before the retry that follows `failures` consecutive throttled calls:
+    /// uniformly random in [0, min(cap, base * 2^failures)].
+    pub fn backoff(&self, failures: u32) -> Duration {
+        let ceiling = self.backoff_base.saturating_mul(1u32 << failures.min(20)).min(self.backoff_cap);
+        ceiling.mul_f64(random_fraction())
+    }
+}
+
+/// A uniformly random number in [0, 1) from the operating system's CSPRNG (jitter only).
+fn random_fraction() -> f64 {
+    let mut bytes = [0u8; 8];
+    if getrandom::fill(&mut bytes).is_err() {
+        return 0.5;
+    }
+    (u64::from_le_bytes(bytes) >> 11) as f64 / (1u64 << 53) as f64
+}
+
 /// The production SDK configuration: ring HTTPS client, `timeout` per attempt and per
-/// operation (a cold start never hangs on SSM), two attempts. Tests add an endpoint.
+/// operation (a cold start never hangs on SSM), one attempt: [`SsmParameters`] retries.
+/// Tests add an endpoint.
 pub fn aws_config_loader(timeout: Duration) -> aws_config::ConfigLoader {
+    aws_config_loader_for(&RetryPolicy { attempt_timeout: timeout, ..RetryPolicy::default() })
+}
+
+/// The SDK configuration for a retry policy: the SDK retries only in the `legacy`,
+/// `standard` and `adaptive` modes.
+pub fn aws_config_loader_for(policy: &RetryPolicy) -> aws_config::ConfigLoader {
+    use aws_config::retry::RetryConfig;
+    let timeout = policy.attempt_timeout;
+    let (retry, operation_timeout) = match policy.mode {
+        RetryMode::Budget => (RetryConfig::standard().with_max_attempts(1), timeout),
+        RetryMode::Legacy => (RetryConfig::standard().with_max_attempts(2), timeout),
+        RetryMode::SdkStandard => (
+            RetryConfig::standard().with_max_attempts(policy.sdk_max_attempts),
+            policy.init_budget.max(policy.request_budget),
+        ),
+        RetryMode::SdkAdaptive => (
+            RetryConfig::adaptive().with_max_attempts(policy.sdk_max_attempts),
+            policy.init_budget.max(policy.request_budget),
+        ),
+    };
     let timeouts = aws_config::timeout::TimeoutConfig::builder()
         .connect_timeout(timeout.min(Duration::from_secs(2)))
         .operation_attempt_timeout(timeout)
-        .operation_timeout(timeout)
+        .operation_timeout(operation_timeout)
         .build();
     aws_config::defaults(aws_config::BehaviorVersion::latest())
         .http_client(https_client())
         .timeout_config(timeouts)
-        .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(2))
+        .retry_config(retry)
+}
+
+/// What a failed GetParameters call says about SSM.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Failure {
+    /// SSM is busy (`ThrottlingException`, 429): worth waiting for, within the budget.
+    Throttled,
+    /// Refused connection, broken response, 5xx: SSM is down or failing; a few retries.
+    Fault,
+    /// No answer within the attempt timeout: not waited for twice.
+    Timeout,
+    /// Anything else (access denied, validation): retrying cannot help.
+    Permanent,
+}
+
+/// The error codes the AWS SDKs treat as throttling.
+const THROTTLING_CODES: &[&str] = &[
+    "Throttling",
+    "ThrottlingException",
+    "ThrottledException",
+    "RequestThrottledException",
+    "TooManyRequestsException",
+    "ProvisionedThroughputExceededException",
+    "TransactionInProgressException",
+    "RequestLimitExceeded",
+    "BandwidthLimitExceeded",
+    "LimitExceededException",
+    "RequestThrottled",
+    "SlowDown",
+    "PriorRequestNotComplete",
+    "EC2ThrottledException",
+];
+
+type GetParametersFailure = SdkError<GetParametersError, aws_sdk_ssm::config::http::HttpResponse>;
+
+fn classify(error: &GetParametersFailure) -> Failure {
+    match error {
+        SdkError::ServiceError(service) => {
+            let code = service.err().code().unwrap_or_default();
+            if THROTTLING_CODES.contains(&code) || service.raw().status().as_u16() == 429 {
+                Failure::Throttled
+            } else if service.raw().status().is_server_error() {
+                Failure::Fault
+            } else {
+                Failure::Permanent
+            }
+        }
+        SdkError::TimeoutError(_) => Failure::Timeout,
+        SdkError::DispatchFailure(dispatch) if dispatch.is_timeout() => Failure::Timeout,
+        SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => Failure::Fault,
+        _ => Failure::Permanent,
+    }
 }
 
 /// The parameter names under one prefix, e.g. `/dissertation-editor/livekit/api-key`.
@@ -57,42 +254,156 @@ impl ParameterNames {
     }
 }
 
-/// An SSM client (built once per cold start) and the names it reads.
+/// An SSM client (built once per cold start), the names it reads and how it retries.
 #[derive(Clone, Debug)]
 pub struct SsmParameters {
     client: aws_sdk_ssm::Client,
     names: ParameterNames,
+    policy: RetryPolicy,
+    stats: Arc<FetchStats>,
+}
+
+/// Counters kept across fetches: the backoff goes on growing from the init phase into the
+/// first request instead of starting small again (no second herd).
+#[derive(Debug, Default)]
+struct FetchStats {
+    /// Throttled calls since the last success.
+    throttled_in_a_row: AtomicU32,
+    /// Every GetParameters call this process made.
+    calls: AtomicU64,
+}
+
+/// The budget a fetch may spend on throttling.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Budget {
+    /// Lambda's init phase: `SSM_INIT_BUDGET_MS`.
+    Init,
+    /// A request that has no credentials yet: `SSM_REQUEST_BUDGET_MS`.
+    Request,
+    /// One call, no retries of our own: a refresh while good credentials are still cached.
+    Once,
 }
 
 impl SsmParameters {
+    /// With the default retry policy (tests pass their own client).
     pub fn new(client: aws_sdk_ssm::Client, prefix: &str) -> Self {
-        Self { client, names: ParameterNames::under(prefix) }
+        Self::with_policy(client, prefix, RetryPolicy::default())
+    }
+
+    pub fn with_policy(client: aws_sdk_ssm::Client, prefix: &str, policy: RetryPolicy) -> Self {
+        Self { client, names: ParameterNames::under(prefix), policy, stats: Arc::default() }
+    }
+
+    pub fn policy(&self) -> &RetryPolicy {
+        &self.policy
     }
 
     /// Builds the client from the usual AWS environment (region, credentials,
     /// `AWS_ENDPOINT_URL`), with a bounded time per call so a cold start never hangs.
-    pub async fn from_aws_env(prefix: &str, timeout: Duration) -> Result<Self, Error> {
-        let config = aws_config_loader(timeout).load().await;
+    pub async fn from_aws_env(prefix: &str, policy: RetryPolicy) -> Result<Self, Error> {
+        let config = aws_config_loader_for(&policy).load().await;
         if config.region().is_none() {
             return Err(Error::config(
                 "AWS_REGION",
                 "is required to read LiveKit credentials from SSM (LIVEKIT_SSM_PREFIX is set)",
             ));
         }
-        Ok(Self::new(aws_sdk_ssm::Client::new(&config), prefix))
+        Ok(Self::with_policy(aws_sdk_ssm::Client::new(&config), prefix, policy))
     }
 
-    /// One `GetParameters` call with decryption for all four names.
+    /// Fetches within the request budget (see [`SsmParameters::fetch_within`]).
     pub async fn fetch(&self) -> Result<Credentials, Error> {
-        let output = self
-            .client
-            .get_parameters()
-            .set_names(Some(self.names.all()))
-            .with_decryption(true)
-            .send()
-            .await
-            .map_err(|e| Error::Ssm(DisplayErrorContext(&e).to_string()))?;
+        self.fetch_within(Budget::Request).await
+    }
 
+    /// Fetches the credentials, retrying as the policy says within `budget`: throttling
+    /// until the budget is spent, faults `fault_retries` times, timeouts never.
+    pub async fn fetch_within(&self, budget: Budget) -> Result<Credentials, Error> {
+        let started = Instant::now();
+        let (retries_throttling, limit) = match (self.policy.mode, budget) {
+            (RetryMode::Legacy, _) | (_, Budget::Once) => (false, None),
+            (RetryMode::Budget, Budget::Init) => (true, Some(self.policy.init_budget)),
+            (RetryMode::Budget, Budget::Request) => (true, Some(self.policy.request_budget)),
+            // The SDK's strategies retry inside one call; only the budget is ours.
+            (_, Budget::Init) => (false, Some(self.policy.init_budget)),
+            (_, Budget::Request) => (false, Some(self.policy.request_budget)),
+        };
+        let deadline = limit.map(|limit| started + limit);
+        let (mut attempts, mut faults) = (0u32, 0u32);
+        loop {
+            attempts += 1;
+            self.stats.calls.fetch_add(1, Ordering::Relaxed);
+            let call = self.get_parameters();
+            let result = match deadline {
+                Some(deadline) => match tokio::time::timeout_at(deadline.into(), call).await {
+                    Ok(result) => result,
+                    Err(_) => {
+                        return Err(Error::Ssm(format!(
+                            "no answer within the {} ms budget ({attempts} calls)",
+                            limit.unwrap_or_default().as_millis()
+                        )))
+                    }
+                },
+                None => call.await,
+            };
+            let error = match result {
+                Ok(output) => {
+                    let throttled = self.stats.throttled_in_a_row.swap(0, Ordering::Relaxed);
+                    if attempts > 1 || throttled > 0 {
+                        tracing::info!(
+                            ssm_calls = attempts,
+                            ssm_calls_total = self.stats.calls.load(Ordering::Relaxed),
+                            elapsed_ms = started.elapsed().as_millis() as u64,
+                            "SSM answered after retries"
+                        );
+                    }
+                    return self.credentials_from(&output);
+                }
+                Err(error) => error,
+            };
+            let failure = classify(&error);
+            let message = || {
+                format!("{} ({attempts} calls in {} ms)", DisplayErrorContext(&error), started.elapsed().as_millis())
+            };
+            let retry = match failure {
+                Failure::Throttled if retries_throttling => true,
+                Failure::Fault if self.policy.mode == RetryMode::Budget && faults < self.policy.fault_retries => {
+                    faults += 1;
+                    true
+                }
+                _ => false,
+            };
+            if failure == Failure::Throttled {
+                self.stats.throttled_in_a_row.fetch_add(1, Ordering::Relaxed);
+            }
+            if !retry {
+                return Err(Error::Ssm(message()));
+            }
+            let failures = if failure == Failure::Throttled {
+                self.stats.throttled_in_a_row.load(Ordering::Relaxed).saturating_sub(1)
+            } else {
+                faults - 1
+            };
+            let mut pause = self.policy.backoff(failures);
+            if let Some(deadline) = deadline {
+                // The last call must have time to be answered; a backoff that would run past
+                // that point is cut short, so the budget is used to its end.
+                let last_call = deadline.checked_sub(LAST_CALL).unwrap_or(deadline);
+                let now = Instant::now();
+                if now >= last_call {
+                    return Err(Error::Ssm(format!("{}; retry budget spent", message())));
+                }
+                pause = pause.min(last_call - now);
+            }
+            tokio::time::sleep(pause).await;
+        }
+    }
+
+    async fn get_parameters(&self) -> Result<GetParametersOutput, GetParametersFailure> {
+        self.client.get_parameters().set_names(Some(self.names.all())).with_decryption(true).send().await
+    }
+
+    fn credentials_from(&self, output: &GetParametersOutput) -> Result<Credentials, Error> {
         let find = |name: &str| output.parameters().iter().find(|p| p.name() == Some(name));
         let missing: Vec<String> = [&self.names.api_key, &self.names.api_secret, &self.names.url]
             .into_iter()
@@ -123,6 +434,37 @@ impl SsmParameters {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn backoff_is_full_jitter_under_an_exponential_ceiling() {
+        let policy = RetryPolicy::default();
+        for failures in 0..12 {
+            let ceiling = (100u64 << failures).min(2_000);
+            let samples: Vec<Duration> = (0..200).map(|_| policy.backoff(failures)).collect();
+            assert!(samples.iter().all(|d| *d <= Duration::from_millis(ceiling)), "{failures}: {samples:?}");
+            let mean = samples.iter().map(Duration::as_secs_f64).sum::<f64>() / 200.0;
+            let expected = ceiling as f64 / 2000.0;
+            assert!((mean - expected).abs() < expected * 0.3, "{failures}: mean {mean} vs {expected}");
+        }
+    }
+
+    #[test]
+    fn retry_settings_come_from_the_environment_and_name_the_variable() {
+        let policy = RetryPolicy::from_env(&EnvSettings::default()).unwrap();
+        assert_eq!(policy, RetryPolicy::default());
+        let env = EnvSettings::from_pairs([("SSM_RETRY_MODE", "legacy"), ("SSM_REQUEST_BUDGET_MS", "5000")]);
+        let policy = RetryPolicy::from_env(&env).unwrap();
+        assert_eq!((policy.mode, policy.request_budget), (RetryMode::Legacy, Duration::from_secs(5)));
+        for (name, value) in [
+            ("SSM_RETRY_MODE", "aggressive"),
+            ("SSM_INIT_BUDGET_MS", "12000"),
+            ("SSM_REQUEST_BUDGET_MS", "60000"),
+            ("SSM_RETRY_CAP_MS", "10"),
+        ] {
+            let error = RetryPolicy::from_env(&EnvSettings::from_pairs([(name, value)])).unwrap_err().to_string();
+            assert!(error.contains(name), "{name}: {error}");
+        }
+    }
 
     #[test]
     fn names_come_from_one_prefix_with_or_without_trailing_slash() {

@@ -14,6 +14,7 @@ use base64::Engine;
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+pub mod burst;
 pub mod livekit_server;
 pub mod oidc;
 pub mod runtime_api;

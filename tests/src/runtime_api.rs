@@ -61,6 +61,16 @@ impl RuntimeApi {
             .expect("answer channel")
     }
 
+    /// Like [`RuntimeApi::invoke`], but `None` instead of a panic when no answer comes in
+    /// time (a burst records it as a failure and goes on).
+    pub async fn try_invoke(&self, event: Value, timeout: Duration) -> Option<Outcome> {
+        let id = format!("req-{:08}", self.next_id.fetch_add(1, Ordering::Relaxed));
+        let (sender, answer) = oneshot::channel();
+        self.state.lock().await.waiting.insert(id.clone(), sender);
+        self.events.send((id.clone(), event)).await.ok()?;
+        tokio::time::timeout(timeout, answer).await.ok()?.ok()
+    }
+
     /// Errors the function reported through `/runtime/init/error`.
     pub async fn init_errors(&self) -> Vec<Value> {
         self.state.lock().await.init_errors.clone()

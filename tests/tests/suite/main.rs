@@ -5,6 +5,7 @@
 mod auth;
 mod bad_input;
 mod bootstrap;
+mod burst;
 mod events;
 mod local_server;
 mod official_sdk;

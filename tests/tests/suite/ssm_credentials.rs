@@ -9,7 +9,7 @@ use aws_sdk_ssm::types::ParameterType;
 use lambda_http::http::Request;
 use lambda_http::Body;
 use livekit_api::access_token::TokenVerifier;
-use livekit_lambda_shared::ssm::SsmParameters;
+use livekit_lambda_shared::ssm::{RetryPolicy, SsmParameters};
 use livekit_lambda_shared::{CachePolicy, CredentialSource, CredentialStore, Service};
 use serde_json::Value;
 use token_generator::{TokenService, TokenSettings};
@@ -162,7 +162,8 @@ async fn ssm_down_answers_503_quickly_and_caches_nothing() {
     let (status, body) = call(&service).await;
     assert_eq!(status, 503, "{body}");
     assert_eq!(body["error"]["code"], "credentials_unavailable");
-    assert!(started.elapsed() < Duration::from_secs(10));
+    // Refused connections are a down SSM, not a busy one: one retry, not the 15 s budget.
+    assert!(started.elapsed() < Duration::from_secs(2), "{:?}", started.elapsed());
     let (status, _) = call(&service).await;
     assert_eq!(status, 503, "still down, still 503 (and tried again, not a cached failure)");
 }
@@ -210,4 +211,48 @@ async fn ssm_errors_answer_503_and_the_failure_is_not_cached() {
     let (status, _) = call(&service).await;
     assert_eq!(status, 200);
     assert_eq!(moto.get_parameters_calls(prefix).len(), 1, "the failed calls never reached moto; the good one did");
+}
+
+#[tokio::test]
+async fn a_throttled_ssm_is_retried_until_the_budget_is_spent_then_503_with_retry_after() {
+    let moto = moto();
+    let prefix = "/throttled/livekit";
+    moto.put_livekit(prefix, KEY, SECRET, "wss://lk.example.com").await;
+    // SSM admitting nothing: every call is answered with ThrottlingException.
+    let proxy = wire_tests::burst::ThrottlingProxy::start(moto.port, 0.0, 0.0).await;
+    let policy = RetryPolicy {
+        init_budget: Duration::from_millis(500),
+        request_budget: Duration::from_millis(1500),
+        ..RetryPolicy::default()
+    };
+    let parameters = SsmParameters::with_policy(ssm_client_for(&proxy.endpoint()), prefix, policy);
+    let service = TokenService::new(
+        TokenSettings::default(),
+        Arc::new(CredentialStore::new(CredentialSource::Ssm(parameters), LONG)),
+    );
+    let started = std::time::Instant::now();
+    service.warm_up().await;
+    let init = started.elapsed();
+    assert!(init >= Duration::from_millis(300) && init < Duration::from_millis(900), "init budget: {init:?}");
+    let response = service.handle(get_token()).await;
+    let elapsed = started.elapsed() - init;
+    assert_eq!(response.status(), 503);
+    assert_eq!(response.headers()["retry-after"], "5", "a 503 after the budget says when to come back");
+    assert!(
+        elapsed >= Duration::from_millis(1000) && elapsed < Duration::from_millis(2000),
+        "request budget: {elapsed:?}"
+    );
+    let calls = proxy.stats.calls.load(std::sync::atomic::Ordering::Relaxed);
+    // Backoff 0-100, 0-200, 0-400 ms, … up to 2 s: a handful of calls in 2 s, not hundreds.
+    assert!((4..=30).contains(&calls), "{calls} calls in 2 s of throttling");
+    assert_eq!(moto.get_parameters_calls(prefix).len(), 0, "nothing got past the throttle");
+
+    // As soon as SSM admits calls again, the next request gets its token.
+    let open = wire_tests::burst::ThrottlingProxy::start(moto.port, 100.0, 100.0).await;
+    let parameters = SsmParameters::with_policy(ssm_client_for(&open.endpoint()), prefix, policy);
+    let service = TokenService::new(
+        TokenSettings::default(),
+        Arc::new(CredentialStore::new(CredentialSource::Ssm(parameters), LONG)),
+    );
+    assert_eq!(call(&service).await.0, 200);
 }

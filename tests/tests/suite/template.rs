@@ -303,3 +303,161 @@ fn outputs_give_the_api_and_token_urls() {
         "CORS is the functions' job (closed unless ALLOWED_ORIGINS is set)"
     );
 }
+
+/// A route's throttle as the template deploys it by default: (rate per second, burst).
+fn route_throttle(template: &Value, route_key: &str) -> (f64, f64) {
+    let api = &template["Resources"]["HttpApi"]["Properties"];
+    let settings = match api["RouteSettings"].get(route_key) {
+        Some(settings) => settings,
+        None => &api["DefaultRouteSettings"],
+    };
+    let default_of = |field: &str| -> f64 {
+        let value = &settings[field];
+        let parameter = tagged(value)
+            .filter(|(tag, _)| tag == "!Ref")
+            .and_then(|(_, v)| v.as_str())
+            .unwrap_or_else(|| panic!("{route_key}: {field} is a !Ref to a parameter, got {value:?}"));
+        template["Parameters"][parameter]["Default"]
+            .as_f64()
+            .unwrap_or_else(|| panic!("parameter {parameter} has a numeric Default"))
+    };
+    (default_of("ThrottlingRateLimit"), default_of("ThrottlingBurstLimit"))
+}
+
+/// API Gateway's route throttle is a token bucket that starts full: each request takes a
+/// token, tokens come back at `rate` per second up to `burst`. Returns how many of the
+/// requests arriving at `arrivals` (seconds, ascending) are admitted (the rest get 429).
+fn token_bucket_admits(rate: f64, burst: f64, arrivals: &[f64]) -> usize {
+    let (mut tokens, mut last, mut admitted) = (burst, 0.0, 0);
+    for &at in arrivals {
+        tokens = (tokens + (at - last) * rate).min(burst);
+        last = at;
+        if tokens >= 1.0 {
+            tokens -= 1.0;
+            admitted += 1;
+        }
+    }
+    admitted
+}
+
+/// `count` requests spread evenly over `seconds`.
+fn spread(count: usize, seconds: f64) -> Vec<f64> {
+    (0..count).map(|i| i as f64 * seconds / count as f64).collect()
+}
+
+/// `count` requests within `seconds`, front-loaded: half of them in the first fifth.
+fn front_loaded(count: usize, seconds: f64) -> Vec<f64> {
+    let first = count / 2;
+    let mut arrivals = spread(first, seconds / 5.0);
+    arrivals.extend(spread(count - first, seconds * 4.0 / 5.0).into_iter().map(|t| t + seconds / 5.0));
+    arrivals
+}
+
+/// The meeting-start scenarios of issue 15 (docs/large-meetings.md), as failures.
+const MEETING: usize = 500;
+const ROOMS: usize = 200;
+const PER_ROOM: usize = 10;
+/// At a meeting start LiveKit sends per participant participant_joined and two
+/// track_published (camera, microphone), and per room one room_started.
+const EVENTS_PER_JOIN: usize = 3;
+
+fn meeting_start_problems(token: (f64, f64), webhook: (f64, f64)) -> Vec<String> {
+    let mut problems = Vec::new();
+    let (rate, burst) = token;
+    for (shape, arrivals) in [
+        ("all in the same second", vec![0.0; MEETING]),
+        ("spread over 10 s", spread(MEETING, 10.0)),
+        ("front-loaded over 10 s", front_loaded(MEETING, 10.0)),
+    ] {
+        let admitted = token_bucket_admits(rate, burst, &arrivals);
+        if admitted < MEETING {
+            problems.push(format!(
+                "/token at {rate}/s burst {burst}: {admitted} of {MEETING} joins {shape} admitted ({} get 429)",
+                MEETING - admitted
+            ));
+        }
+    }
+    let events = ROOMS * (1 + PER_ROOM * EVENTS_PER_JOIN);
+    let (rate, burst) = webhook;
+    for (shape, arrivals) in
+        [("spread over 10 s", spread(events, 10.0)), ("front-loaded over 10 s", front_loaded(events, 10.0))]
+    {
+        let admitted = token_bucket_admits(rate, burst, &arrivals);
+        if admitted < events {
+            problems.push(format!(
+                "/webhook at {rate}/s burst {burst}: {admitted} of {events} events of {ROOMS} rooms starting {shape} admitted"
+            ));
+        }
+    }
+    // Whatever /token admits turns into ~3 webhook events per join (plus room_started):
+    // the webhook bucket must never be the narrower one.
+    for seconds in [0.0, 1.0, 10.0, 60.0] {
+        let joins = token.1 + token.0 * seconds;
+        let needed = joins * EVENTS_PER_JOIN as f64 + ROOMS as f64;
+        let admits = webhook.1 + webhook.0 * seconds;
+        if admits < needed {
+            problems.push(format!(
+                "/webhook admits {admits} in {seconds} s but the joins /token admits then cause {needed} events"
+            ));
+        }
+    }
+    problems
+}
+
+#[test]
+fn the_token_bucket_model_matches_the_known_figure() {
+    // Field notes: 10 rps / burst 20 admits about 120 of 200 requests spread over 10 s.
+    let admitted = token_bucket_admits(10.0, 20.0, &spread(200, 10.0));
+    assert!((118..=122).contains(&admitted), "{admitted}");
+    assert_eq!(token_bucket_admits(1.0, 5.0, &[0.0; 10]), 5, "a burst takes only the bucket");
+}
+
+#[test]
+fn route_throttles_admit_a_meeting_start_and_bound_the_rest() {
+    let template = template();
+    let token = route_throttle(&template, "ANY /token");
+    let preflight = route_throttle(&template, "OPTIONS /token");
+    let webhook = route_throttle(&template, "ANY /webhook");
+    let subtitles = route_throttle(&template, "ANY /rooms/{room}/subtitles");
+    let health = route_throttle(&template, "ANY /health");
+
+    let problems = meeting_start_problems(token, webhook);
+    assert!(problems.is_empty(), "the template's default throttles:\n{}", problems.join("\n"));
+    assert_eq!(preflight, token, "every browser POST /token is preceded by a preflight: same bucket size");
+
+    // The same checks fail on the single 10 rps / burst 20 every route had before issue 15
+    // (the test is not vacuous).
+    let before = meeting_start_problems((10.0, 20.0), (10.0, 20.0));
+    assert!(before.len() >= 5, "{before:?}");
+
+    // Bounding abuse: the open /token mints at most 100 tokens a second, sustained.
+    assert!(token.0 <= 100.0, "/token rate {} bounds abuse", token.0);
+    assert!(token.1 <= 1000.0, "/token burst {}", token.1);
+    // Subtitles start an agent each: they stay tight.
+    assert!(subtitles.0 <= 5.0 && subtitles.1 <= 10.0, "subtitles {subtitles:?}");
+    assert!(subtitles.0 < token.0 && subtitles.1 < token.1);
+    // All routes together stay under the account-level limit (10,000 rps, burst 5,000 per
+    // Region) that API Gateway applies above every route.
+    let routes = [token, webhook, subtitles];
+    assert_eq!(health, token, "/health shares the default settings");
+    assert!(routes.iter().map(|r| r.0).sum::<f64>() <= 10_000.0);
+    assert!(routes.iter().map(|r| r.1).sum::<f64>() <= 5_000.0);
+}
+
+#[test]
+fn function_timeouts_leave_room_for_ssm_under_a_cold_start_burst() {
+    use livekit_lambda_shared::ssm::{DEFAULT_INIT_BUDGET_MS, DEFAULT_REQUEST_BUDGET_MS};
+    let template = template();
+    // Lambda's init phase has 10 s; API Gateway's integration timeout is 30 s and counts the
+    // cold start too.
+    const { assert!(DEFAULT_INIT_BUDGET_MS < 10_000) };
+    const { assert!(DEFAULT_INIT_BUDGET_MS + DEFAULT_REQUEST_BUDGET_MS + 2_000 <= 30_000) };
+    for (name, function) in functions(&template) {
+        let timeout_ms = function["Properties"]["Timeout"].as_u64().unwrap() * 1000;
+        assert!(
+            timeout_ms >= DEFAULT_REQUEST_BUDGET_MS + 2_000,
+            "{name}: Timeout {timeout_ms} ms must cover the SSM request budget {DEFAULT_REQUEST_BUDGET_MS} ms"
+        );
+        assert!(timeout_ms <= 29_000, "{name}: within API Gateway's 30 s");
+    }
+}
