@@ -116,10 +116,7 @@ impl RetryPolicy {
             sdk_max_attempts: env.u64_in("SSM_MAX_ATTEMPTS", u64::from(defaults.sdk_max_attempts), 1..=50)? as u32,
         };
         if policy.backoff_cap < policy.backoff_base {
-            return Err(Error::Config {
-                variable: "SSM_RETRY_CAP_MS".into(),
-                reason: "must not be below SSM_RETRY_BASE_MS".into(),
-            });
+            return Err(Error::config("SSM_RETRY_CAP_MS", "must not be below SSM_RETRY_BASE_MS"));
         }
         Ok(policy)
     }
