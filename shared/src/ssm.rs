@@ -9,6 +9,7 @@ use aws_smithy_http_client::tls::{rustls_provider::CryptoMode, Provider};
 
 use crate::credentials::Credentials;
 use crate::error::Error;
+use crate::keys::KeySet;
 use crate::secret::Secret;
 
 /// The AWS SDK's HTTPS client on rustls with ring: the same crypto provider livekit-api
@@ -39,6 +40,8 @@ pub struct ParameterNames {
     pub url: String,
     /// Optional: the https URL for server-side API calls, when it differs from `url`.
     pub api_url: String,
+    /// Optional: the keys that verify, in LiveKit's `key: secret` format (SecureString).
+    pub api_keys: String,
 }
 
 impl ParameterNames {
@@ -49,11 +52,17 @@ impl ParameterNames {
             api_secret: format!("{prefix}/api-secret"),
             url: format!("{prefix}/url"),
             api_url: format!("{prefix}/api-url"),
+            api_keys: format!("{prefix}/api-keys"),
         }
     }
 
-    fn all(&self) -> Vec<String> {
-        vec![self.api_key.clone(), self.api_secret.clone(), self.url.clone(), self.api_url.clone()]
+    /// What one `GetParameters` call asks for (at most 10 names per call).
+    pub fn requested(&self, verifier_keys: bool) -> Vec<String> {
+        let mut names = vec![self.api_key.clone(), self.api_secret.clone(), self.url.clone(), self.api_url.clone()];
+        if verifier_keys {
+            names.push(self.api_keys.clone());
+        }
+        names
     }
 }
 
@@ -62,11 +71,19 @@ impl ParameterNames {
 pub struct SsmParameters {
     client: aws_sdk_ssm::Client,
     names: ParameterNames,
+    /// Whether `api-keys` is read too (every function that verifies LiveKit tokens).
+    verifier_keys: bool,
 }
 
 impl SsmParameters {
+    /// Reads the current key, secret and URLs, and the keys that verify (`api-keys`).
     pub fn new(client: aws_sdk_ssm::Client, prefix: &str) -> Self {
-        Self { client, names: ParameterNames::under(prefix) }
+        Self { client, names: ParameterNames::under(prefix), verifier_keys: true }
+    }
+
+    /// Leaves `api-keys` out: for a function that only signs.
+    pub fn signing_only(self) -> Self {
+        Self { verifier_keys: false, ..self }
     }
 
     /// Builds the client from the usual AWS environment (region, credentials,
@@ -82,12 +99,14 @@ impl SsmParameters {
         Ok(Self::new(aws_sdk_ssm::Client::new(&config), prefix))
     }
 
-    /// One `GetParameters` call with decryption for all four names.
+    /// One `GetParameters` call with decryption for all the names (four, or five with
+    /// `api-keys`). Names SSM does not have come back as `InvalidParameters`, not as an
+    /// error: the required ones are checked below, the optional ones may be absent.
     pub async fn fetch(&self) -> Result<Credentials, Error> {
         let output = self
             .client
             .get_parameters()
-            .set_names(Some(self.names.all()))
+            .set_names(Some(self.names.requested(self.verifier_keys)))
             .with_decryption(true)
             .send()
             .await
@@ -111,12 +130,23 @@ impl SsmParameters {
             return Err(Error::NotSecureString(self.names.api_secret.clone()));
         }
         let api_url = find(&self.names.api_url).and_then(|p| p.value()).map(str::to_string);
-        Credentials::new(
+        let credentials = Credentials::new(
             value(&self.names.api_key),
             Secret::new(value(&self.names.api_secret)),
             &value(&self.names.url),
             api_url.as_deref(),
-        )
+        )?;
+        let Some(api_keys) = find(&self.names.api_keys).filter(|_| self.verifier_keys) else {
+            return Ok(credentials);
+        };
+        // Secrets again: encrypted at rest, or refused.
+        if api_keys.r#type() != Some(&ParameterType::SecureString) {
+            return Err(Error::NotSecureString(self.names.api_keys.clone()));
+        }
+        let name = &self.names.api_keys;
+        KeySet::parse(api_keys.value().unwrap_or_default())
+            .and_then(|keys| credentials.with_verifiers(keys))
+            .map_err(|e| Error::InvalidCredentials(format!("SSM parameter {name}: {e}")))
     }
 }
 
@@ -131,5 +161,8 @@ mod tests {
         assert_eq!(names.api_secret, "/dissertation-editor/livekit/api-secret");
         assert_eq!(names.url, "/dissertation-editor/livekit/url");
         assert_eq!(names.api_url, "/dissertation-editor/livekit/api-url");
+        assert_eq!(names.api_keys, "/dissertation-editor/livekit/api-keys");
+        assert_eq!(names.requested(true).len(), 5, "one GetParameters call takes at most 10 names");
+        assert!(!names.requested(false).contains(&names.api_keys));
     }
 }
