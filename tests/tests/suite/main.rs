@@ -9,6 +9,7 @@ mod events;
 mod local_server;
 mod official_sdk;
 mod properties;
+mod rotation;
 mod ssm_credentials;
 mod subtitles;
 mod template;
