@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Create (or update) the SSM parameters the LiveKit token functions read.
 #
-#   infra/create-parameters.sh [PREFIX]
+#   infra/create-parameters.sh [--keys-only] [PREFIX]
 #
 # PREFIX: first argument, else $LIVEKIT_SSM_PREFIX, else /dissertation-editor/livekit.
 # It must match the stack's SsmPrefix parameter.
@@ -12,8 +12,14 @@
 #   LIVEKIT_URL          -> ${PREFIX}/url         (SecureString, wss://... handed to browsers)
 #   LIVEKIT_API_URL      -> ${PREFIX}/api-url     (optional; https://... for server API calls;
 #                                                  derived from the url when absent)
+#   LIVEKIT_KEYS         -> ${PREFIX}/api-keys    (optional SecureString: the keys that verify
+#   or LIVEKIT_KEYS_FILE                           during a rotation, LiveKit's `key: secret`
+#                                                  format, one per line or comma-separated;
+#                                                  see docs/key-rotation.md). Never prompted for.
 #   KMS_KEY_ID           -> optional customer managed key (ARN/id/alias) instead of aws/ssm;
 #                           pass its key ARN to the stack's KmsKeyArn parameter too.
+#
+# --keys-only writes only ${PREFIX}/api-keys (rotation steps: add a verifier, retire a key).
 #
 # Uses the normal AWS CLI (v1 or v2) credentials/region (AWS_PROFILE, AWS_REGION, ...).
 # Existing parameters are overwritten. Each value goes to the CLI as `--value file://...`
@@ -21,6 +27,11 @@
 # printed, and an https:// value is not fetched as a URL by AWS CLI v1.
 set -euo pipefail
 
+keys_only=""
+if [[ "${1:-}" == "--keys-only" ]]; then
+  keys_only=1
+  shift
+fi
 prefix="${1:-${LIVEKIT_SSM_PREFIX:-/dissertation-editor/livekit}}"
 prefix="${prefix%/}"
 case "$prefix" in
@@ -42,21 +53,44 @@ prompt() { # prompt VAR "label" [silent]
   printf -v "$var" '%s' "$value"
 }
 
-prompt LIVEKIT_API_KEY "LiveKit API key"
-prompt LIVEKIT_API_SECRET "LiveKit API secret (not echoed)" silent
-prompt LIVEKIT_URL "LiveKit URL (wss://...)"
-if [[ -z "${LIVEKIT_API_URL+x}" && -t 0 ]]; then
-  read -r -p "LiveKit API URL (https://..., empty to derive from the URL): " LIVEKIT_API_URL
+# The keys that verify: from LIVEKIT_KEYS, or read from the file LIVEKIT_KEYS_FILE names.
+keys="${LIVEKIT_KEYS:-}"
+if [[ -z "$keys" && -n "${LIVEKIT_KEYS_FILE:-}" ]]; then
+  [[ -r "$LIVEKIT_KEYS_FILE" ]] || { echo "error: cannot read LIVEKIT_KEYS_FILE" >&2; exit 2; }
+  keys="$(<"$LIVEKIT_KEYS_FILE")"
 fi
-LIVEKIT_API_URL="${LIVEKIT_API_URL:-}"
+if [[ -n "$keys" ]]; then
+  # Light check (the functions parse strictly): every entry is `key: secret`. Entries are
+  # counted, never printed.
+  n=0
+  while IFS= read -r entry; do
+    entry="${entry#"${entry%%[![:space:]]*}"}"
+    [[ -z "$entry" || "$entry" == \#* ]] && continue
+    n=$((n + 1))
+    [[ "$entry" == *:* ]] || { echo "error: api-keys entry $n is not 'key: secret'" >&2; exit 2; }
+  done < <(printf '%s\n' "$keys" | tr ',' '\n')
+  (( n > 0 )) || { echo "error: LIVEKIT_KEYS has no entries" >&2; exit 2; }
+elif [[ -n "$keys_only" ]]; then
+  echo "error: --keys-only needs LIVEKIT_KEYS or LIVEKIT_KEYS_FILE" >&2; exit 2
+fi
 
-for v in LIVEKIT_API_KEY LIVEKIT_API_SECRET LIVEKIT_URL; do
-  [[ -n "${!v}" ]] || { echo "error: $v is empty" >&2; exit 2; }
-done
-case "$LIVEKIT_URL" in
-  wss://*|ws://*) ;;
-  *) echo "error: LIVEKIT_URL must start with wss:// or ws://" >&2; exit 2 ;;
-esac
+if [[ -z "$keys_only" ]]; then
+  prompt LIVEKIT_API_KEY "LiveKit API key"
+  prompt LIVEKIT_API_SECRET "LiveKit API secret (not echoed)" silent
+  prompt LIVEKIT_URL "LiveKit URL (wss://...)"
+  if [[ -z "${LIVEKIT_API_URL+x}" && -t 0 ]]; then
+    read -r -p "LiveKit API URL (https://..., empty to derive from the URL): " LIVEKIT_API_URL
+  fi
+  LIVEKIT_API_URL="${LIVEKIT_API_URL:-}"
+
+  for v in LIVEKIT_API_KEY LIVEKIT_API_SECRET LIVEKIT_URL; do
+    [[ -n "${!v}" ]] || { echo "error: $v is empty" >&2; exit 2; }
+  done
+  case "$LIVEKIT_URL" in
+    wss://*|ws://*) ;;
+    *) echo "error: LIVEKIT_URL must start with wss:// or ws://" >&2; exit 2 ;;
+  esac
+fi
 
 tmp="$(mktemp)"
 trap 'rm -f "$tmp"' EXIT
@@ -72,12 +106,18 @@ put() { # put NAME VALUE
   echo "put $1 (SecureString)"
 }
 
-put "$prefix/api-key" "$LIVEKIT_API_KEY"
-put "$prefix/api-secret" "$LIVEKIT_API_SECRET"
-put "$prefix/url" "$LIVEKIT_URL"
-if [[ -n "$LIVEKIT_API_URL" ]]; then
-  put "$prefix/api-url" "$LIVEKIT_API_URL"
-else
-  echo "skipped $prefix/api-url (derived from the url at run time)"
+# api-keys first: during a rotation the new current key must already verify everywhere.
+if [[ -n "$keys" ]]; then
+  put "$prefix/api-keys" "$keys"
+fi
+if [[ -z "$keys_only" ]]; then
+  put "$prefix/api-key" "$LIVEKIT_API_KEY"
+  put "$prefix/api-secret" "$LIVEKIT_API_SECRET"
+  put "$prefix/url" "$LIVEKIT_URL"
+  if [[ -n "$LIVEKIT_API_URL" ]]; then
+    put "$prefix/api-url" "$LIVEKIT_API_URL"
+  else
+    echo "skipped $prefix/api-url (derived from the url at run time)"
+  fi
 fi
 echo "done. Deploy with SsmPrefix=$prefix"

@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::{Mutex, RwLock};
 
 use crate::error::Error;
+use crate::keys::{KeySet, KeySetError};
 use crate::secret::Secret;
 use crate::settings::EnvSettings;
 use crate::ssm::{Budget, RetryPolicy, SsmParameters};
@@ -20,9 +21,11 @@ pub const DEV_API_KEY: &str = "devkey";
 pub const DEV_API_SECRET: &str = "secret";
 pub const DEV_URL: &str = "ws://localhost:7880";
 
-/// API key, secret and the two URLs of one LiveKit deployment.
+/// API key, secret and the two URLs of one LiveKit deployment, and the other keys it
+/// accepts while a key is being rotated.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Credentials {
+    /// The current key: every token and API call is signed with it.
     pub api_key: String,
     pub api_secret: Secret,
     /// What browsers connect to: always `ws://` or `wss://`, because older
@@ -30,6 +33,9 @@ pub struct Credentials {
     pub client_url: String,
     /// Where server-side API (Twirp) calls go: `http://` or `https://`.
     pub api_url: String,
+    /// Keys that verify but never sign (`${prefix}/api-keys`, `LIVEKIT_KEYS`); may list
+    /// the current key too, with the same secret.
+    pub verifiers: KeySet,
 }
 
 impl Credentials {
@@ -56,7 +62,31 @@ impl Credentials {
             }
             None => derived_api_url,
         };
-        Ok(Self { api_key, api_secret, client_url, api_url })
+        Ok(Self { api_key, api_secret, client_url, api_url, verifiers: KeySet::default() })
+    }
+
+    /// Adds the keys that verify. A set that lists the current key with another secret
+    /// is refused: one of the two is stale (or was read mid-rotation), and which one
+    /// LiveKit holds cannot be known here.
+    pub fn with_verifiers(mut self, verifiers: KeySet) -> Result<Self, KeySetError> {
+        if verifiers.get(&self.api_key).is_some_and(|secret| secret != &self.api_secret) {
+            return Err(KeySetError(format!(
+                "lists the current key `{}` with a different secret than the API secret",
+                self.api_key
+            )));
+        }
+        self.verifiers = verifiers;
+        Ok(self)
+    }
+
+    /// The secret a token issued by `key` must be verified with: the current key's, or a
+    /// verifier's; `None` for a key this deployment does not accept.
+    pub fn secret_for(&self, key: &str) -> Option<&Secret> {
+        if key == self.api_key {
+            Some(&self.api_secret)
+        } else {
+            self.verifiers.get(key)
+        }
     }
 
     pub fn development() -> Self {
@@ -65,6 +95,7 @@ impl Credentials {
             api_secret: Secret::new(DEV_API_SECRET),
             client_url: DEV_URL.into(),
             api_url: "http://localhost:7880".into(),
+            verifiers: KeySet::default(),
         }
     }
 }
@@ -102,6 +133,9 @@ pub enum Runtime {
 }
 
 /// Where credentials come from, decided once at start-up.
+// One value per process, held by the credential store: boxing the SSM client and its
+// retry policy would buy nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub enum CredentialSource {
     Ssm(SsmParameters),
@@ -167,6 +201,16 @@ impl CredentialStore {
         Self::new(CredentialSource::Fixed(Arc::new(credentials)), CachePolicy::default())
     }
 
+    /// For a function that only signs (the token generator): SSM is asked for the current
+    /// key, secret and URLs, not for the keys that only verify (`api-keys`), so its role
+    /// needs no access to them.
+    pub fn signing_only(mut self) -> Self {
+        if let CredentialSource::Ssm(parameters) = self.source {
+            self.source = CredentialSource::Ssm(parameters.signing_only());
+        }
+        self
+    }
+
     /// Chooses the source from the environment, in this order: SSM when
     /// `LIVEKIT_SSM_PREFIX` is set; else `LIVEKIT_API_KEY`/`LIVEKIT_API_SECRET`/`LIVEKIT_URL`;
     /// else, only locally, LiveKit's dev defaults (with a loud warning).
@@ -183,7 +227,8 @@ impl CredentialStore {
         let key = env.non_empty("LIVEKIT_API_KEY");
         let secret = env.non_empty("LIVEKIT_API_SECRET");
         let url = env.non_empty("LIVEKIT_URL");
-        if key.is_some() || secret.is_some() || url.is_some() {
+        let verifiers = env.non_empty("LIVEKIT_KEYS");
+        if key.is_some() || secret.is_some() || url.is_some() || verifiers.is_some() {
             let missing: Vec<&str> =
                 [("LIVEKIT_API_KEY", &key), ("LIVEKIT_API_SECRET", &secret), ("LIVEKIT_URL", &url)]
                     .iter()
@@ -194,7 +239,7 @@ impl CredentialStore {
                 return Err(Error::config(
                     first,
                     format!(
-                        "is required when any of LIVEKIT_API_KEY, LIVEKIT_API_SECRET, LIVEKIT_URL is set (missing: {})",
+                        "is required when any of LIVEKIT_API_KEY, LIVEKIT_API_SECRET, LIVEKIT_URL, LIVEKIT_KEYS is set (missing: {})",
                         missing.join(", ")
                     ),
                 ));
@@ -203,7 +248,13 @@ impl CredentialStore {
             let credentials =
                 Credentials::new(key, Secret::new(secret), &url, env.non_empty("LIVEKIT_API_URL").as_deref())
                     .map_err(|e| Error::config("LIVEKIT_URL", e.to_string()))?;
-            tracing::info!("LiveKit credentials come from LIVEKIT_API_KEY / LIVEKIT_API_SECRET / LIVEKIT_URL");
+            let credentials = KeySet::parse(verifiers.as_deref().unwrap_or_default())
+                .and_then(|keys| credentials.with_verifiers(keys))
+                .map_err(|e| Error::config("LIVEKIT_KEYS", e.to_string()))?;
+            tracing::info!(
+                verifying_keys = credentials.verifiers.len(),
+                "LiveKit credentials come from LIVEKIT_API_KEY / LIVEKIT_API_SECRET / LIVEKIT_URL (+ LIVEKIT_KEYS)"
+            );
             return Ok(Self::new(CredentialSource::Fixed(Arc::new(credentials)), policy));
         }
         match runtime {
@@ -274,9 +325,10 @@ impl CredentialStore {
     }
 
     /// Re-reads SSM now, ignoring the max age, at most once per `min_interval` (later calls
-    /// within the interval return `None` without any SSM call). For a signature that fails
-    /// with the cached secret: the secret may have been rotated. Returns the credentials
-    /// only when they differ from the cached ones.
+    /// within the interval return `None` without any SSM call). Only for a token issued by
+    /// a key the cached set does not know (a key added by a rotation); a known key with a
+    /// bad signature is a forgery and must not call this. Returns the credentials only
+    /// when they differ from the cached ones.
     pub async fn force_refresh(&self, min_interval: Duration) -> Option<Arc<Credentials>> {
         let CredentialSource::Ssm(ssm) = &self.source else { return None };
         {

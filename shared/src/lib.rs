@@ -5,6 +5,7 @@
 
 pub mod credentials;
 pub mod error;
+pub mod keys;
 pub mod lambda;
 #[cfg(feature = "services")]
 pub mod livekit;
@@ -21,6 +22,7 @@ pub mod web;
 
 pub use credentials::{CachePolicy, CredentialSource, CredentialStore, Credentials, Runtime};
 pub use error::Error;
+pub use keys::KeySet;
 pub use pipeline::Service;
 pub use routes::Function;
 pub use secret::Secret;

@@ -21,6 +21,11 @@ pub trait Service: Clone + Send + Sync + Sized + 'static {
     /// Which function this is; its routes are that function's rows of the route table.
     const FUNCTION: Function;
 
+    /// Whether the function verifies LiveKit tokens (and so reads the keys that only
+    /// verify, `${prefix}/api-keys`). A function that only signs sets this to false: its
+    /// role is not allowed to read them.
+    const VERIFIES_LIVEKIT_TOKENS: bool = true;
+
     /// Reads the function's settings; credentials come from a store that the local
     /// server shares between functions.
     fn with_credentials(env: &EnvSettings, credentials: Arc<CredentialStore>) -> Result<Self, crate::Error>;
@@ -50,7 +55,10 @@ pub trait Service: Clone + Send + Sync + Sized + 'static {
     /// error naming the variable.
     fn from_env(env: &EnvSettings, runtime: Runtime) -> impl Future<Output = Result<Self, crate::Error>> + Send {
         async move {
-            let credentials = CredentialStore::from_env(env, runtime).await?;
+            let mut credentials = CredentialStore::from_env(env, runtime).await?;
+            if !Self::VERIFIES_LIVEKIT_TOKENS {
+                credentials = credentials.signing_only();
+            }
             Self::with_credentials(env, Arc::new(credentials))
         }
     }

@@ -21,6 +21,7 @@ use aws_smithy_http_client::tls::{rustls_provider::CryptoMode, Provider};
 
 use crate::credentials::Credentials;
 use crate::error::Error;
+use crate::keys::KeySet;
 use crate::secret::Secret;
 use crate::settings::EnvSettings;
 
@@ -233,6 +234,8 @@ pub struct ParameterNames {
     pub url: String,
     /// Optional: the https URL for server-side API calls, when it differs from `url`.
     pub api_url: String,
+    /// Optional: the keys that verify, in LiveKit's `key: secret` format (SecureString).
+    pub api_keys: String,
 }
 
 impl ParameterNames {
@@ -243,11 +246,17 @@ impl ParameterNames {
             api_secret: format!("{prefix}/api-secret"),
             url: format!("{prefix}/url"),
             api_url: format!("{prefix}/api-url"),
+            api_keys: format!("{prefix}/api-keys"),
         }
     }
 
-    fn all(&self) -> Vec<String> {
-        vec![self.api_key.clone(), self.api_secret.clone(), self.url.clone(), self.api_url.clone()]
+    /// What one `GetParameters` call asks for (at most 10 names per call).
+    pub fn requested(&self, verifier_keys: bool) -> Vec<String> {
+        let mut names = vec![self.api_key.clone(), self.api_secret.clone(), self.url.clone(), self.api_url.clone()];
+        if verifier_keys {
+            names.push(self.api_keys.clone());
+        }
+        names
     }
 }
 
@@ -258,6 +267,8 @@ pub struct SsmParameters {
     names: ParameterNames,
     policy: RetryPolicy,
     stats: Arc<FetchStats>,
+    /// Whether `api-keys` is read too (every function that verifies LiveKit tokens).
+    verifier_keys: bool,
 }
 
 /// Counters kept across fetches: the backoff goes on growing from the init phase into the
@@ -282,13 +293,19 @@ pub enum Budget {
 }
 
 impl SsmParameters {
-    /// With the default retry policy (tests pass their own client).
+    /// Reads the current key, secret and URLs, and the keys that verify (`api-keys`), with
+    /// the default retry policy (tests pass their own client).
     pub fn new(client: aws_sdk_ssm::Client, prefix: &str) -> Self {
         Self::with_policy(client, prefix, RetryPolicy::default())
     }
 
     pub fn with_policy(client: aws_sdk_ssm::Client, prefix: &str, policy: RetryPolicy) -> Self {
-        Self { client, names: ParameterNames::under(prefix), policy, stats: Arc::default() }
+        Self { client, names: ParameterNames::under(prefix), policy, stats: Arc::default(), verifier_keys: true }
+    }
+
+    /// Leaves `api-keys` out: for a function that only signs.
+    pub fn signing_only(self) -> Self {
+        Self { verifier_keys: false, ..self }
     }
 
     pub fn policy(&self) -> &RetryPolicy {
@@ -397,7 +414,10 @@ impl SsmParameters {
     }
 
     async fn get_parameters(&self) -> Result<GetParametersOutput, GetParametersFailure> {
-        self.client.get_parameters().set_names(Some(self.names.all())).with_decryption(true).send().await
+        // Names SSM does not have come back as `InvalidParameters`, not as an error: the
+        // required ones are checked in `credentials_from`, `api-keys` may be absent.
+        let names = self.names.requested(self.verifier_keys);
+        self.client.get_parameters().set_names(Some(names)).with_decryption(true).send().await
     }
 
     fn credentials_from(&self, output: &GetParametersOutput) -> Result<Credentials, Error> {
@@ -419,12 +439,23 @@ impl SsmParameters {
             return Err(Error::NotSecureString(self.names.api_secret.clone()));
         }
         let api_url = find(&self.names.api_url).and_then(|p| p.value()).map(str::to_string);
-        Credentials::new(
+        let credentials = Credentials::new(
             value(&self.names.api_key),
             Secret::new(value(&self.names.api_secret)),
             &value(&self.names.url),
             api_url.as_deref(),
-        )
+        )?;
+        let Some(api_keys) = find(&self.names.api_keys).filter(|_| self.verifier_keys) else {
+            return Ok(credentials);
+        };
+        // Secrets again: encrypted at rest, or refused.
+        if api_keys.r#type() != Some(&ParameterType::SecureString) {
+            return Err(Error::NotSecureString(self.names.api_keys.clone()));
+        }
+        let name = &self.names.api_keys;
+        KeySet::parse(api_keys.value().unwrap_or_default())
+            .and_then(|keys| credentials.with_verifiers(keys))
+            .map_err(|e| Error::InvalidCredentials(format!("SSM parameter {name}: {e}")))
     }
 }
 
@@ -470,5 +501,8 @@ mod tests {
         assert_eq!(names.api_secret, "/dissertation-editor/livekit/api-secret");
         assert_eq!(names.url, "/dissertation-editor/livekit/url");
         assert_eq!(names.api_url, "/dissertation-editor/livekit/api-url");
+        assert_eq!(names.api_keys, "/dissertation-editor/livekit/api-keys");
+        assert_eq!(names.requested(true).len(), 5, "one GetParameters call takes at most 10 names");
+        assert!(!names.requested(false).contains(&names.api_keys));
     }
 }

@@ -8,6 +8,7 @@ use livekit_protocol::RoomConfiguration;
 
 use crate::credentials::Credentials;
 use crate::error::Error;
+use crate::keys::unverified_issuer;
 
 /// The publish sources LiveKit accepts in `canPublishSources`.
 pub const PUBLISH_SOURCES: &[&str] = &["camera", "microphone", "screen_share", "screen_share_audio"];
@@ -71,21 +72,34 @@ impl ParticipantToken {
 /// Why a presented token does not prove access to a room.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TokenRejection {
-    /// Bad signature, wrong issuer, expired, not yet valid or not a JWT at all.
+    /// Bad signature, expired, not yet valid or not a JWT at all.
     #[error("the token is invalid or expired")]
     Invalid,
+    /// Issued by a key this deployment does not (yet) know. The caller sees the same as
+    /// for `Invalid`; the function may re-read its keys once (rate-limited) and retry.
+    #[error("the token is invalid or expired")]
+    UnknownIssuer,
     #[error("the token does not grant roomJoin")]
     NoRoomJoin,
     #[error("the token is for another room")]
     WrongRoom,
 }
 
+/// The verifier for the key that issued `token`, as LiveKit's own key provider picks it:
+/// the unverified `iss` names the key, the key set gives its secret, and livekit-api's
+/// verifier then checks signature, issuer, `exp` and `nbf`. `UnknownIssuer` when the
+/// token names no key of the set (or is not a JWT at all).
+pub fn verifier_for(credentials: &Credentials, token: &str) -> Result<TokenVerifier, TokenRejection> {
+    let key = unverified_issuer(token).ok_or(TokenRejection::Invalid)?;
+    let secret = credentials.secret_for(&key).ok_or(TokenRejection::UnknownIssuer)?;
+    Ok(TokenVerifier::with_api_key(&key, secret.expose()))
+}
+
 /// Verifies a participant token and that it grants joining exactly `room`. The
-/// verifier checks signature, issuer (= our API key), `exp` and `nbf`; the room check
+/// verifier checks signature, issuer (a key of the set), `exp` and `nbf`; the room check
 /// is ours, because a token for room A must never act in room B.
 pub fn verify_room_token(credentials: &Credentials, token: &str, room: &str) -> Result<Claims, TokenRejection> {
-    let verifier = TokenVerifier::with_api_key(&credentials.api_key, credentials.api_secret.expose());
-    let claims = verifier.verify(token).map_err(|_| TokenRejection::Invalid)?;
+    let claims = verifier_for(credentials, token)?.verify(token).map_err(|_| TokenRejection::Invalid)?;
     if !claims.video.room_join {
         return Err(TokenRejection::NoRoomJoin);
     }
@@ -145,7 +159,7 @@ mod tests {
             Credentials::new("APIkey123", Secret::new("another-secret-another-secret-0000"), "wss://x", None).unwrap();
         assert_eq!(verify_room_token(&other, &jwt, "room-a").unwrap_err(), TokenRejection::Invalid);
         let wrong_issuer = Credentials { api_key: "other".into(), ..creds.clone() };
-        assert_eq!(verify_room_token(&wrong_issuer, &jwt, "room-a").unwrap_err(), TokenRejection::Invalid);
+        assert_eq!(verify_room_token(&wrong_issuer, &jwt, "room-a").unwrap_err(), TokenRejection::UnknownIssuer);
         assert_eq!(verify_room_token(&creds, "not.a.jwt", "room-a").unwrap_err(), TokenRejection::Invalid);
 
         let no_join = AccessToken::with_api_key(&creds.api_key, creds.api_secret.expose())
@@ -154,5 +168,33 @@ mod tests {
             .to_jwt()
             .unwrap();
         assert_eq!(verify_room_token(&creds, &no_join, "room-a").unwrap_err(), TokenRejection::NoRoomJoin);
+    }
+
+    #[test]
+    fn tokens_of_every_key_in_the_set_verify_and_a_known_key_with_a_wrong_secret_does_not() {
+        use crate::keys::KeySet;
+        let old = ("APIold", "old-secret-old-secret-old-secret-0000");
+        let creds = credentials().with_verifiers(KeySet::from_pairs([old])).unwrap();
+        let by_old = AccessToken::with_api_key(old.0, old.1)
+            .with_identity("jane")
+            .with_grants(VideoGrants { room_join: true, room: "demo".into(), ..Default::default() })
+            .to_jwt()
+            .unwrap();
+        assert_eq!(verify_room_token(&creds, &by_old, "demo").unwrap().iss, "APIold");
+        assert_eq!(
+            verify_room_token(&creds, &token_for("demo").sign(&creds).unwrap(), "demo").unwrap().iss,
+            "APIkey123"
+        );
+        let forged = AccessToken::with_api_key(old.0, "forged-forged-forged-forged-forged-00")
+            .with_identity("jane")
+            .with_grants(VideoGrants { room_join: true, room: "demo".into(), ..Default::default() })
+            .to_jwt()
+            .unwrap();
+        assert_eq!(verify_room_token(&creds, &forged, "demo").unwrap_err(), TokenRejection::Invalid);
+        assert_eq!(verify_room_token(&credentials(), &by_old, "demo").unwrap_err(), TokenRejection::UnknownIssuer);
+        // The current key listed again with another secret: a torn read or a stale entry.
+        let conflicting = KeySet::from_pairs([("APIkey123", "another-secret-another-secret-000")]);
+        let error = credentials().with_verifiers(conflicting).unwrap_err().to_string();
+        assert!(error.contains("APIkey123") && !error.contains("another-secret"), "{error}");
     }
 }

@@ -83,6 +83,8 @@ struct ServerState {
     next_id: u64,
     unavailable: bool,
     injected: HashMap<String, VecDeque<TwirpError>>,
+    /// LiveKit's `keys:` map: every API key the server accepts, with its secret.
+    keys: BTreeMap<String, String>,
 }
 
 impl ServerState {
@@ -101,11 +103,24 @@ pub struct TwirpTestServer {
 
 impl TwirpTestServer {
     pub async fn start(api_key: &str, api_secret: &str) -> Self {
+        Self::start_with_keys(&[(api_key, api_secret)]).await
+    }
+
+    /// A server that accepts several API keys at once, like LiveKit's `keys:` map,
+    /// `key_file` or `LIVEKIT_KEYS`: a caller's token is verified with the secret of the
+    /// key its (unverified) `iss` names.
+    pub async fn start_with_keys(keys: &[(&str, &str)]) -> Self {
         let state = Arc::new(Mutex::new(ServerState::default()));
-        let verifier = TokenVerifier::with_api_key(api_key, api_secret);
         let server_state = state.clone();
-        let port = crate::serve_loopback(move |request| handle(request, server_state.clone(), verifier.clone())).await;
-        Self { port, state }
+        let port = crate::serve_loopback(move |request| handle(request, server_state.clone())).await;
+        let server = Self { port, state };
+        server.set_keys(keys).await;
+        server
+    }
+
+    /// Replaces the keys the server accepts (LiveKit restarted with a new `keys:` map).
+    pub async fn set_keys(&self, keys: &[(&str, &str)]) {
+        self.state.lock().await.keys = keys.iter().map(|(k, s)| (k.to_string(), s.to_string())).collect();
     }
 
     /// The https-equivalent API URL our functions are configured with.
@@ -233,10 +248,17 @@ fn encode<T: Message + Serialize>(json: bool, value: &T) -> Bytes {
     }
 }
 
+/// The `iss` claim of a JWT, read without verifying it (LiveKit's key provider lookup).
+fn unverified_issuer(token: &str) -> Option<String> {
+    use base64::Engine;
+    let payload = token.split('.').nth(1)?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload).ok()?;
+    serde_json::from_slice::<Value>(&bytes).ok()?["iss"].as_str().map(str::to_string)
+}
+
 async fn handle(
     request: Request<Incoming>,
     state: Arc<Mutex<ServerState>>,
-    verifier: TokenVerifier,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
     let path = request.uri().path().to_string();
     let json = request
@@ -258,9 +280,14 @@ async fn handle(
     let (service, method) = (service.to_string(), method.to_string());
 
     let mut state = state.lock().await;
-    let claims = match auth.as_deref().map(|token| verifier.verify(token)) {
+    let verify = |token: &str| {
+        let key = unverified_issuer(token).ok_or(())?;
+        let secret = state.keys.get(&key).ok_or(())?;
+        TokenVerifier::with_api_key(&key, secret).verify(token).map_err(|_| ())
+    };
+    let claims = match auth.as_deref().map(verify) {
         None => Err(TwirpError::unauthenticated("no authorization token")),
-        Some(Err(_)) => Err(TwirpError::unauthenticated("invalid authorization token")),
+        Some(Err(())) => Err(TwirpError::unauthenticated("invalid authorization token")),
         Some(Ok(claims)) => Ok(claims),
     };
     let outcome: Answer = match claims {

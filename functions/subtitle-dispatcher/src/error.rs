@@ -45,7 +45,9 @@ impl From<SubtitleError> for ErrorResponse {
             SubtitleError::Request(request) => return request.clone().into(),
             SubtitleError::InvalidRoom(_) => (StatusCode::BAD_REQUEST, "invalid_room"),
             SubtitleError::MissingToken => (StatusCode::UNAUTHORIZED, "missing_token"),
-            SubtitleError::Token(TokenRejection::Invalid) => (StatusCode::UNAUTHORIZED, "invalid_token"),
+            SubtitleError::Token(TokenRejection::Invalid | TokenRejection::UnknownIssuer) => {
+                (StatusCode::UNAUTHORIZED, "invalid_token")
+            }
             SubtitleError::Token(TokenRejection::NoRoomJoin) => (StatusCode::FORBIDDEN, "room_join_required"),
             SubtitleError::Token(TokenRejection::WrongRoom) => (StatusCode::FORBIDDEN, "token_for_another_room"),
             SubtitleError::UnsupportedMediaType => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type"),

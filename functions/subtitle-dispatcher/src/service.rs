@@ -8,7 +8,7 @@ use lambda_http::http::{Method, Request, Response, StatusCode};
 use lambda_http::Body;
 use livekit_lambda_shared::livekit::{ApiFailure, ClientCache, LiveKitClients};
 use livekit_lambda_shared::routes::{Function, Matched};
-use livekit_lambda_shared::token::verify_room_token;
+use livekit_lambda_shared::token::{verify_room_token, TokenRejection};
 use livekit_lambda_shared::validate::RoomName;
 use livekit_lambda_shared::web::{self, json_response, CorsPolicy, ErrorResponse, RequestFacts};
 use livekit_lambda_shared::{pipeline, CredentialStore, EnvSettings, Service};
@@ -75,10 +75,25 @@ impl SubtitleService {
         // Bounded before anything else, authenticated or not.
         web::body_within(request, MAX_BODY_BYTES)?;
         let token = web::bearer_token(request.headers()).ok_or(SubtitleError::MissingToken)?;
-        let credentials = inner.credentials.current().await?;
+        let mut credentials = inner.credentials.current().await?;
         // The whole point: a token for room A never acts in room B. Nothing reaches
         // LiveKit before this check passes.
-        let claims = verify_room_token(&credentials, token, room).map_err(SubtitleError::Token)?;
+        let claims = match verify_room_token(&credentials, token, room) {
+            // Issued by a key this container does not know yet (one added by a rotation):
+            // re-read SSM once (rate-limited) and retry. A known key with a bad signature
+            // is a forgery and costs nothing.
+            Err(TokenRejection::UnknownIssuer) => {
+                match inner.credentials.force_refresh(inner.settings.forced_refresh_interval).await {
+                    Some(fresh) => {
+                        credentials = fresh;
+                        verify_room_token(&credentials, token, room)
+                    }
+                    None => Err(TokenRejection::UnknownIssuer),
+                }
+            }
+            verified => verified,
+        }
+        .map_err(SubtitleError::Token)?;
         let identity = claims.sub;
         facts.identity = Some(identity.clone());
         let language = if request.method() == Method::POST { self.language(request)? } else { None };

@@ -23,6 +23,9 @@ pub struct SubtitleSettings {
     pub api_timeout: Duration,
     /// `MAX_NAME_CHARS`: the room-name limit, the same as the token generator's.
     pub names: NameLimit,
+    /// `CREDENTIALS_FORCED_REFRESH_SECONDS`: after a token issued by an unknown key,
+    /// re-read SSM at most this often (a key added by a rotation is picked up at once).
+    pub forced_refresh_interval: Duration,
 }
 
 impl Default for SubtitleSettings {
@@ -36,6 +39,7 @@ impl Default for SubtitleSettings {
             cors: CorsPolicy::Closed,
             api_timeout: Duration::from_secs(3),
             names: NameLimit::default(),
+            forced_refresh_interval: Duration::from_secs(30),
         }
     }
 }
@@ -64,6 +68,7 @@ impl SubtitleSettings {
             cors: CorsPolicy::from_env(env)?,
             api_timeout: livekit_lambda_shared::livekit::api_timeout(env)?,
             names: NameLimit::from_env(env)?,
+            forced_refresh_interval: env.duration_secs("CREDENTIALS_FORCED_REFRESH_SECONDS", 30, 1..=3600)?,
         })
     }
 

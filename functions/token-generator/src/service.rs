@@ -125,6 +125,8 @@ impl TokenService {
 
 impl Service for TokenService {
     const FUNCTION: Function = Function::TokenGenerator;
+    // It only signs, with the current key: the keys that only verify are not its to read.
+    const VERIFIES_LIVEKIT_TOKENS: bool = false;
 
     fn with_credentials(
         env: &EnvSettings,

@@ -16,6 +16,9 @@ pub enum WebhookError {
     /// Bad signature, wrong key, expired, or a body that does not match its `sha256` claim.
     #[error("the webhook signature is invalid")]
     InvalidSignature,
+    /// Signed by a key this deployment does not know; LiveKit sees `InvalidSignature`.
+    #[error("the webhook signature is invalid")]
+    UnknownKey,
     #[error("webhook body must be application/webhook+json")]
     UnsupportedMediaType,
     #[error("webhook body is not UTF-8 text")]
@@ -34,7 +37,9 @@ impl From<WebhookError> for ErrorResponse {
             WebhookError::Shared(shared) => return shared.clone().into(),
             WebhookError::Request(request) => return request.clone().into(),
             WebhookError::MissingAuthorization => (StatusCode::UNAUTHORIZED, "missing_authorization"),
-            WebhookError::InvalidSignature => (StatusCode::UNAUTHORIZED, "invalid_signature"),
+            WebhookError::InvalidSignature | WebhookError::UnknownKey => {
+                (StatusCode::UNAUTHORIZED, "invalid_signature")
+            }
             WebhookError::UnsupportedMediaType => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type"),
             WebhookError::InvalidBody => (StatusCode::BAD_REQUEST, "invalid_body"),
             WebhookError::InvalidEvent(_) => (StatusCode::BAD_REQUEST, "invalid_event"),

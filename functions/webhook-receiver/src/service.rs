@@ -5,10 +5,10 @@ use std::sync::Arc;
 
 use lambda_http::http::{Request, Response, StatusCode};
 use lambda_http::Body;
-use livekit_api::access_token::TokenVerifier;
 use livekit_api::webhooks::{WebhookError as ReceiveError, WebhookReceiver};
 use livekit_lambda_shared::livekit::{ApiFailure, ClientCache};
 use livekit_lambda_shared::routes::{Function, Matched};
+use livekit_lambda_shared::token::{verifier_for, TokenRejection};
 use livekit_lambda_shared::web::{self, json_response, ErrorResponse, RequestFacts};
 use livekit_lambda_shared::{pipeline, CredentialStore, Credentials, EnvSettings, Service};
 use livekit_protocol as proto;
@@ -115,17 +115,21 @@ impl WebhookService {
         let token = web::bearer_token(request.headers()).ok_or(WebhookError::MissingAuthorization)?;
         let body = std::str::from_utf8(body).map_err(|_| WebhookError::InvalidBody)?;
 
-        let credentials = self.inner.credentials.current().await?;
+        let mut credentials = self.inner.credentials.current().await?;
         let event = match verify(&credentials, body, token) {
-            Ok(event) => event,
-            Err(WebhookError::InvalidSignature) => {
-                // Perhaps the secret was rotated: re-read SSM once (rate-limited) and retry.
+            Err(WebhookError::UnknownKey) => {
+                // Signed by a key this container does not know yet (one added by a
+                // rotation): re-read SSM once (rate-limited) and retry. A known key with a
+                // bad signature is a forgery and costs nothing.
                 match self.inner.credentials.force_refresh(settings.forced_refresh_interval).await {
-                    Some(fresh) => verify(&fresh, body, token)?,
-                    None => return Err(WebhookError::InvalidSignature),
+                    Some(fresh) => {
+                        credentials = fresh;
+                        verify(&credentials, body, token)?
+                    }
+                    None => return Err(WebhookError::UnknownKey),
                 }
             }
-            Err(other) => return Err(other),
+            other => other?,
         };
         facts.room = event_room(&event).map(str::to_string);
         facts.identity = event.participant.as_ref().map(|p| p.identity.clone());
@@ -202,12 +206,15 @@ impl WebhookService {
     }
 }
 
-/// Signature and time first (livekit-api's receiver verifies the JWT, then the body's
-/// SHA-256 against the `sha256` claim), and only then the body is parsed.
+/// Signature and time first (livekit-api's receiver verifies the JWT with the secret of
+/// the key its `iss` names, then the body's SHA-256 against the `sha256` claim), and only
+/// then the body is parsed.
 fn verify(credentials: &Credentials, body: &str, token: &str) -> Result<proto::WebhookEvent, WebhookError> {
-    let receiver =
-        WebhookReceiver::new(TokenVerifier::with_api_key(&credentials.api_key, credentials.api_secret.expose()));
-    receiver.receive(body, token).map_err(|error| match error {
+    let verifier = verifier_for(credentials, token).map_err(|rejection| match rejection {
+        TokenRejection::UnknownIssuer => WebhookError::UnknownKey,
+        _ => WebhookError::InvalidSignature,
+    })?;
+    WebhookReceiver::new(verifier).receive(body, token).map_err(|error| match error {
         ReceiveError::InvalidData(e) => WebhookError::InvalidEvent(e.to_string()),
         ReceiveError::InvalidSignature | ReceiveError::InvalidBase64(_) | ReceiveError::InvalidAuth(_) => {
             WebhookError::InvalidSignature
@@ -262,7 +269,10 @@ impl Service for WebhookService {
         facts: &mut RequestFacts,
     ) -> Result<Response<Body>, ErrorResponse> {
         self.receive(request, facts).await.map_err(|error| {
-            if matches!(error, WebhookError::InvalidSignature | WebhookError::MissingAuthorization) {
+            if matches!(
+                error,
+                WebhookError::InvalidSignature | WebhookError::UnknownKey | WebhookError::MissingAuthorization
+            ) {
                 tracing::warn!(error = %error, "rejected a webhook delivery");
             }
             error.into()

@@ -17,8 +17,9 @@ pub struct WebhookSettings {
     /// `LIVEKIT_API_TIMEOUT_MS`: bound on each LiveKit API call (LiveKit drops queued
     /// webhooks older than ~30 s, so the receiver must answer fast).
     pub api_timeout: Duration,
-    /// `CREDENTIALS_FORCED_REFRESH_SECONDS`: after a signature fails, re-read SSM at most
-    /// this often (a rotated secret is picked up; forged requests cannot hammer SSM).
+    /// `CREDENTIALS_FORCED_REFRESH_SECONDS`: after a delivery signed by an unknown key,
+    /// re-read SSM at most this often (a key added by a rotation is picked up; forged
+    /// requests cannot hammer SSM; a known key with a bad signature never re-reads).
     pub forced_refresh_interval: Duration,
     /// `WEBHOOK_DEDUPE_CAPACITY`: how many recent event ids a container remembers.
     pub dedupe_capacity: usize,

@@ -159,3 +159,48 @@ async fn every_function_applies_the_same_room_name_limit() {
         }
     }
 }
+
+/// `make dev` with a key set from the environment, as LiveKit takes it (`LIVEKIT_KEYS`):
+/// a delivery signed by a key that only verifies is accepted; a malformed set stops
+/// start-up naming the variable and no secret.
+#[tokio::test]
+async fn livekit_keys_from_the_environment_verify_webhooks() {
+    let (old, new) = (
+        ("APIoldLocal", "old-local-secret-old-local-secret-0"),
+        ("APInewLocal", "new-local-secret-new-local-secret-0"),
+    );
+    let keys = format!("{}: {}, {}: {}", old.0, old.1, new.0, new.1);
+    let port = start(&[
+        ("LIVEKIT_API_KEY", new.0),
+        ("LIVEKIT_API_SECRET", new.1),
+        ("LIVEKIT_URL", "ws://localhost:7880"),
+        ("LIVEKIT_KEYS", keys.as_str()),
+        ("RECORDING_LIMIT_NOTICE", "false"),
+    ])
+    .await;
+    let body = r#"{"event":"room_started","id":"EV_local_keys","room":{"name":"demo"}}"#;
+    for (key, expected) in [(old, 200), (new, 200), (("APIunknown", old.1), 401)] {
+        let authorization = wire_tests::sign_webhook(key.0, key.1, body, serde_json::json!({}));
+        let headers = [("content-type", "application/webhook+json"), ("authorization", authorization.as_str())];
+        let response = http(port, "POST", "/webhook", &headers, body.as_bytes()).await;
+        assert_eq!(response.status, expected, "{}: {}", key.0, String::from_utf8_lossy(&response.body));
+    }
+
+    for (keys, expected) in
+        [("APIx secret-without-colon", "entry 1"), (&*format!("{}: another-secret-value", new.0), "different secret")]
+    {
+        let error = LocalRoutes::from_env(&EnvSettings::from_pairs([
+            ("LIVEKIT_API_KEY", new.0),
+            ("LIVEKIT_API_SECRET", new.1),
+            ("LIVEKIT_URL", "ws://localhost:7880"),
+            ("LIVEKIT_KEYS", keys),
+        ]))
+        .await
+        .unwrap_err()
+        .to_string();
+        assert!(error.contains("LIVEKIT_KEYS") && error.contains(expected), "{error}");
+        assert!(!error.contains("secret-without-colon") && !error.contains("another-secret-value"), "{error}");
+    }
+    let alone = LocalRoutes::from_env(&EnvSettings::from_pairs([("LIVEKIT_KEYS", "k: s")])).await.unwrap_err();
+    assert!(alone.to_string().contains("LIVEKIT_API_KEY"), "{alone}");
+}

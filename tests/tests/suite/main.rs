@@ -10,6 +10,7 @@ mod events;
 mod local_server;
 mod official_sdk;
 mod properties;
+mod rotation;
 mod ssm_credentials;
 mod subtitles;
 mod template;

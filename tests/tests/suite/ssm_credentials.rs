@@ -25,8 +25,9 @@ fn moto() -> &'static MotoServer {
     MOTO.get_or_init(MotoServer::start)
 }
 
+/// The token generator as Lambda builds it: it only signs, so it reads no `api-keys`.
 fn service(endpoint: &str, prefix: &str, policy: CachePolicy) -> TokenService {
-    let parameters = SsmParameters::new(ssm_client_for(endpoint), prefix);
+    let parameters = SsmParameters::new(ssm_client_for(endpoint), prefix).signing_only();
     TokenService::new(
         TokenSettings::default(),
         Arc::new(CredentialStore::new(CredentialSource::Ssm(parameters), policy)),
@@ -65,7 +66,7 @@ async fn one_get_parameters_call_per_cold_start_then_cached() {
     let calls = moto.get_parameters_calls(prefix);
     assert_eq!(calls.len(), 1, "exactly one GetParameters for a cold start and 25 warm requests: {calls:?}");
     let names = calls[0]["Names"].as_array().unwrap();
-    assert_eq!(names.len(), 4, "one batched call for key, secret, url and api-url: {names:?}");
+    assert_eq!(names.len(), 4, "one batched call for key, secret, url and api-url (no api-keys): {names:?}");
     assert_eq!(calls[0]["WithDecryption"], true);
 }
 
@@ -169,7 +170,7 @@ async fn ssm_down_answers_503_quickly_and_caches_nothing() {
 }
 
 async fn service_behind(proxy: &FaultProxy, prefix: &str, timeout: Duration) -> TokenService {
-    let parameters = SsmParameters::new(production_ssm_client(&proxy.endpoint(), timeout).await, prefix);
+    let parameters = SsmParameters::new(production_ssm_client(&proxy.endpoint(), timeout).await, prefix).signing_only();
     TokenService::new(TokenSettings::default(), Arc::new(CredentialStore::new(CredentialSource::Ssm(parameters), LONG)))
 }
 
@@ -255,4 +256,59 @@ async fn a_throttled_ssm_is_retried_until_the_budget_is_spent_then_503_with_retr
         Arc::new(CredentialStore::new(CredentialSource::Ssm(parameters), LONG)),
     );
     assert_eq!(call(&service).await.0, 200);
+}
+
+/// The keys that verify: read in the same one call by the functions that verify, parsed
+/// strictly, refused when not encrypted or when they contradict the current key.
+#[tokio::test]
+async fn api_keys_come_in_the_same_call_and_are_checked() {
+    let moto = moto();
+    let prefix = "/key-set/livekit";
+    moto.put_livekit(prefix, KEY, SECRET, "wss://lk.example.com").await;
+    let parameters = SsmParameters::new(moto.ssm_client(), prefix);
+
+    // Absent: normal, no rotation under way.
+    let credentials = parameters.fetch().await.unwrap();
+    assert!(credentials.verifiers.is_empty());
+    let calls = moto.get_parameters_calls(prefix);
+    assert_eq!(calls.last().unwrap()["Names"].as_array().unwrap().len(), 5, "api-keys asked for in the same call");
+
+    let old = "old-secret-old-secret-old-secret-00000";
+    let api_keys = format!("{prefix}/api-keys");
+    moto.put(&api_keys, &format!("APIold: {old}\n{KEY}: {SECRET}\n"), ParameterType::SecureString).await;
+    let credentials = parameters.fetch().await.unwrap();
+    assert_eq!(credentials.secret_for("APIold").map(|s| s.expose()), Some(old), "decrypted, then parsed");
+    assert_eq!(credentials.secret_for(KEY).map(|s| s.expose()), Some(SECRET));
+    assert_eq!(credentials.secret_for("APIother"), None);
+
+    let refused = [
+        (
+            format!("APIold: {old}\n{KEY}: not-the-api-secret-not-the-api-secret"),
+            ParameterType::SecureString,
+            "different secret",
+        ),
+        (format!("APIold {old}"), ParameterType::SecureString, "entry 1"),
+        (format!("APIold: {old}"), ParameterType::String, "SecureString"),
+    ];
+    for (value, kind, expected) in refused {
+        moto.put(&api_keys, &value, kind.clone()).await;
+        let error = parameters.fetch().await.unwrap_err().to_string();
+        assert!(error.contains(&api_keys) && error.contains(expected), "{kind:?}: {error}");
+        assert!(!error.contains(old) && !error.contains("not-the-api-secret"), "no secret in: {error}");
+    }
+
+    // Through a service: a broken key set is a 503, like any other credential problem.
+    moto.put(&api_keys, "garbage", ParameterType::SecureString).await;
+    let service = webhook_receiver::WebhookService::new(
+        webhook_receiver::WebhookSettings::default(),
+        Arc::new(CredentialStore::new(CredentialSource::Ssm(parameters.clone()), LONG)),
+    );
+    let request = Request::post("/webhook")
+        .header("content-type", "application/webhook+json")
+        .header("authorization", "x.y.z")
+        .body(Body::from("{}"))
+        .unwrap();
+    let response = service.handle(request).await;
+    assert_eq!(response.status(), 503);
+    moto.delete(&api_keys).await;
 }

@@ -6,16 +6,37 @@
 use std::collections::BTreeSet;
 
 use lambda_http::http::Method;
-use livekit_lambda_shared::Function;
+use livekit_lambda_shared::ssm::ParameterNames;
+use livekit_lambda_shared::{Function, Service};
 use serde_norway::value::TaggedValue;
 use serde_norway::Value;
 use wire_tests::{event_files, workspace_root};
 
-/// The SSM parameters each function may read, by binary name.
+/// The SSM parameters each function may read, by binary name: the token generator only
+/// signs; the two that verify LiveKit tokens also read the keys that only verify.
 fn own_parameters(binary: &str) -> &'static [&'static str] {
     match binary {
-        "token-generator" | "webhook-receiver" | "subtitle-dispatcher" => &["api-key", "api-secret", "url", "api-url"],
+        "token-generator" => &["api-key", "api-secret", "url", "api-url"],
+        "webhook-receiver" | "subtitle-dispatcher" => &["api-key", "api-secret", "url", "api-url", "api-keys"],
         other => panic!("function {other} has no parameter list in tests/tests/suite/template.rs: add one"),
+    }
+}
+
+/// What the function's code asks SSM for, by binary name.
+fn requested_parameters(binary: &str) -> Vec<String> {
+    let verifies = match binary {
+        "token-generator" => token_generator::TokenService::VERIFIES_LIVEKIT_TOKENS,
+        "webhook-receiver" => webhook_receiver::WebhookService::VERIFIES_LIVEKIT_TOKENS,
+        "subtitle-dispatcher" => subtitle_dispatcher::SubtitleService::VERIFIES_LIVEKIT_TOKENS,
+        other => panic!("function {other} is not known to tests/tests/suite/template.rs: add it"),
+    };
+    ParameterNames::under("").requested(verifies).iter().map(|n| n.trim_start_matches('/').to_string()).collect()
+}
+
+#[test]
+fn each_function_asks_ssm_for_exactly_the_parameters_its_role_may_read() {
+    for binary in ["token-generator", "webhook-receiver", "subtitle-dispatcher"] {
+        assert_eq!(requested_parameters(binary), own_parameters(binary), "{binary}");
     }
 }
 
@@ -149,10 +170,7 @@ fn each_role_reads_only_its_own_parameters_and_log_group() {
                             .iter()
                             .map(|r| sub_text(r).unwrap().to_string())
                             .collect();
-                        assert!(
-                            !context.is_empty() && context.is_subset(&own),
-                            "{name}: decrypt only its own parameters"
-                        );
+                        assert_eq!(context, own, "{name}: decrypt exactly its own parameters");
                     }
                     actions if actions.iter().all(|a| a.starts_with("logs:")) => {
                         assert_eq!(resources.len(), 1);

@@ -390,55 +390,70 @@ async fn livekit_unreachable_answers_503_within_the_timeout() {
     assert!(started.elapsed() < Duration::from_secs(5));
 }
 
-#[tokio::test]
-async fn a_rotated_secret_is_picked_up_and_forgeries_cannot_hammer_ssm() {
-    let moto = MotoServer::start();
-    let prefix = "/webhook-rotation/livekit";
-    moto.put_livekit(prefix, KEY, SECRET, "wss://lk.example.com").await;
+/// A webhook receiver reading SSM on moto, with a cache that never expires during the test.
+async fn ssm_service(moto: &MotoServer, prefix: &str, forced_refresh_interval: Duration) -> WebhookService {
     let store = CredentialStore::new(
         CredentialSource::Ssm(SsmParameters::new(ssm_client_for(&moto.endpoint()), prefix)),
         CachePolicy { max_age: Duration::from_secs(3600), stale_limit: Duration::from_secs(3600) },
     );
-    let settings = WebhookSettings {
-        forced_refresh_interval: Duration::from_secs(60),
-        recording_notice: false,
-        ..WebhookSettings::default()
-    };
+    let settings = WebhookSettings { forced_refresh_interval, recording_notice: false, ..WebhookSettings::default() };
     let service = WebhookService::new(settings, Arc::new(store));
     service.warm_up().await;
+    service
+}
 
-    let rotated = "rotated-webhook-secret-rotated-webhook-9";
-    moto.put(&format!("{prefix}/api-secret"), rotated, aws_sdk_ssm::types::ParameterType::SecureString).await;
+async fn forge_ten(service: &WebhookService, key: &str) {
+    for i in 0..10 {
+        let forged = body_of(&event("room_started", &format!("EV_F{key}{i}"), "r"));
+        let auth = sign_webhook(key, "forged-forged-forged-forged-forged-00", &forged, json!({}));
+        let (status, response) = send(service, delivery(&forged, Some(&auth))).await;
+        assert_eq!((status, response["error"]["code"].as_str()), (401, Some("invalid_signature")), "{response}");
+    }
+}
+
+#[tokio::test]
+async fn a_new_key_is_picked_up_at_once_and_forgeries_cannot_hammer_ssm() {
+    let moto = MotoServer::start();
+    let prefix = "/webhook-rotation/livekit";
+    moto.put_livekit(prefix, KEY, SECRET, "wss://lk.example.com").await;
+    let service = ssm_service(&moto, prefix, Duration::from_secs(60)).await;
+
+    // A rotation adds a key that verifies (docs/key-rotation.md); LiveKit signs with it
+    // before this warm container's cache expires: one forced refresh, accepted at once.
+    let new = ("APIwebhookNew", "rotated-webhook-secret-rotated-webhook-9");
+    let keys = format!("{}: {}\n{KEY}: {SECRET}\n", new.0, new.1);
+    moto.put(&format!("{prefix}/api-keys"), &keys, aws_sdk_ssm::types::ParameterType::SecureString).await;
     let body = body_of(&event("room_started", "EV_1", "r"));
-    let (status, response) = send(&service, delivery(&body, Some(&sign_webhook(KEY, rotated, &body, json!({}))))).await;
-    assert_eq!(status, 200, "signed with the new secret, accepted at once: {response}");
+    let (status, response) = send(&service, delivery(&body, Some(&sign_webhook(new.0, new.1, &body, json!({}))))).await;
+    assert_eq!(status, 200, "signed with the new key, accepted at once: {response}");
     assert_eq!(moto.get_parameters_calls(prefix).len(), 2, "cold start + one forced refresh");
+    // The old key still verifies (it is in api-keys): no SSM call.
+    let body = body_of(&event("room_started", "EV_2", "r"));
+    assert_eq!(send(&service, delivery(&body, Some(&sign_webhook(KEY, SECRET, &body, json!({}))))).await.0, 200);
 
-    let forge_ten = |service: WebhookService| async move {
-        for i in 0..10 {
-            let forged = body_of(&event("room_started", &format!("EV_F{i}"), "r"));
-            let auth = sign_webhook(KEY, "forged-forged-forged-forged-forged-00", &forged, json!({}));
-            assert_eq!(send(&service, delivery(&forged, Some(&auth))).await.0, 401);
-        }
-    };
-    forge_ten(service.clone()).await;
+    forge_ten(&service, "APIunknown").await;
     assert_eq!(
         moto.get_parameters_calls(prefix).len(),
         2,
         "this interval's forced refresh is spent: forgeries add no SSM call"
     );
 
-    // From a clean start, ten forgeries cost exactly one extra call in the interval.
+    // Forged with a known key: never a refresh, even when every interval has passed.
+    let known_prefix = "/webhook-forgeries-known/livekit";
+    moto.put_livekit(known_prefix, KEY, SECRET, "wss://lk.example.com").await;
+    let known = ssm_service(&moto, known_prefix, Duration::from_millis(1)).await;
+    forge_ten(&known, KEY).await;
+    assert_eq!(
+        moto.get_parameters_calls(known_prefix).len(),
+        1,
+        "cold start only: a known key's forgery costs nothing"
+    );
+
+    // Naming unknown keys: ten forgeries cost at most one extra call in the interval.
     let fresh_prefix = "/webhook-forgeries/livekit";
     moto.put_livekit(fresh_prefix, KEY, SECRET, "wss://lk.example.com").await;
-    let store = CredentialStore::new(
-        CredentialSource::Ssm(SsmParameters::new(ssm_client_for(&moto.endpoint()), fresh_prefix)),
-        CachePolicy { max_age: Duration::from_secs(3600), stale_limit: Duration::from_secs(3600) },
-    );
-    let settings = WebhookSettings { forced_refresh_interval: Duration::from_secs(60), ..WebhookSettings::default() };
-    let fresh = WebhookService::new(settings, Arc::new(store));
-    fresh.warm_up().await;
-    forge_ten(fresh).await;
+    let fresh = ssm_service(&moto, fresh_prefix, Duration::from_secs(60)).await;
+    forge_ten(&fresh, "APIunknown").await;
     assert_eq!(
         moto.get_parameters_calls(fresh_prefix).len(),
         2,
