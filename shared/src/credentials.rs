@@ -324,6 +324,28 @@ impl CredentialStore {
         cached.as_ref().filter(|c| c.fetched_at.elapsed() < self.policy.stale_limit).map(|c| c.credentials.clone())
     }
 
+    /// Runs `check` (a token verification) with the current credentials. When it fails
+    /// because the token's key is one this container does not know yet (`unknown_key`: a
+    /// key added by a rotation), re-reads SSM once (see [`Self::force_refresh`]) and runs
+    /// it again with what it finds; a known key with a bad signature is a forgery and
+    /// costs no SSM call. Returns the credentials the final check used, and its result.
+    pub async fn verify_by_issuer<T, E>(
+        &self,
+        min_interval: Duration,
+        unknown_key: impl Fn(&E) -> bool,
+        check: impl Fn(&Credentials) -> Result<T, E>,
+    ) -> Result<(Arc<Credentials>, Result<T, E>), Error> {
+        let credentials = self.current().await?;
+        let verified = check(&credentials);
+        if verified.as_ref().is_err_and(&unknown_key) {
+            if let Some(fresh) = self.force_refresh(min_interval).await {
+                let verified = check(&fresh);
+                return Ok((fresh, verified));
+            }
+        }
+        Ok((credentials, verified))
+    }
+
     /// Re-reads SSM now, ignoring the max age, at most once per `min_interval` (later calls
     /// within the interval return `None` without any SSM call). Only for a token issued by
     /// a key the cached set does not know (a key added by a rotation); a known key with a

@@ -75,25 +75,19 @@ impl SubtitleService {
         // Bounded before anything else, authenticated or not.
         web::body_within(request, MAX_BODY_BYTES)?;
         let token = web::bearer_token(request.headers()).ok_or(SubtitleError::MissingToken)?;
-        let mut credentials = inner.credentials.current().await?;
         // The whole point: a token for room A never acts in room B. Nothing reaches
-        // LiveKit before this check passes.
-        let claims = match verify_room_token(&credentials, token, room) {
-            // Issued by a key this container does not know yet (one added by a rotation):
-            // re-read SSM once (rate-limited) and retry. A known key with a bad signature
-            // is a forgery and costs nothing.
-            Err(TokenRejection::UnknownIssuer) => {
-                match inner.credentials.force_refresh(inner.settings.forced_refresh_interval).await {
-                    Some(fresh) => {
-                        credentials = fresh;
-                        verify_room_token(&credentials, token, room)
-                    }
-                    None => Err(TokenRejection::UnknownIssuer),
-                }
-            }
-            verified => verified,
-        }
-        .map_err(SubtitleError::Token)?;
+        // LiveKit before this check passes. A key this container does not know yet (added
+        // by a rotation) gets one rate-limited re-read of SSM; a known key with a bad
+        // signature costs nothing.
+        let (credentials, verified) = inner
+            .credentials
+            .verify_by_issuer(
+                inner.settings.forced_refresh_interval,
+                |rejection| *rejection == TokenRejection::UnknownIssuer,
+                |credentials| verify_room_token(credentials, token, room),
+            )
+            .await?;
+        let claims = verified.map_err(SubtitleError::Token)?;
         let identity = claims.sub;
         facts.identity = Some(identity.clone());
         let language = if request.method() == Method::POST { self.language(request)? } else { None };

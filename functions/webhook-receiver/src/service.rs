@@ -115,22 +115,18 @@ impl WebhookService {
         let token = web::bearer_token(request.headers()).ok_or(WebhookError::MissingAuthorization)?;
         let body = std::str::from_utf8(body).map_err(|_| WebhookError::InvalidBody)?;
 
-        let mut credentials = self.inner.credentials.current().await?;
-        let event = match verify(&credentials, body, token) {
-            Err(WebhookError::UnknownKey) => {
-                // Signed by a key this container does not know yet (one added by a
-                // rotation): re-read SSM once (rate-limited) and retry. A known key with a
-                // bad signature is a forgery and costs nothing.
-                match self.inner.credentials.force_refresh(settings.forced_refresh_interval).await {
-                    Some(fresh) => {
-                        credentials = fresh;
-                        verify(&credentials, body, token)?
-                    }
-                    None => return Err(WebhookError::UnknownKey),
-                }
-            }
-            other => other?,
-        };
+        // A key this container does not know yet (added by a rotation) gets one
+        // rate-limited re-read of SSM; a known key with a bad signature costs nothing.
+        let (credentials, verified) = self
+            .inner
+            .credentials
+            .verify_by_issuer(
+                settings.forced_refresh_interval,
+                |error| matches!(error, WebhookError::UnknownKey),
+                |credentials| verify(credentials, body, token),
+            )
+            .await?;
+        let event = verified?;
         facts.room = event_room(&event).map(str::to_string);
         facts.identity = event.participant.as_ref().map(|p| p.identity.clone());
         log_event(&event);
