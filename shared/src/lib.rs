@@ -15,6 +15,8 @@ pub mod routes;
 pub mod secret;
 pub mod settings;
 pub mod ssm;
+#[cfg(feature = "state")]
+pub mod state;
 pub mod telemetry;
 pub mod token;
 pub mod validate;

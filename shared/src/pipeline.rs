@@ -27,8 +27,12 @@ pub trait Service: Clone + Send + Sync + Sized + 'static {
     const VERIFIES_LIVEKIT_TOKENS: bool = true;
 
     /// Reads the function's settings; credentials come from a store that the local
-    /// server shares between functions.
-    fn with_credentials(env: &EnvSettings, credentials: Arc<CredentialStore>) -> Result<Self, crate::Error>;
+    /// server shares between functions. Async: a function with fleet state connects its
+    /// store here (`shared::state`).
+    fn with_credentials(
+        env: &EnvSettings,
+        credentials: Arc<CredentialStore>,
+    ) -> impl Future<Output = Result<Self, crate::Error>> + Send;
 
     fn credentials(&self) -> &CredentialStore;
 
@@ -59,7 +63,7 @@ pub trait Service: Clone + Send + Sync + Sized + 'static {
             if !Self::VERIFIES_LIVEKIT_TOKENS {
                 credentials = credentials.signing_only();
             }
-            Self::with_credentials(env, Arc::new(credentials))
+            Self::with_credentials(env, Arc::new(credentials)).await
         }
     }
 
@@ -131,7 +135,7 @@ mod tests {
     impl Service for Probe {
         const FUNCTION: Function = Function::WebhookReceiver;
 
-        fn with_credentials(_: &EnvSettings, credentials: Arc<CredentialStore>) -> Result<Self, crate::Error> {
+        async fn with_credentials(_: &EnvSettings, credentials: Arc<CredentialStore>) -> Result<Self, crate::Error> {
             Ok(Self { credentials, refusal: None })
         }
 

@@ -52,8 +52,8 @@ impl LocalRoutes {
         let token_settings = TokenSettings::from_env(env)?;
         let authorizer = JwtAuthorizer::from_env(env, &token_settings.auth)?.map(Arc::new);
         let token = TokenService::new(token_settings, credentials.clone());
-        let webhook = WebhookService::with_credentials(env, credentials.clone())?;
-        let subtitles = SubtitleService::with_credentials(env, credentials)?;
+        let webhook = WebhookService::with_credentials(env, credentials.clone()).await?;
+        let subtitles = SubtitleService::with_credentials(env, credentials).await?;
         Ok(Self { token, webhook, subtitles, authorizer })
     }
 

@@ -2,6 +2,7 @@
 
 use lambda_http::http::StatusCode;
 use livekit_lambda_shared::livekit::ApiFailure;
+use livekit_lambda_shared::state::StoreError;
 use livekit_lambda_shared::token::TokenRejection;
 use livekit_lambda_shared::validate::NameProblem;
 use livekit_lambda_shared::web::RequestError;
@@ -35,6 +36,9 @@ pub enum SubtitleError {
     NotRunning,
     #[error("LiveKit API: {0}")]
     LiveKit(ApiFailure),
+    /// The fleet's state store (the per-identity limit) is throttled or down.
+    #[error("{0}")]
+    StateUnavailable(#[from] StoreError),
 }
 
 /// The one place a subtitle-dispatcher error becomes what the caller sees.
@@ -67,6 +71,15 @@ impl From<SubtitleError> for ErrorResponse {
                     "livekit_unavailable",
                     "LiveKit's API is unavailable; retry later",
                 )
+                .with_detail(&error)
+            }
+            SubtitleError::StateUnavailable(_) => {
+                return ErrorResponse::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "state_unavailable",
+                    "the state store is unavailable; retry later",
+                )
+                .retry_after(1)
                 .with_detail(&error)
             }
             SubtitleError::LiveKit(_) => {

@@ -1,59 +1,61 @@
-//! A small per-identity limit inside one warm container (API Gateway throttles the
-//! route as a whole; this stops one participant from hammering LiveKit's API).
+//! The per-identity limit, held across the fleet (issue 14): API Gateway throttles the
+//! route as a whole; this stops one participant from hammering LiveKit's API, whichever
+//! containers their requests land on. One atomic counter per identity and minute in the
+//! state store (`subtitles#rate#<identity>#<minute>`), deleted by its TTL.
 
-use std::collections::HashMap;
-use std::time::{Duration, Instant};
+use livekit_lambda_shared::state::{now_secs, SharedStore, StoreError};
 
-use tokio::sync::Mutex;
+/// A fixed one-minute window per identity.
+const WINDOW_SECS: u64 = 60;
 
-/// A fixed one-minute window per key, forgotten once it has passed.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct RateLimiter {
     per_minute: u32,
-    windows: Mutex<HashMap<String, (Instant, u32)>>,
+    store: SharedStore,
 }
 
-const WINDOW: Duration = Duration::from_secs(60);
-/// Bounds memory: past this many keys, expired windows are swept.
-const SWEEP_AT: usize = 10_000;
+/// The counter's key for an identity in the window that holds `now`.
+fn window_key(identity: &str, now: u64) -> String {
+    format!("subtitles#rate#{identity}#{}", now / WINDOW_SECS)
+}
 
 impl RateLimiter {
-    pub fn new(per_minute: u32) -> Self {
-        Self { per_minute, windows: Mutex::new(HashMap::new()) }
+    pub fn new(per_minute: u32, store: SharedStore) -> Self {
+        Self { per_minute, store }
     }
 
-    /// `Ok` when the request may go ahead; `Err(seconds)` to wait otherwise.
-    pub async fn check(&self, key: &str) -> Result<(), u64> {
-        let now = Instant::now();
-        let mut windows = self.windows.lock().await;
-        if windows.len() >= SWEEP_AT {
-            windows.retain(|_, (start, _)| now.duration_since(*start) < WINDOW);
-        }
-        let (start, count) = windows.entry(key.to_string()).or_insert((now, 0));
-        if now.duration_since(*start) >= WINDOW {
-            *start = now;
-            *count = 0;
-        }
-        if *count >= self.per_minute {
-            let wait = WINDOW.saturating_sub(now.duration_since(*start)).as_secs().max(1);
-            return Err(wait);
-        }
-        *count += 1;
-        Ok(())
+    /// `Ok(Ok(()))` when the request may go ahead; `Ok(Err(seconds))` to wait that long
+    /// (the rest of the window); `Err` when the store cannot say (a 503, retryable).
+    pub async fn check(&self, identity: &str) -> Result<Result<(), u64>, StoreError> {
+        let now = now_secs();
+        let window_end = (now / WINDOW_SECS + 1) * WINDOW_SECS;
+        // Kept one window past its end: DynamoDB's TTL deletes late, reads never need it.
+        let allowed = self.store.count(&window_key(identity, now), self.per_minute, window_end + WINDOW_SECS).await?;
+        Ok(if allowed { Ok(()) } else { Err(window_end.saturating_sub(now).max(1)) })
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
+    use livekit_lambda_shared::state::MemoryStore;
+
     use super::*;
 
     #[tokio::test]
     async fn allows_the_quota_then_says_how_long_to_wait() {
-        let limiter = RateLimiter::new(2);
-        assert!(limiter.check("jane").await.is_ok());
-        assert!(limiter.check("jane").await.is_ok());
-        let wait = limiter.check("jane").await.unwrap_err();
+        let limiter = RateLimiter::new(2, Arc::new(MemoryStore::default()));
+        assert_eq!(limiter.check("jane").await.unwrap(), Ok(()));
+        assert_eq!(limiter.check("jane").await.unwrap(), Ok(()));
+        let wait = limiter.check("jane").await.unwrap().unwrap_err();
         assert!((1..=60).contains(&wait), "{wait}");
-        assert!(limiter.check("bob").await.is_ok(), "per identity");
+        assert_eq!(limiter.check("bob").await.unwrap(), Ok(()), "per identity");
+    }
+
+    #[test]
+    fn a_new_minute_is_a_new_counter() {
+        assert_eq!(window_key("jane", 119), "subtitles#rate#jane#1");
+        assert_eq!(window_key("jane", 120), "subtitles#rate#jane#2");
     }
 }

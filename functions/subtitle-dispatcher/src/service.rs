@@ -8,6 +8,7 @@ use lambda_http::http::{Method, Request, Response, StatusCode};
 use lambda_http::Body;
 use livekit_lambda_shared::livekit::{ApiFailure, ClientCache, LiveKitClients};
 use livekit_lambda_shared::routes::{Function, Matched};
+use livekit_lambda_shared::state::{self, MemoryStore, SharedStore};
 use livekit_lambda_shared::token::{verify_room_token, TokenRejection};
 use livekit_lambda_shared::validate::RoomName;
 use livekit_lambda_shared::web::{self, json_response, CorsPolicy, ErrorResponse, RequestFacts};
@@ -54,9 +55,14 @@ pub struct SubtitleService {
 }
 
 impl SubtitleService {
+    /// In-process state: one process is the whole fleet (tests, `make dev`).
     pub fn new(settings: SubtitleSettings, credentials: Arc<CredentialStore>) -> Self {
+        Self::with_store(settings, credentials, Arc::new(MemoryStore::default()))
+    }
+
+    pub fn with_store(settings: SubtitleSettings, credentials: Arc<CredentialStore>, store: SharedStore) -> Self {
         let clients = ClientCache::new(settings.api_timeout);
-        let limiter = RateLimiter::new(settings.requests_per_minute);
+        let limiter = RateLimiter::new(settings.requests_per_minute, store);
         Self { inner: Arc::new(Inner { settings, credentials, clients, limiter }) }
     }
 
@@ -91,7 +97,7 @@ impl SubtitleService {
         let identity = claims.sub;
         facts.identity = Some(identity.clone());
         let language = if request.method() == Method::POST { self.language(request)? } else { None };
-        inner.limiter.check(&identity).await.map_err(SubtitleError::RateLimited)?;
+        inner.limiter.check(&identity).await?.map_err(SubtitleError::RateLimited)?;
 
         let clients = inner.clients.clients(&credentials).await;
         self.check_room_and_presence(&clients, room, &identity).await?;
@@ -205,11 +211,12 @@ impl SubtitleService {
 impl Service for SubtitleService {
     const FUNCTION: Function = Function::SubtitleDispatcher;
 
-    fn with_credentials(
+    async fn with_credentials(
         env: &EnvSettings,
         credentials: Arc<CredentialStore>,
     ) -> Result<Self, livekit_lambda_shared::Error> {
-        Ok(Self::new(SubtitleSettings::from_env(env)?, credentials))
+        let settings = SubtitleSettings::from_env(env)?;
+        Ok(Self::with_store(settings, credentials, state::from_env(env).await?))
     }
 
     fn credentials(&self) -> &CredentialStore {

@@ -128,7 +128,7 @@ impl Service for TokenService {
     // It only signs, with the current key: the keys that only verify are not its to read.
     const VERIFIES_LIVEKIT_TOKENS: bool = false;
 
-    fn with_credentials(
+    async fn with_credentials(
         env: &EnvSettings,
         credentials: Arc<CredentialStore>,
     ) -> Result<Self, livekit_lambda_shared::Error> {

@@ -2,9 +2,10 @@
 //! redelivers on 5xx and may deliver an event twice.
 
 use livekit_api::services::room::SendDataOptions;
-use livekit_api::services::sip::{CreateSIPDispatchRuleOptions, ListSIPDispatchRuleFilter};
+use livekit_api::services::sip::CreateSIPDispatchRuleOptions;
 use livekit_lambda_shared::livekit::{ApiFailure, LiveKitClients};
 use livekit_lambda_shared::random::random_digits;
+use livekit_lambda_shared::state::{now_millis, now_secs, Claim, Fields, StateStore, StoreError};
 use livekit_protocol as proto;
 use serde::Serialize;
 use serde_json::{json, Map, Value};
@@ -18,10 +19,26 @@ use crate::settings::{SipDialIn, DIAL_IN_METADATA_KEY, MANAGED_BY, PIN_DIGITS};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Action {
-    RecordingNoticeSent { room: String, egress_id: String },
-    DialInRuleCreated { room: String, rule_id: String },
-    DialInRuleKept { room: String, rule_id: String },
-    DialInRulesDeleted { room: String, count: usize },
+    RecordingNoticeSent {
+        room: String,
+        egress_id: String,
+    },
+    DialInRuleCreated {
+        room: String,
+        rule_id: String,
+    },
+    DialInRuleKept {
+        room: String,
+        rule_id: String,
+    },
+    DialInRulesDeleted {
+        room: String,
+        count: usize,
+    },
+    /// Another delivery is creating the room's rule at this moment.
+    DialInRulePending {
+        room: String,
+    },
 }
 
 /// The JSON payload of the recording-limit data message.
@@ -56,50 +73,139 @@ pub async fn send_recording_notice(
     Ok(Action::RecordingNoticeSent { room: egress.room_name.clone(), egress_id: egress.egress_id.clone() })
 }
 
-/// The PIN of a rule we manage for `room`, when `rule` is one.
-fn managed_pin<'a>(rule: &'a proto::SipDispatchRuleInfo, room: &str) -> Option<&'a str> {
+/// The room and PIN of a rule this function manages, when `rule` is one.
+pub fn managed_rule(rule: &proto::SipDispatchRuleInfo) -> Option<(&str, &str)> {
     let marker: Value = serde_json::from_str(&rule.metadata).ok()?;
     if marker["managed_by"] != MANAGED_BY {
         return None;
     }
     match rule.rule.as_ref()?.rule.as_ref()? {
-        proto::sip_dispatch_rule::Rule::DispatchRuleDirect(direct) if direct.room_name == room => {
-            Some(direct.pin.as_str())
-        }
+        proto::sip_dispatch_rule::Rule::DispatchRuleDirect(direct) => Some((&direct.room_name, &direct.pin)),
         _ => None,
     }
-}
-
-async fn managed_rules(clients: &LiveKitClients, room: &str) -> Result<Vec<(String, String)>, ApiFailure> {
-    let rules = clients
-        .sip()
-        .list_sip_dispatch_rule(ListSIPDispatchRuleFilter::All)
-        .await
-        .map_err(|e| ApiFailure::from_service_error("SIP.ListSIPDispatchRule", &e))?;
-    let mut ours: Vec<(String, String)> = rules
-        .iter()
-        .filter_map(|r| managed_pin(r, room).map(|pin| (r.sip_dispatch_rule_id.clone(), pin.to_string())))
-        .collect();
-    ours.sort();
-    Ok(ours)
 }
 
 fn is_pin_collision(failure: &ApiFailure) -> bool {
     failure.is_code("already_exists") || failure.detail.contains("Conflicting SIP Dispatch Rules")
 }
 
+/// Why an action did not finish: LiveKit's API or the fleet's state store.
+#[derive(Debug, thiserror::Error)]
+pub enum ActionError {
+    #[error(transparent)]
+    LiveKit(#[from] ApiFailure),
+    #[error(transparent)]
+    State(#[from] StoreError),
+}
+
+impl ActionError {
+    /// A later retry may succeed (LiveKit redelivers on 5xx).
+    pub fn is_transient(&self) -> bool {
+        match self {
+            ActionError::LiveKit(failure) => failure.transient,
+            ActionError::State(_) => true,
+        }
+    }
+}
+
+/// The room's dial-in record: `state` is `creating` (a lock, while one container makes
+/// the rule) or `ready` with `rule_id` and `pin`.
+fn room_key(room: &str) -> String {
+    format!("webhook#sip-room#{room}")
+}
+
+/// Held by the room whose rule uses the PIN: a conditional write makes PINs unique
+/// across the fleet before LiveKit is asked.
+fn pin_key(pin: &str) -> String {
+    format!("webhook#sip-pin#{pin}")
+}
+
+const STATE: &str = "state";
+const CREATING: &str = "creating";
+const READY: &str = "ready";
+const RULE_ID: &str = "rule_id";
+const PIN: &str = "pin";
+const ROOM: &str = "room";
+
+/// A backstop only: the record goes when the room ends (`remove_dial_in`).
+const ROOM_RECORD_TTL_SECS: u64 = 30 * 86_400;
+
+fn record_expiry() -> u64 {
+    now_secs() + ROOM_RECORD_TTL_SECS
+}
+
+fn fields(pairs: &[(&str, &str)]) -> Fields {
+    pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+}
+
+/// Whether the room's metadata already shows this PIN (then a join costs no LiveKit call).
+fn pin_is_published(room: &proto::Room, pin: &str) -> bool {
+    serde_json::from_str::<Value>(&room.metadata)
+        .ok()
+        .is_some_and(|metadata| metadata[DIAL_IN_METADATA_KEY]["pin"] == pin)
+}
+
 /// On a join: make sure the room has exactly one dial-in rule with a random PIN, and
-/// publish that PIN in the room's metadata.
+/// publish that PIN in the room's metadata. O(1) in the number of rooms: one read when
+/// the room has its rule, a handful of conditional writes and two LiveKit calls when
+/// it does not; LiveKit's rule list is never read.
 pub async fn ensure_dial_in(
     clients: &LiveKitClients,
+    store: &dyn StateStore,
     sip: &SipDialIn,
     room: &proto::Room,
-) -> Result<Action, ApiFailure> {
-    let existing = managed_rules(clients, &room.name).await?;
-    if let Some((rule_id, _)) = existing.first() {
-        return Ok(Action::DialInRuleKept { room: room.name.clone(), rule_id: rule_id.clone() });
+    lock_until_ms: u64,
+) -> Result<Action, ActionError> {
+    let key = room_key(&room.name);
+    let kept = |record: &Fields| {
+        let rule_id = record.get(RULE_ID).cloned().unwrap_or_default();
+        Action::DialInRuleKept { room: room.name.clone(), rule_id }
+    };
+    if let Some(record) = store.get(&key).await?.filter(|r| r.get(STATE).map(String::as_str) == Some(READY)) {
+        let pin = record.get(PIN).map(String::as_str).unwrap_or_default();
+        // An earlier delivery made the rule but could not publish the PIN: finish that.
+        if !pin_is_published(room, pin) {
+            publish_pin(clients, sip, room, pin).await?;
+        }
+        return Ok(kept(&record));
     }
-    let mut created = None;
+    match store.claim(&key, &fields(&[(STATE, CREATING)]), Some(lock_until_ms), record_expiry()).await? {
+        Claim::Claimed => {}
+        Claim::Taken(record) if record.get(STATE).map(String::as_str) == Some(READY) => return Ok(kept(&record)),
+        // Another container is making this room's rule right now; if it fails, its own
+        // delivery is retried and its lock lapses with its deadline.
+        Claim::Taken(_) => return Ok(Action::DialInRulePending { room: room.name.clone() }),
+    }
+    match create_rule(clients, store, sip, &room.name).await {
+        Ok((rule_id, pin)) => {
+            let ready = fields(&[(STATE, READY), (RULE_ID, &rule_id), (PIN, &pin)]);
+            if let Err(error) = store.put(&key, &ready, record_expiry()).await {
+                // Unrecorded, the rule could never be found again: undo it.
+                delete_rule(clients, &room.name, &rule_id).await.ok();
+                store.delete(&pin_key(&pin)).await.ok();
+                return Err(error.into());
+            }
+            publish_pin(clients, sip, room, &pin).await?;
+            Ok(Action::DialInRuleCreated { room: room.name.clone(), rule_id })
+        }
+        Err(error) => {
+            if let Err(release) = store.delete(&key).await {
+                tracing::warn!(room = %room.name, error = %release, "could not release the dial-in lock; it lapses with the deadline");
+            }
+            Err(error)
+        }
+    }
+}
+
+/// Claims a free PIN in the store, then creates the rule with it. A PIN that LiveKit
+/// says collides belongs to a rule made outside the store (before the table existed):
+/// another PIN is tried.
+async fn create_rule(
+    clients: &LiveKitClients,
+    store: &dyn StateStore,
+    sip: &SipDialIn,
+    room: &str,
+) -> Result<(String, String), ActionError> {
     for attempt in 1..=sip.pin_attempts {
         let pin = random_digits(PIN_DIGITS).map_err(|e| ApiFailure {
             method: "random PIN",
@@ -107,54 +213,54 @@ pub async fn ensure_dial_in(
             detail: e.to_string(),
             transient: true,
         })?;
+        if let Claim::Taken(_) = store.claim(&pin_key(&pin), &fields(&[(ROOM, room)]), None, record_expiry()).await? {
+            tracing::warn!(room, attempt, "dial-in PIN already held by another room; trying a fresh PIN");
+            continue;
+        }
         let rule = proto::sip_dispatch_rule::Rule::DispatchRuleDirect(proto::SipDispatchRuleDirect {
-            room_name: room.name.clone(),
-            pin,
+            room_name: room.to_string(),
+            pin: pin.clone(),
         });
         let options = CreateSIPDispatchRuleOptions {
-            name: format!("dial-in {}", room.name),
-            metadata: json!({"managed_by": MANAGED_BY, "room": room.name}).to_string(),
+            name: format!("dial-in {room}"),
+            metadata: json!({"managed_by": MANAGED_BY, "room": room}).to_string(),
             trunk_ids: vec![sip.trunk_id.clone()],
             ..Default::default()
         };
         match clients.sip().create_sip_dispatch_rule(rule, options).await {
-            Ok(info) => {
-                created = Some(info);
-                break;
-            }
+            Ok(info) => return Ok((info.sip_dispatch_rule_id, pin)),
             Err(error) => {
+                store.delete(&pin_key(&pin)).await.ok();
                 let failure = ApiFailure::from_service_error("SIP.CreateSIPDispatchRule", &error);
                 if !is_pin_collision(&failure) {
-                    return Err(failure);
+                    return Err(failure.into());
                 }
-                tracing::warn!(room = %room.name, attempt, "dial-in PIN collided with another rule; trying a fresh PIN");
+                tracing::warn!(room, attempt, "dial-in PIN collided with a rule outside the store; trying a fresh PIN");
             }
         }
     }
-    let Some(info) = created else {
-        return Err(ApiFailure {
-            method: "SIP.CreateSIPDispatchRule",
-            code: Some("already_exists".into()),
-            detail: format!("no free PIN after {} attempts", sip.pin_attempts),
-            transient: true,
-        });
-    };
-
-    // Two containers may have handled two joins at once: converge on the rule with the
-    // smallest id (every container picks the same one) and remove the others.
-    let mut rules = managed_rules(clients, &room.name).await?;
-    if rules.is_empty() {
-        let pin = managed_pin(&info, &room.name).unwrap_or_default().to_string();
-        rules.push((info.sip_dispatch_rule_id.clone(), pin));
+    Err(ApiFailure {
+        method: "SIP.CreateSIPDispatchRule",
+        code: Some("already_exists".into()),
+        detail: format!("no free PIN after {} attempts", sip.pin_attempts),
+        transient: true,
     }
-    let (kept_id, kept_pin) = rules[0].clone();
-    for (duplicate, _) in &rules[1..] {
-        if let Err(error) = clients.sip().delete_sip_dispatch_rule(duplicate).await {
-            tracing::warn!(room = %room.name, rule_id = %duplicate, error = %error, "could not remove a duplicate dial-in rule");
+    .into())
+}
+
+/// Deletes one rule; already gone is what we wanted.
+pub async fn delete_rule(clients: &LiveKitClients, room: &str, rule_id: &str) -> Result<(), ApiFailure> {
+    match clients.sip().delete_sip_dispatch_rule(rule_id).await {
+        Ok(_) => Ok(()),
+        Err(error) => {
+            let failure = ApiFailure::from_service_error("SIP.DeleteSIPDispatchRule", &error);
+            if failure.is_code("not_found") {
+                return Ok(());
+            }
+            tracing::error!(room, rule_id, error = %failure, "could not delete a dial-in rule");
+            Err(failure)
         }
     }
-    publish_pin(clients, sip, room, &kept_pin).await?;
-    Ok(Action::DialInRuleCreated { room: room.name.clone(), rule_id: kept_id })
 }
 
 /// Writes `{"sip_dial_in": {"pin", "number"?}}` into the room metadata, keeping whatever
@@ -204,39 +310,71 @@ pub async fn room_is_empty(clients: &LiveKitClients, room: &str) -> Result<bool,
     }
 }
 
-/// Deletes every dial-in rule this function made for the room, carrying on past a
-/// failed delete and reporting all failures together.
-pub async fn remove_dial_in(clients: &LiveKitClients, room: &str) -> Result<Action, ApiFailure> {
-    let rules = managed_rules(clients, room).await?;
-    let mut failures = Vec::new();
-    let mut deleted = 0;
-    for (rule_id, _) in &rules {
-        match clients.sip().delete_sip_dispatch_rule(rule_id).await {
-            Ok(_) => deleted += 1,
-            Err(error) => {
-                let failure = ApiFailure::from_service_error("SIP.DeleteSIPDispatchRule", &error);
-                // Already gone is what we wanted.
-                if failure.is_code("not_found") {
-                    deleted += 1;
-                } else {
-                    tracing::error!(room, rule_id = %rule_id, error = %failure, "could not delete a dial-in rule");
-                    failures.push(failure);
-                }
+/// Reconciliation: the rule the room keeps, and whether it was adopted just now
+/// (`None`: a join is creating the room's rule at this moment; leave the room alone).
+pub async fn adopt_rule(
+    store: &dyn StateStore,
+    room: &str,
+    rule_id: &str,
+    pin: &str,
+) -> Result<Option<(String, bool)>, ActionError> {
+    let key = room_key(room);
+    if let Some(record) = store.get(&key).await? {
+        return Ok(match record.get(STATE).map(String::as_str) {
+            Some(READY) => record.get(RULE_ID).map(|id| (id.clone(), false)),
+            _ => None,
+        });
+    }
+    // The PIN is the rule's already: LiveKit made it unique; the store now knows it.
+    store.put(&pin_key(pin), &fields(&[(ROOM, room)]), record_expiry()).await?;
+    let ready = fields(&[(STATE, READY), (RULE_ID, rule_id), (PIN, pin)]);
+    match store.claim(&key, &ready, None, record_expiry()).await? {
+        Claim::Claimed => Ok(Some((rule_id.to_string(), true))),
+        Claim::Taken(record) => Ok(record.get(RULE_ID).map(|id| (id.clone(), false))),
+    }
+}
+
+/// Reconciliation: a room that no longer exists loses its record and PIN.
+pub async fn forget_room(store: &dyn StateStore, room: &str) -> Result<(), ActionError> {
+    let key = room_key(room);
+    if let Some(pin) = store.get(&key).await?.and_then(|record| record.get(PIN).cloned()) {
+        store.delete(&pin_key(&pin)).await?;
+    }
+    store.delete(&key).await?;
+    Ok(())
+}
+
+/// Deletes the room's dial-in rule, found through the store (O(1); LiveKit's rule list
+/// is never read), then its PIN and its record.
+pub async fn remove_dial_in(
+    clients: &LiveKitClients,
+    store: &dyn StateStore,
+    room: &str,
+) -> Result<Action, ActionError> {
+    let key = room_key(room);
+    let Some(record) = store.get(&key).await? else {
+        return Ok(Action::DialInRulesDeleted { room: room.to_string(), count: 0 });
+    };
+    if record.get(STATE).map(String::as_str) != Some(READY) {
+        // A join is making the rule right now: come back when it is recorded. A lock
+        // whose holder died has lapsed and is ours to clear.
+        return match store.claim(&key, &record, Some(now_millis() + 1_000), record_expiry()).await? {
+            Claim::Claimed => {
+                store.delete(&key).await?;
+                Ok(Action::DialInRulesDeleted { room: room.to_string(), count: 0 })
             }
-        }
+            Claim::Taken(_) => Err(ActionError::State(StoreError {
+                throttled: true,
+                detail: format!("the dial-in rule of room {room:?} is being created; retry"),
+            })),
+        };
     }
-    if failures.is_empty() {
-        return Ok(Action::DialInRulesDeleted { room: room.to_string(), count: deleted });
+    if let Some(rule_id) = record.get(RULE_ID) {
+        delete_rule(clients, room, rule_id).await?;
     }
-    Err(ApiFailure {
-        method: "SIP.DeleteSIPDispatchRule",
-        code: failures[0].code.clone(),
-        detail: format!(
-            "{} of {} dial-in rules could not be deleted: {}",
-            failures.len(),
-            rules.len(),
-            failures.iter().map(|f| f.detail.as_str()).collect::<Vec<_>>().join("; ")
-        ),
-        transient: failures.iter().any(|f| f.transient),
-    })
+    if let Some(pin) = record.get(PIN) {
+        store.delete(&pin_key(pin)).await?;
+    }
+    store.delete(&key).await?;
+    Ok(Action::DialInRulesDeleted { room: room.to_string(), count: 1 })
 }

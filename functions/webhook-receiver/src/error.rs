@@ -2,8 +2,14 @@
 
 use lambda_http::http::StatusCode;
 use livekit_lambda_shared::livekit::ApiFailure;
+use livekit_lambda_shared::state::StoreError;
 use livekit_lambda_shared::web::RequestError;
 use livekit_lambda_shared::ErrorResponse;
+
+/// A concurrent duplicate's wait: the other delivery finishes within its deadline.
+const IN_PROGRESS_RETRY_AFTER_SECS: u64 = 2;
+/// A throttled or unreachable store's wait.
+const STATE_RETRY_AFTER_SECS: u64 = 1;
 
 #[derive(Debug, thiserror::Error)]
 pub enum WebhookError {
@@ -28,6 +34,12 @@ pub enum WebhookError {
     /// LiveKit's API failed in a way a later retry may fix: LiveKit will redeliver on 5xx.
     #[error("LiveKit API unavailable: {0}")]
     LiveKitUnavailable(ApiFailure),
+    /// Another container is acting on this event right now: LiveKit retries the 503.
+    #[error("this event is being handled by another delivery; retry later")]
+    InProgress,
+    /// The fleet's state store is throttled or down: nothing was done, LiveKit retries.
+    #[error("{0}")]
+    StateUnavailable(StoreError),
 }
 
 /// The one place a webhook-receiver error becomes what LiveKit sees.
@@ -49,6 +61,19 @@ impl From<WebhookError> for ErrorResponse {
                     "livekit_unavailable",
                     "LiveKit's API is unavailable; retry later",
                 )
+                .with_detail(&error)
+            }
+            WebhookError::InProgress => {
+                return ErrorResponse::new(StatusCode::SERVICE_UNAVAILABLE, "event_in_progress", error.to_string())
+                    .retry_after(IN_PROGRESS_RETRY_AFTER_SECS)
+            }
+            WebhookError::StateUnavailable(_) => {
+                return ErrorResponse::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "state_unavailable",
+                    "the state store is unavailable; retry later",
+                )
+                .retry_after(STATE_RETRY_AFTER_SECS)
                 .with_detail(&error)
             }
         };

@@ -3,6 +3,8 @@
 
 pub mod actions;
 pub mod error;
+pub mod idempotency;
+pub mod reconcile;
 pub mod service;
 pub mod settings;
 

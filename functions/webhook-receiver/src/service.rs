@@ -1,23 +1,25 @@
 //! `POST /webhook`: verify a LiveKit delivery, then act on the events that matter.
 
-use std::collections::{HashSet, VecDeque};
 use std::sync::Arc;
+use std::time::Duration;
 
 use lambda_http::http::{Request, Response, StatusCode};
 use lambda_http::Body;
+use lambda_http::RequestExt;
 use livekit_api::webhooks::{WebhookError as ReceiveError, WebhookReceiver};
-use livekit_lambda_shared::livekit::{ApiFailure, ClientCache};
+use livekit_lambda_shared::livekit::ClientCache;
 use livekit_lambda_shared::routes::{Function, Matched};
+use livekit_lambda_shared::state::{self, now_millis, MemoryStore, SharedStore};
 use livekit_lambda_shared::token::{verifier_for, TokenRejection};
 use livekit_lambda_shared::web::{self, json_response, ErrorResponse, RequestFacts};
 use livekit_lambda_shared::{pipeline, CredentialStore, Credentials, EnvSettings, Service};
 use livekit_protocol as proto;
 use serde_json::json;
-use tokio::sync::Mutex;
 
-use crate::actions::{self, Action};
+use crate::actions::{self, Action, ActionError};
 use crate::error::WebhookError;
-use crate::settings::WebhookSettings;
+use crate::idempotency::{Begin, Idempotency};
+use crate::settings::{SipDialIn, WebhookSettings};
 
 /// The events LiveKit sends today. Anything else is logged and acknowledged, so
 /// LiveKit does not retry what we deliberately ignore.
@@ -38,40 +40,13 @@ pub const KNOWN_EVENTS: &[&str] = &[
     "agent_job_ended",
 ];
 
-/// Recently seen ids, oldest first out.
-#[derive(Debug, Default)]
-struct RecentIds {
-    order: VecDeque<String>,
-    set: HashSet<String>,
-}
-
-impl RecentIds {
-    fn contains(&self, id: &str) -> bool {
-        self.set.contains(id)
-    }
-
-    fn insert(&mut self, id: &str, capacity: usize) {
-        if capacity == 0 || id.is_empty() || !self.set.insert(id.to_string()) {
-            return;
-        }
-        self.order.push_back(id.to_string());
-        while self.order.len() > capacity {
-            if let Some(old) = self.order.pop_front() {
-                self.set.remove(&old);
-            }
-        }
-    }
-}
-
 #[derive(Debug)]
 struct Inner {
     settings: WebhookSettings,
     credentials: Arc<CredentialStore>,
     clients: ClientCache,
-    /// Event ids handled by this container (duplicates are acknowledged, not acted on).
-    seen_events: Mutex<RecentIds>,
-    /// Egresses already announced: LiveKit reports a limit in both egress_updated and egress_ended.
-    announced_egress: Mutex<RecentIds>,
+    /// What the fleet already did (docs/state.md).
+    idempotency: Idempotency,
 }
 
 #[derive(Clone, Debug)]
@@ -86,18 +61,53 @@ enum Outcome {
     Ignored,
 }
 
-impl WebhookService {
-    pub fn new(settings: WebhookSettings, credentials: Arc<CredentialStore>) -> Self {
-        let clients = ClientCache::new(settings.api_timeout);
-        Self {
-            inner: Arc::new(Inner {
-                settings,
-                credentials,
-                clients,
-                seen_events: Mutex::new(RecentIds::default()),
-                announced_egress: Mutex::new(RecentIds::default()),
-            }),
+/// What a known event asks of the receiver, decided before anything is written: only
+/// events that act cost a store write.
+enum Plan<'a> {
+    Nothing,
+    RecordingNotice(&'a proto::EgressInfo),
+    EnsureDialIn(&'a SipDialIn, &'a proto::Room),
+    RemoveDialInIfEmpty(&'a str),
+    RemoveDialIn(&'a str),
+}
+
+impl Plan<'_> {
+    /// The idempotency key: one recording notice per egress (LiveKit reports a limit in
+    /// both `egress_updated` and `egress_ended`, under two event ids), otherwise one
+    /// action per event.
+    fn key(&self, event: &proto::WebhookEvent) -> Option<String> {
+        match self {
+            Plan::Nothing => None,
+            Plan::RecordingNotice(egress) => Some(format!("webhook#notice#{}", egress.egress_id)),
+            _ if event.id.is_empty() => None,
+            _ => Some(format!("webhook#event#{}", event.id)),
         }
+    }
+}
+
+/// The lock of an invocation without a Lambda deadline (the local server, tests).
+const LOCAL_LOCK: Duration = Duration::from_secs(30);
+
+/// Until when an acting invocation holds its lock: Lambda's deadline for this
+/// invocation, after which a retry may act (the invocation is dead by then).
+fn lock_until_ms(request: &Request<Body>) -> u64 {
+    request
+        .lambda_context_ref()
+        .map(|context| context.deadline)
+        .filter(|deadline| *deadline > 0)
+        .unwrap_or_else(|| now_millis() + LOCAL_LOCK.as_millis() as u64)
+}
+
+impl WebhookService {
+    /// In-process state: one process is the whole fleet (tests, `make dev`).
+    pub fn new(settings: WebhookSettings, credentials: Arc<CredentialStore>) -> Self {
+        Self::with_store(settings, credentials, Arc::new(MemoryStore::default()))
+    }
+
+    pub fn with_store(settings: WebhookSettings, credentials: Arc<CredentialStore>, store: SharedStore) -> Self {
+        let clients = ClientCache::new(settings.api_timeout);
+        let idempotency = Idempotency::new(store, settings.idempotency_ttl);
+        Self { inner: Arc::new(Inner { settings, credentials, clients, idempotency }) }
     }
 
     pub async fn handle(&self, request: Request<Body>) -> Response<Body> {
@@ -131,13 +141,17 @@ impl WebhookService {
         facts.identity = event.participant.as_ref().map(|p| p.identity.clone());
         log_event(&event);
 
-        let outcome = self.act(&credentials, &event).await;
+        let outcome = self.act(&credentials, &event, lock_until_ms(request)).await;
         let body = match outcome {
             Ok(Outcome::Duplicate) => json!({"status": "duplicate", "event": event.event, "id": event.id}),
             Ok(Outcome::Ignored) => json!({"status": "ignored", "event": event.event, "id": event.id}),
             Ok(Outcome::Acted(done)) => json!({"status": "ok", "event": event.event, "id": event.id, "actions": done}),
-            Err(failure) if failure.transient => return Err(WebhookError::LiveKitUnavailable(failure)),
-            Err(failure) => {
+            Err(ActError::InProgress) => return Err(WebhookError::InProgress),
+            Err(ActError::Action(ActionError::State(error))) => return Err(WebhookError::StateUnavailable(error)),
+            Err(ActError::Action(ActionError::LiveKit(failure))) if failure.transient => {
+                return Err(WebhookError::LiveKitUnavailable(failure))
+            }
+            Err(ActError::Action(ActionError::LiveKit(failure))) => {
                 // A retry would fail the same way: acknowledge, and say so loudly in the log.
                 tracing::error!(event = %event.event, event_id = %event.id, error = %failure, "webhook action failed permanently");
                 json!({"status": "failed", "event": event.event, "id": event.id, "error": failure.code.unwrap_or_default()})
@@ -146,59 +160,105 @@ impl WebhookService {
         Ok(json_response(StatusCode::OK, &body))
     }
 
-    async fn act(&self, credentials: &Arc<Credentials>, event: &proto::WebhookEvent) -> Result<Outcome, ApiFailure> {
-        let inner = &self.inner;
+    async fn act(
+        &self,
+        credentials: &Arc<Credentials>,
+        event: &proto::WebhookEvent,
+        lock_until_ms: u64,
+    ) -> Result<Outcome, ActError> {
         if !KNOWN_EVENTS.contains(&event.event.as_str()) {
             tracing::info!(event = %event.event, event_id = %event.id, "unknown webhook event ignored");
             return Ok(Outcome::Ignored);
         }
-        if inner.seen_events.lock().await.contains(&event.id) {
-            return Ok(Outcome::Duplicate);
+        let plan = self.plan(event);
+        let Some(key) = plan.key(event) else {
+            return Ok(Outcome::Acted(Vec::new()));
+        };
+        let idempotency = &self.inner.idempotency;
+        match idempotency.begin(&key, lock_until_ms).await.map_err(ActionError::from)? {
+            Begin::Acquired => {}
+            Begin::InProgress => return Err(ActError::InProgress),
+            Begin::Completed(_) => return Ok(Outcome::Duplicate),
         }
-        let mut done = Vec::new();
+        match self.run(credentials, plan, lock_until_ms).await {
+            Ok(done) => {
+                let outcome = serde_json::to_string(&done).unwrap_or_default();
+                if let Err(error) = idempotency.complete(&key, &outcome).await {
+                    // Done but not recorded: the lock still stops duplicates until the
+                    // deadline, and LiveKit gets a 2xx, so it does not redeliver.
+                    tracing::error!(key = %key, error = %error, "could not record a completed webhook action");
+                }
+                Ok(Outcome::Acted(done))
+            }
+            Err(error) if error.is_transient() => {
+                if let Err(release) = idempotency.release(&key).await {
+                    tracing::warn!(key = %key, error = %release, "could not release the webhook lock; it lapses with the deadline");
+                }
+                Err(error.into())
+            }
+            Err(error) => {
+                // A retry would fail the same way: remembered as done.
+                idempotency.complete(&key, "[]").await.ok();
+                Err(error.into())
+            }
+        }
+    }
+
+    fn plan<'a>(&'a self, event: &'a proto::WebhookEvent) -> Plan<'a> {
+        let settings = &self.inner.settings;
+        let sip_room = settings.sip.as_ref().zip(event.room.as_ref());
         match event.event.as_str() {
-            "egress_updated" | "egress_ended" if inner.settings.recording_notice => {
-                if let Some(egress) =
-                    event.egress_info.as_ref().filter(|e| e.status == proto::EgressStatus::EgressLimitReached as i32)
-                {
-                    if !inner.announced_egress.lock().await.contains(&egress.egress_id) {
-                        let clients = inner.clients.clients(credentials).await;
-                        done.push(
-                            actions::send_recording_notice(&clients, &inner.settings.recording_topic, egress).await?,
-                        );
-                        inner
-                            .announced_egress
-                            .lock()
-                            .await
-                            .insert(&egress.egress_id, inner.settings.dedupe_capacity.max(1));
-                    }
-                }
-            }
-            "participant_joined" => {
-                if let (Some(sip), Some(room)) = (&inner.settings.sip, &event.room) {
-                    let clients = inner.clients.clients(credentials).await;
-                    done.push(actions::ensure_dial_in(&clients, sip, room).await?);
-                }
-            }
+            "egress_updated" | "egress_ended" if settings.recording_notice => event
+                .egress_info
+                .as_ref()
+                .filter(|e| e.status == proto::EgressStatus::EgressLimitReached as i32)
+                .map_or(Plan::Nothing, Plan::RecordingNotice),
+            "participant_joined" => sip_room.map_or(Plan::Nothing, |(sip, room)| Plan::EnsureDialIn(sip, room)),
             "participant_left" | "participant_connection_aborted" => {
-                if let (Some(_), Some(room)) = (&inner.settings.sip, &event.room) {
-                    let clients = inner.clients.clients(credentials).await;
-                    if actions::room_is_empty(&clients, &room.name).await? {
-                        done.push(actions::remove_dial_in(&clients, &room.name).await?);
-                    }
-                }
+                sip_room.map_or(Plan::Nothing, |(_, room)| Plan::RemoveDialInIfEmpty(&room.name))
             }
-            "room_finished" => {
-                if let (Some(_), Some(room)) = (&inner.settings.sip, &event.room) {
-                    let clients = inner.clients.clients(credentials).await;
-                    done.push(actions::remove_dial_in(&clients, &room.name).await?);
-                }
-            }
-            _ => {}
+            "room_finished" => sip_room.map_or(Plan::Nothing, |(_, room)| Plan::RemoveDialIn(&room.name)),
+            _ => Plan::Nothing,
         }
-        // Remembered only once handled: a failed event is acted on again when LiveKit retries.
-        inner.seen_events.lock().await.insert(&event.id, inner.settings.dedupe_capacity);
-        Ok(Outcome::Acted(done))
+    }
+
+    async fn run(
+        &self,
+        credentials: &Arc<Credentials>,
+        plan: Plan<'_>,
+        lock_until_ms: u64,
+    ) -> Result<Vec<Action>, ActionError> {
+        let inner = &self.inner;
+        let store = inner.idempotency.store().as_ref();
+        let clients = inner.clients.clients(credentials).await;
+        let done = match plan {
+            Plan::Nothing => None,
+            Plan::RecordingNotice(egress) => {
+                Some(actions::send_recording_notice(&clients, &inner.settings.recording_topic, egress).await?)
+            }
+            Plan::EnsureDialIn(sip, room) => {
+                Some(actions::ensure_dial_in(&clients, store, sip, room, lock_until_ms).await?)
+            }
+            Plan::RemoveDialInIfEmpty(room) => match actions::room_is_empty(&clients, room).await? {
+                true => Some(actions::remove_dial_in(&clients, store, room).await?),
+                false => None,
+            },
+            Plan::RemoveDialIn(room) => Some(actions::remove_dial_in(&clients, store, room).await?),
+        };
+        Ok(done.into_iter().collect())
+    }
+}
+
+/// Why `act` did not finish.
+enum ActError {
+    /// Another invocation holds this event's lock.
+    InProgress,
+    Action(ActionError),
+}
+
+impl From<ActionError> for ActError {
+    fn from(error: ActionError) -> Self {
+        ActError::Action(error)
     }
 }
 
@@ -245,11 +305,12 @@ fn log_event(event: &proto::WebhookEvent) {
 impl Service for WebhookService {
     const FUNCTION: Function = Function::WebhookReceiver;
 
-    fn with_credentials(
+    async fn with_credentials(
         env: &EnvSettings,
         credentials: Arc<CredentialStore>,
     ) -> Result<Self, livekit_lambda_shared::Error> {
-        Ok(Self::new(WebhookSettings::from_env(env)?, credentials))
+        let settings = WebhookSettings::from_env(env)?;
+        Ok(Self::with_store(settings, credentials, state::from_env(env).await?))
     }
 
     fn credentials(&self) -> &CredentialStore {
@@ -273,21 +334,5 @@ impl Service for WebhookService {
             }
             error.into()
         })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn recent_ids_forget_the_oldest_beyond_capacity() {
-        let mut ids = RecentIds::default();
-        for id in ["a", "b", "c"] {
-            ids.insert(id, 2);
-        }
-        assert!(!ids.contains("a") && ids.contains("b") && ids.contains("c"));
-        ids.insert("", 2);
-        assert!(!ids.contains(""));
     }
 }

@@ -21,8 +21,10 @@ pub struct WebhookSettings {
     /// re-read SSM at most this often (a key added by a rotation is picked up; forged
     /// requests cannot hammer SSM; a known key with a bad signature never re-reads).
     pub forced_refresh_interval: Duration,
-    /// `WEBHOOK_DEDUPE_CAPACITY`: how many recent event ids a container remembers.
-    pub dedupe_capacity: usize,
+    /// `IDEMPOTENCY_TTL_SECONDS`: how long a completed action is remembered, fleet-wide
+    /// (docs/state.md). Far longer than LiveKit's redelivery window, and long enough for
+    /// `egress_updated` and `egress_ended` of one egress to share one recording notice.
+    pub idempotency_ttl: Duration,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -52,7 +54,7 @@ impl Default for WebhookSettings {
             sip: None,
             api_timeout: Duration::from_secs(3),
             forced_refresh_interval: Duration::from_secs(30),
-            dedupe_capacity: 1024,
+            idempotency_ttl: Duration::from_secs(86_400),
         }
     }
 }
@@ -80,7 +82,11 @@ impl WebhookSettings {
                 defaults.forced_refresh_interval.as_secs(),
                 1..=3600,
             )?,
-            dedupe_capacity: env.usize_in("WEBHOOK_DEDUPE_CAPACITY", defaults.dedupe_capacity, 0..=100_000)?,
+            idempotency_ttl: env.duration_secs(
+                "IDEMPOTENCY_TTL_SECONDS",
+                defaults.idempotency_ttl.as_secs(),
+                300..=30 * 86_400,
+            )?,
         })
     }
 }

@@ -11,6 +11,9 @@ use livekit_lambda_shared::ssm::SsmParameters;
 use livekit_lambda_shared::{CachePolicy, CredentialSource, CredentialStore, Credentials, Secret, Service};
 use livekit_protocol as proto;
 use serde_json::{json, Value};
+use livekit_lambda_shared::livekit::ClientCache;
+use livekit_lambda_shared::state::{MemoryStore, SharedStore};
+use webhook_receiver::reconcile::{reconcile_dial_in, Reconciliation};
 use webhook_receiver::settings::SipDialIn;
 use webhook_receiver::{WebhookService, WebhookSettings};
 use wire_tests::livekit_server::TwirpTestServer;
@@ -22,6 +25,9 @@ const SECRET: &str = "webhook-secret-webhook-secret-webhook-1";
 struct Setup {
     livekit: TwirpTestServer,
     service: WebhookService,
+    /// The fleet's state the service keeps (in-process here; DynamoDB in `state.rs`).
+    store: SharedStore,
+    credentials: Arc<Credentials>,
 }
 
 async fn setup(sip: bool) -> Setup {
@@ -32,8 +38,10 @@ async fn setup(sip: bool) -> Setup {
         api_timeout: Duration::from_secs(2),
         ..WebhookSettings::default()
     };
-    let service = WebhookService::new(settings, Arc::new(CredentialStore::fixed(credentials)));
-    Setup { livekit, service }
+    let store: SharedStore = Arc::new(MemoryStore::default());
+    let service =
+        WebhookService::with_store(settings, Arc::new(CredentialStore::fixed(credentials.clone())), store.clone());
+    Setup { livekit, service, store, credentials: Arc::new(credentials) }
 }
 
 fn event(kind: &str, id: &str, room: &str) -> proto::WebhookEvent {
@@ -116,7 +124,7 @@ fn base64_standard(input: &str) -> Vec<u8> {
 
 #[tokio::test]
 async fn recording_limit_sends_exactly_one_notice_per_egress() {
-    let Setup { livekit, service } = setup(false).await;
+    let Setup { livekit, service, .. } = setup(false).await;
     livekit.add_room("lecture", &["alice", "bob"]).await;
     let updated = egress_limit("EV_1", "lecture", "EG_1", "egress_updated");
 
@@ -154,7 +162,7 @@ async fn recording_limit_sends_exactly_one_notice_per_egress() {
 
 #[tokio::test]
 async fn forged_expired_and_tampered_deliveries_are_rejected_with_nothing_sent() {
-    let Setup { livekit, service } = setup(true).await;
+    let Setup { livekit, service, .. } = setup(true).await;
     livekit.add_room("lecture", &["alice"]).await;
     let body = body_of(&egress_limit("EV_9", "lecture", "EG_9", "egress_updated"));
     let other_body = body_of(&egress_limit("EV_9", "lecture", "EG_10", "egress_updated"));
@@ -204,7 +212,7 @@ async fn forged_expired_and_tampered_deliveries_are_rejected_with_nothing_sent()
 
 #[tokio::test]
 async fn malformed_deliveries_get_clear_errors() {
-    let Setup { livekit, service } = setup(false).await;
+    let Setup { livekit, service, .. } = setup(false).await;
     let body = body_of(&event("room_started", "EV_1", "r"));
     let auth = sign_webhook(KEY, SECRET, &body, json!({}));
     let mut text = delivery(&body, Some(&auth));
@@ -238,7 +246,7 @@ async fn malformed_deliveries_get_clear_errors() {
 
 #[tokio::test]
 async fn sip_dial_in_lifecycle() {
-    let Setup { livekit, service } = setup(true).await;
+    let Setup { livekit, service, .. } = setup(true).await;
     livekit.add_room("standup", &["alice"]).await;
     livekit.set_room_metadata("standup", r#"{"topic":"daily"}"#).await;
     livekit.add_room("other", &["carol"]).await;
@@ -284,21 +292,15 @@ async fn sip_dial_in_lifecycle() {
     deliver(&service, &event("participant_left", "EV_3", "standup")).await;
     assert!(livekit.calls_to("DeleteSIPDispatchRule").await.is_empty());
 
-    // A second managed rule for the room (say, from a race in another container), then the room finishes.
-    let managed =
-        livekit.dispatch_rules().await.into_iter().find(|r| r.metadata.contains("livekit-token-functions")).unwrap();
-    let mut twin = managed.clone();
-    if let Some(proto::sip_dispatch_rule::Rule::DispatchRuleDirect(d)) =
-        twin.rule.as_mut().and_then(|r| r.rule.as_mut())
-    {
-        d.pin = "0000000001".into();
-    }
-    livekit.add_dispatch_rule(twin).await;
+    // The room finishes: its rule is found through the store (LiveKit's list is never
+    // read) and deleted with its PIN record; the hand-made rule stays.
     let (status, body) = deliver(&service, &event("room_finished", "EV_4", "standup")).await;
     assert_eq!(status, 200, "{body}");
-    assert_eq!(livekit.calls_to("DeleteSIPDispatchRule").await.len(), 2, "every managed rule of the room");
+    assert_eq!(body["actions"][0], json!({"type": "dial_in_rules_deleted", "room": "standup", "count": 1}));
+    assert_eq!(livekit.calls_to("DeleteSIPDispatchRule").await.len(), 1);
     let left: Vec<String> = livekit.dispatch_rules().await.iter().map(|r| r.name.clone()).collect();
     assert_eq!(left, vec!["hand-made".to_string()], "only the hand-made rule is left");
+    assert!(livekit.calls_to("ListSIPDispatchRule").await.is_empty(), "no join or room end lists the rules");
 
     // participant_left on an empty room also cleans up.
     deliver(&service, &joined("EV_5", "other", "carol")).await;
@@ -309,7 +311,7 @@ async fn sip_dial_in_lifecycle() {
 
 #[tokio::test]
 async fn pin_collisions_are_retried_with_fresh_pins() {
-    let Setup { livekit, service } = setup(true).await;
+    let Setup { livekit, service, .. } = setup(true).await;
     livekit.add_room("r", &["a"]).await;
     let conflict = "Conflicting SIP Dispatch Rules: same Trunk+Number+PIN combination for for \"<new>\" and \"SDR_x\"";
     livekit.fail_next("CreateSIPDispatchRule", "already_exists", conflict).await;
@@ -327,33 +329,77 @@ async fn pin_collisions_are_retried_with_fresh_pins() {
 }
 
 #[tokio::test]
-async fn cleanup_keeps_going_past_a_failed_delete_and_reports_it() {
-    let Setup { livekit, service } = setup(true).await;
+async fn a_failed_cleanup_answers_503_and_the_retry_finishes_it() {
+    let Setup { livekit, service, .. } = setup(true).await;
     livekit.add_room("r", &["a"]).await;
     deliver(&service, &joined("EV_1", "r", "a")).await;
-    let managed = livekit.dispatch_rules().await.remove(0);
-    let mut twin = managed.clone();
-    if let Some(proto::sip_dispatch_rule::Rule::DispatchRuleDirect(d)) =
-        twin.rule.as_mut().and_then(|r| r.rule.as_mut())
-    {
-        d.pin = "1234512345".into();
-    }
-    livekit.add_dispatch_rule(twin).await;
+    assert_eq!(livekit.dispatch_rules().await.len(), 1);
     livekit.fail_next("DeleteSIPDispatchRule", "internal", "database is down").await;
     let (status, body) = deliver(&service, &event("room_finished", "EV_2", "r")).await;
     assert_eq!(status, 503, "a retry by LiveKit can finish the job: {body}");
-    assert_eq!(livekit.calls_to("DeleteSIPDispatchRule").await.len(), 2, "both deletes attempted");
     assert_eq!(livekit.dispatch_rules().await.len(), 1);
 
-    // LiveKit redelivers the same event: the failed event was not marked as seen.
+    // LiveKit redelivers the same event: the failure released its lock.
     let (status, _) = deliver(&service, &event("room_finished", "EV_2", "r")).await;
     assert_eq!(status, 200);
     assert!(livekit.dispatch_rules().await.is_empty());
 }
 
+/// A managed rule in LiveKit's own shape, for `room` with `pin`.
+fn managed_rule(room: &str, pin: &str) -> proto::SipDispatchRuleInfo {
+    proto::SipDispatchRuleInfo {
+        rule: Some(proto::SipDispatchRule {
+            rule: Some(proto::sip_dispatch_rule::Rule::DispatchRuleDirect(proto::SipDispatchRuleDirect {
+                room_name: room.into(),
+                pin: pin.into(),
+            })),
+        }),
+        name: format!("dial-in {room}"),
+        metadata: json!({"managed_by": "livekit-token-functions", "room": room}).to_string(),
+        trunk_ids: vec!["ST_trunk".into()],
+        ..Default::default()
+    }
+}
+
+/// Rules made before the state table existed: the one-time reconciliation adopts the
+/// rule of a live room, deletes the rules of rooms that are gone and a room's second
+/// rule, and a second run has nothing left to do. After it, the room's end removes the
+/// adopted rule through the store like any other.
+#[tokio::test]
+async fn reconciliation_adopts_or_removes_rules_made_before_the_table() {
+    let Setup { livekit, service, store, credentials } = setup(true).await;
+    livekit.add_room("live", &["a"]).await;
+    let adopted = livekit.add_dispatch_rule(managed_rule("live", "1111111111")).await;
+    livekit.add_dispatch_rule(managed_rule("live", "2222222222")).await;
+    livekit.add_dispatch_rule(managed_rule("gone", "3333333333")).await;
+    let mut foreign = managed_rule("live", "4444444444");
+    foreign.metadata = String::new();
+    livekit.add_dispatch_rule(foreign).await;
+
+    let clients = ClientCache::new(Duration::from_secs(2)).clients(&credentials).await;
+    let report = reconcile_dial_in(&clients, store.as_ref()).await.unwrap();
+    assert_eq!(report, Reconciliation { managed_rules: 3, adopted: 1, kept: 0, deleted: 2 });
+    let mut left: Vec<String> = livekit.dispatch_rules().await.into_iter().map(|r| r.sip_dispatch_rule_id).collect();
+    left.sort();
+    assert_eq!(left.len(), 2, "the adopted rule and the foreign one: {left:?}");
+    assert!(left.contains(&adopted));
+
+    let again = reconcile_dial_in(&clients, store.as_ref()).await.unwrap();
+    assert_eq!(again, Reconciliation { managed_rules: 1, adopted: 0, kept: 1, deleted: 0 });
+
+    // A join keeps the adopted rule; the room's end deletes it through the store.
+    let (_, body) = deliver(&service, &joined("EV_1", "live", "a")).await;
+    assert_eq!(body["actions"][0]["type"], "dial_in_rule_kept", "{body}");
+    assert_eq!(body["actions"][0]["rule_id"], adopted.as_str());
+    deliver(&service, &event("room_finished", "EV_2", "live")).await;
+    let left: Vec<String> = livekit.dispatch_rules().await.into_iter().map(|r| r.sip_dispatch_rule_id).collect();
+    assert_eq!(left.len(), 1, "only the foreign rule: {left:?}");
+    assert!(!left.contains(&adopted));
+}
+
 #[tokio::test]
 async fn sip_off_makes_no_sip_call() {
-    let Setup { livekit, service } = setup(false).await;
+    let Setup { livekit, service, .. } = setup(false).await;
     livekit.add_room("r", &["a"]).await;
     for (i, kind) in ["participant_joined", "participant_left", "room_finished"].iter().enumerate() {
         let (status, _) = deliver(&service, &event(kind, &format!("EV_{i}"), "r")).await;
@@ -364,7 +410,7 @@ async fn sip_off_makes_no_sip_call() {
 
 #[tokio::test]
 async fn livekit_down_answers_503_and_the_retry_acts_once() {
-    let Setup { livekit, service } = setup(false).await;
+    let Setup { livekit, service, .. } = setup(false).await;
     livekit.add_room("lecture", &["a"]).await;
     livekit.set_unavailable(true).await;
     let limit = egress_limit("EV_1", "lecture", "EG_1", "egress_updated");
