@@ -1,7 +1,8 @@
 //! What matters in `template.yaml`, checked against the code: every function's runtime,
 //! architecture, handler and build method; least-privilege IAM (each role reads only its
-//! own SSM parameters); every route has a handler and a sample event, and every handler
-//! route is deployed.
+//! own SSM parameters and touches only its own items of the state table); the state table
+//! itself; every route has a handler and a sample event, and every handler route is
+//! deployed.
 
 use std::collections::BTreeSet;
 
@@ -19,6 +20,25 @@ fn own_parameters(binary: &str) -> &'static [&'static str] {
         "token-generator" => &["api-key", "api-secret", "url", "api-url"],
         "webhook-receiver" | "subtitle-dispatcher" => &["api-key", "api-secret", "url", "api-url", "api-keys"],
         other => panic!("function {other} has no parameter list in tests/tests/suite/template.rs: add one"),
+    }
+}
+
+/// The logical id of the shared state table (docs/state.md).
+const STATE_TABLE: &str = "StateTable";
+
+/// What each function may do in the state table, by binary name: the DynamoDB actions its
+/// code calls (sorted) and the prefix of the partition key of every item it touches. The
+/// token generator keeps no state: no table, no permission.
+fn own_state_access(binary: &str) -> Option<(&'static [&'static str], &'static str)> {
+    match binary {
+        "token-generator" => None,
+        // Event locks and outcomes, recording notices, dial-in rooms and PIN claims.
+        "webhook-receiver" => {
+            Some((&["dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"], "webhook#"))
+        }
+        // One atomic counter per identity and minute.
+        "subtitle-dispatcher" => Some((&["dynamodb:UpdateItem"], "subtitles#")),
+        other => panic!("function {other} has no state access in tests/tests/suite/template.rs: add one"),
     }
 }
 
@@ -61,6 +81,10 @@ fn tagged(value: &Value) -> Option<(String, &Value)> {
         }
         _ => None,
     }
+}
+
+fn ref_name(value: &Value) -> Option<&str> {
+    tagged(value).filter(|(tag, _)| tag == "!Ref").and_then(|(_, v)| v.as_str())
 }
 
 fn sub_text(value: &Value) -> Option<&str> {
@@ -141,6 +165,7 @@ fn each_role_reads_only_its_own_parameters_and_log_group() {
         let log_group = log_group.unwrap_or_else(|| panic!("{name}: LoggingConfig.LogGroup refs its own log group"));
 
         let mut saw_ssm = false;
+        let mut state_statements = Vec::new();
         for policy in role["Properties"]["Policies"].as_sequence().unwrap() {
             for statement in policy["PolicyDocument"]["Statement"].as_sequence().unwrap() {
                 assert_eq!(statement["Effect"], "Allow");
@@ -172,6 +197,7 @@ fn each_role_reads_only_its_own_parameters_and_log_group() {
                             .collect();
                         assert_eq!(context, own, "{name}: decrypt exactly its own parameters");
                     }
+                    actions if actions.iter().any(|a| a.starts_with("dynamodb:")) => state_statements.push(statement),
                     actions if actions.iter().all(|a| a.starts_with("logs:")) => {
                         assert_eq!(resources.len(), 1);
                         assert_eq!(
@@ -185,6 +211,7 @@ fn each_role_reads_only_its_own_parameters_and_log_group() {
             }
         }
         assert!(saw_ssm, "{name}: the role may read its parameters");
+        check_state_statements(&name, binary, &state_statements);
         let retention = tagged(&resources[log_group.as_str()]["Properties"]["RetentionInDays"]);
         assert_eq!(
             retention.map(|(tag, v)| (tag, v.as_str().map(String::from))),
@@ -192,6 +219,119 @@ fn each_role_reads_only_its_own_parameters_and_log_group() {
             "{name}: log retention is set from a parameter"
         );
     }
+}
+
+/// A role's DynamoDB statements against [`own_state_access`]: none for a function that
+/// keeps no state; otherwise exactly one, with exactly its actions, on the table itself
+/// (not `*`, not an index), for items whose partition key starts with its own prefix.
+fn check_state_statements(name: &str, binary: &str, statements: &[&Value]) {
+    let Some((own_actions, prefix)) = own_state_access(binary) else {
+        assert!(statements.is_empty(), "{name}: keeps no state, yet may call DynamoDB: {statements:?}");
+        return;
+    };
+    let [statement] = statements else {
+        panic!("{name}: one DynamoDB statement, got {}: {statements:?}", statements.len());
+    };
+    let mut actions: Vec<&str> = as_list(&statement["Action"]).iter().map(|a| a.as_str().unwrap()).collect();
+    actions.sort_unstable();
+    assert_eq!(actions, own_actions, "{name}: exactly the DynamoDB actions its code calls");
+    for action in ["dynamodb:Scan", "dynamodb:Query", "dynamodb:BatchGetItem", "dynamodb:BatchWriteItem"] {
+        assert!(!actions.contains(&action), "{name}: {action} reads or writes items outside its prefix unchecked");
+    }
+    let resources = as_list(&statement["Resource"]);
+    assert_eq!(resources.len(), 1, "{name}: one resource, the table");
+    assert_eq!(getatt(resources[0]), Some(format!("{STATE_TABLE}.Arn")), "{name}: on the state table only");
+    // The one item each call names: its partition key must carry the function's prefix.
+    // ForAllValues over LeadingKeys, as in DynamoDB's fine-grained access control guide.
+    let condition = statement["Condition"].as_mapping().unwrap_or_else(|| panic!("{name}: no Condition"));
+    assert_eq!(condition.len(), 1, "{name}: one condition operator: {condition:?}");
+    let keys = statement["Condition"]["ForAllValues:StringLike"]
+        .as_mapping()
+        .unwrap_or_else(|| panic!("{name}: ForAllValues:StringLike on dynamodb:LeadingKeys"));
+    assert_eq!(keys.len(), 1, "{name}: {keys:?}");
+    let leading: Vec<&str> = as_list(&keys["dynamodb:LeadingKeys"]).iter().map(|k| k.as_str().unwrap()).collect();
+    assert_eq!(leading, [format!("{prefix}*")], "{name}: only items under its own prefix {prefix}");
+}
+
+#[test]
+fn state_prefixes_keep_each_function_to_its_own_items() {
+    let prefixes: Vec<&str> = ["token-generator", "webhook-receiver", "subtitle-dispatcher"]
+        .into_iter()
+        .filter_map(own_state_access)
+        .map(|(_, prefix)| prefix)
+        .collect();
+    assert_eq!(prefixes.len(), 2);
+    for a in &prefixes {
+        assert!(a.ends_with('#'), "{a}: a prefix ends at its separator");
+        for b in &prefixes {
+            assert!(a == b || !b.starts_with(a), "{a} is a prefix of {b}: one role could touch the other's items");
+        }
+    }
+}
+
+#[test]
+fn the_state_table_is_on_demand_keyed_by_pk_with_ttl_on_expires_at() {
+    let template = template();
+    let table = &template["Resources"][STATE_TABLE];
+    assert_eq!(table["Type"], "AWS::DynamoDB::Table");
+    let yaml = |text: &str| -> Value { serde_norway::from_str(text).unwrap() };
+    let p = &table["Properties"];
+    assert_eq!(p["BillingMode"], "PAY_PER_REQUEST", "on demand: no capacity to plan, nothing billed when idle");
+    assert!(p.get("ProvisionedThroughput").is_none());
+    assert_eq!(p["KeySchema"], yaml("[{AttributeName: pk, KeyType: HASH}]"), "partition key pk, no sort key");
+    assert_eq!(p["AttributeDefinitions"], yaml("[{AttributeName: pk, AttributeType: S}]"), "pk is a string");
+    for absent in ["GlobalSecondaryIndexes", "LocalSecondaryIndexes", "StreamSpecification"] {
+        assert!(p.get(absent).is_none(), "no {absent}: every access is by key");
+    }
+    assert!(p.get("TableName").is_none(), "no fixed name: stacks side by side, and a replacement is a new table");
+    assert_eq!(
+        p["TimeToLiveSpecification"],
+        yaml("{AttributeName: expires_at, Enabled: true}"),
+        "TTL on expires_at (epoch seconds)"
+    );
+    // Stateful resources say what a delete or a replacement does, whichever it is.
+    for policy in ["DeletionPolicy", "UpdateReplacePolicy"] {
+        assert!(table[policy].as_str().is_some(), "{policy} is explicit");
+    }
+
+    // Point-in-time recovery follows its parameter, off by default.
+    let parameter = &template["Parameters"]["StatePointInTimeRecovery"];
+    assert_eq!(parameter["Default"], "false");
+    assert_eq!(parameter["AllowedValues"], yaml(r#"["true", "false"]"#));
+    let (tag, args) = tagged(&p["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"]).expect("!If");
+    assert_eq!(tag, "!If");
+    let args = as_list(args);
+    assert_eq!((args.len(), args[1].as_bool(), args[2].as_bool()), (3, Some(true), Some(false)));
+    let condition = &template["Conditions"][args[0].as_str().unwrap()];
+    let (tag, equals) = tagged(condition).expect("!Equals");
+    let equals = as_list(equals);
+    assert_eq!(
+        (tag.as_str(), ref_name(equals[0]), equals[1].as_str()),
+        ("!Equals", Some("StatePointInTimeRecovery"), Some("true"))
+    );
+}
+
+#[test]
+fn the_state_table_reaches_exactly_the_functions_that_keep_state() {
+    let template = template();
+    let mut with_table = BTreeSet::new();
+    for (name, function) in functions(&template) {
+        let binary = function["Metadata"]["BuildProperties"]["Binary"].as_str().unwrap();
+        let variables = &function["Properties"]["Environment"]["Variables"];
+        match own_state_access(binary) {
+            None => assert!(variables.get("STATE_TABLE").is_none(), "{name}: keeps no state, gets no STATE_TABLE"),
+            Some(_) => {
+                assert_eq!(
+                    ref_name(&variables["STATE_TABLE"]),
+                    Some(STATE_TABLE),
+                    "{name}: STATE_TABLE names the table"
+                );
+                with_table.insert(binary.to_string());
+            }
+        }
+    }
+    assert_eq!(with_table, BTreeSet::from(["subtitle-dispatcher".to_string(), "webhook-receiver".to_string()]));
+    assert_eq!(ref_name(&template["Outputs"]["StateTableName"]["Value"]), Some(STATE_TABLE));
 }
 
 #[test]
