@@ -691,6 +691,12 @@ pub struct FleetReport {
     pub ssm_calls: u64,
     /// DynamoDB calls over the run, every phase.
     pub store_calls: u64,
+    /// Items in the table at the end, by the first two segments of `pk`.
+    #[serde(default)]
+    pub store_items: BTreeMap<String, usize>,
+    /// Of those, items without `expires_at` (kept until deleted).
+    #[serde(default)]
+    pub store_items_without_ttl: usize,
     pub seed_ms: f64,
     pub wall_ms: f64,
     pub violations: Vec<String>,
@@ -758,6 +764,12 @@ impl FleetReport {
         if self.store == Store::DynamoDb && self.store_calls == 0 {
             v.push("STATE_TABLE is set but no DynamoDB call was made".into());
         }
+        // Each function's role may touch only its own key prefix (dynamodb:LeadingKeys).
+        for (kind, count) in &self.store_items {
+            if !(kind.starts_with("webhook#") || kind.starts_with("subtitles#")) {
+                v.push(format!("{count} items with pk `{kind}…`: keys start `webhook#` or `subtitles#`"));
+            }
+        }
         self.violations = v;
     }
 }
@@ -794,11 +806,8 @@ fn managed_room_and_pin(rule: &proto::SipDispatchRuleInfo) -> Option<(String, St
     }
 }
 
-/// Creates the state table on moto (straight, not through the counting proxy).
-pub async fn create_table(moto: &MotoServer, table: &str) {
-    use aws_sdk_dynamodb::types::{
-        AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType, TimeToLiveSpecification,
-    };
+/// A DynamoDB client straight to moto (not through the counting proxy).
+pub fn dynamodb_client(moto: &MotoServer) -> aws_sdk_dynamodb::Client {
     let config = aws_sdk_dynamodb::Config::builder()
         .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
         .http_client(livekit_lambda_shared::ssm::https_client())
@@ -806,7 +815,15 @@ pub async fn create_table(moto: &MotoServer, table: &str) {
         .region(aws_sdk_dynamodb::config::Region::new("us-east-1"))
         .credentials_provider(aws_sdk_dynamodb::config::Credentials::new("test", "test", None, None, "fleet"))
         .build();
-    let client = aws_sdk_dynamodb::Client::from_conf(config);
+    aws_sdk_dynamodb::Client::from_conf(config)
+}
+
+/// Creates the state table on moto: partition key `pk` (S), TTL attribute `expires_at`.
+pub async fn create_table(moto: &MotoServer, table: &str) {
+    use aws_sdk_dynamodb::types::{
+        AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType, TimeToLiveSpecification,
+    };
+    let client = dynamodb_client(moto);
     client
         .create_table()
         .table_name(table)
@@ -831,6 +848,33 @@ pub async fn create_table(moto: &MotoServer, table: &str) {
         .send()
         .await
         .unwrap_or_else(|e| panic!("TTL on {table}: {e:?}"));
+}
+
+/// What the table holds at the end of a run: items by the first two segments of `pk`
+/// (`webhook#event`, …), and how many have no `expires_at`.
+async fn table_contents(moto: &MotoServer, table: &str) -> (BTreeMap<String, usize>, usize) {
+    let client = dynamodb_client(moto);
+    let (mut kinds, mut without_ttl) = (BTreeMap::new(), 0);
+    let mut start = None;
+    loop {
+        let page = client
+            .scan()
+            .table_name(table)
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("scan {table}: {e:?}"));
+        for item in page.items() {
+            let pk = item.get("pk").and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
+            let kind = pk.split('#').take(2).collect::<Vec<_>>().join("#");
+            *kinds.entry(kind).or_default() += 1;
+            without_ttl += usize::from(!item.contains_key("expires_at"));
+        }
+        start = page.last_evaluated_key().cloned();
+        if start.is_none() {
+            return (kinds, without_ttl);
+        }
+    }
 }
 
 fn decode_notice(call: &crate::livekit_server::RecordedCall) -> Option<String> {
@@ -937,10 +981,10 @@ pub async fn run(moto: &MotoServer, config: &FleetConfig) -> FleetReport {
         ("SUBTITLE_REQUESTS_PER_MINUTE".into(), config.subtitle_limit.to_string()),
         ("ALLOWED_ORIGINS".into(), "http://localhost:3000".into()),
     ];
-    if config.store == Store::DynamoDb {
-        let table = format!("fleet-state-{run_id}");
-        create_table(moto, &table).await;
-        env.push(("STATE_TABLE".into(), table));
+    let table = (config.store == Store::DynamoDb).then(|| format!("fleet-state-{run_id}"));
+    if let Some(table) = &table {
+        create_table(moto, table).await;
+        env.push(("STATE_TABLE".into(), table.clone()));
     }
     env.extend(config.env.iter().cloned());
 
@@ -1176,6 +1220,10 @@ pub async fn run(moto: &MotoServer, config: &FleetConfig) -> FleetReport {
         *webhook_answers.entry(format!("{status} {}", a.outcome)).or_default() += 1;
     }
     let totals = store_proxy.snapshot();
+    let (store_items, store_items_without_ttl) = match &table {
+        Some(table) => table_contents(moto, table).await,
+        None => Default::default(),
+    };
     let mut report = FleetReport {
         label: config.label.clone(),
         store: config.store,
@@ -1204,6 +1252,8 @@ pub async fn run(moto: &MotoServer, config: &FleetConfig) -> FleetReport {
         per_subtitle_request: subtitle_phase.cost(),
         ssm_calls: totals.iter().filter(|(op, _)| op.starts_with("AmazonSSM.")).map(|(_, c)| c.calls).sum(),
         store_calls: totals.iter().filter(|(op, _)| op.starts_with("DynamoDB_")).map(|(_, c)| c.calls).sum(),
+        store_items,
+        store_items_without_ttl,
         seed_ms,
         wall_ms: started.elapsed().as_secs_f64() * 1000.0,
         violations: Vec::new(),
@@ -1212,12 +1262,16 @@ pub async fn run(moto: &MotoServer, config: &FleetConfig) -> FleetReport {
     report
 }
 
+fn per_event(map: &BTreeMap<String, f64>) -> String {
+    map.iter().map(|(k, v)| format!("{k} {v:.2}")).collect::<Vec<_>>().join(", ")
+}
+
 /// One line per run, for logs.
 pub fn summary(report: &FleetReport) -> String {
     format!(
         "{} N={} K={}: notices/egress {:?}, rules/room {:?}, rules left {}, subtitles passed {:?} (limit {}), lost {}, \
-         per join: LiveKit {:.1} calls {:?}, {:.0} rules listed, {:.0} bytes; store {:.1} calls {:?}; p50 {:.1} ms p99 {:.1} ms; \
-         answers {:?}; {} violations",
+         per join: LiveKit {:.2} calls ({}), {:.0} rules listed, {:.0} bytes; store {:.2} calls ({}); p50 {:.1} ms p99 {:.1} ms; \
+         answers {:?}; store items at the end {:?} ({} without expires_at); {} violations",
         report.label,
         report.background_rooms,
         report.containers,
@@ -1228,14 +1282,16 @@ pub fn summary(report: &FleetReport) -> String {
         report.subtitle_limit,
         report.lost_deliveries,
         report.per_join.livekit_calls_total,
-        report.per_join.livekit_calls,
+        per_event(&report.per_join.livekit_calls),
         report.per_join.rules_listed,
         report.per_join.livekit_bytes,
         report.per_join.store_calls_total,
-        report.per_join.store_calls,
+        per_event(&report.per_join.store_calls),
         report.per_join.p50_ms,
         report.per_join.p99_ms,
         report.webhook_answers,
+        report.store_items,
+        report.store_items_without_ttl,
         report.violations.len(),
     )
 }

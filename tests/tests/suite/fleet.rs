@@ -54,8 +54,8 @@ async fn a_fleet_of_containers_acts_once_per_event_at_10_and_1000_rooms() {
     let (a, b) = (&small.per_join, &large.per_join);
     if b.livekit_calls_total > a.livekit_calls_total + 0.5 {
         failures.push(format!(
-            "LiveKit calls per join grew with the rooms: {:.2} at N=10, {:.2} at N=1000 ({:?} vs {:?})",
-            a.livekit_calls_total, b.livekit_calls_total, a.livekit_calls, b.livekit_calls
+            "LiveKit calls per join grew with the rooms: {:.2} at N=10, {:.2} at N=1000",
+            a.livekit_calls_total, b.livekit_calls_total
         ));
     }
     if b.store_calls_total > a.store_calls_total + 0.5 {
