@@ -10,7 +10,7 @@ INFRA_VENV := infra/.venv
 SAM_ENV := SAM_CLI_TELEMETRY=0 AWS_DEFAULT_REGION=us-east-1
 export MOTO_SERVER := $(CURDIR)/$(VENV)/bin/moto_server
 
-.PHONY: dev test test-deps infra-deps lint fmt clippy deny deny-advisories deny-advisories-offline sbom burst-sim fuzz-long sam-validate sam-build sam-test conformance bench bench-smoke clean help
+.PHONY: dev test test-deps infra-deps lint fmt clippy deny deny-advisories deny-advisories-offline sbom burst-sim fleet-sim fuzz-long sam-validate sam-build sam-test conformance bench bench-smoke clean help
 
 help:
 	@echo "make dev        run the local server on 127.0.0.1:\$${PORT:-8080} (LiveKit dev credentials unless configured)"
@@ -22,6 +22,7 @@ help:
 	@echo "make fuzz-long  the property tests with PROPTEST_CASES=100000"
 	@echo "make bench      Rust vs Node.js benchmarks (a few minutes; bench/RESULTS.md)"
 	@echo "make burst-sim  N = 100/300/500 cold starts at once against a throttled SSM (bench/burst/RESULTS.md)"
+	@echo "make fleet-sim  K containers sharing DynamoDB, 10/1,000/10,000 rooms with dial-in rules (bench/fleet/RESULTS.md)"
 	@echo "make sam-build  sam build every function (arm64 when the rustup target can be had, else x86_64)"
 	@echo "make sam-test   sam build, then run the built bootstrap through the Lambda Runtime API"
 
@@ -48,6 +49,14 @@ bench-smoke:
 # peer (BURST_NODE_SIZES, default 200). Writes bench/burst/RESULTS.md and results.json.
 burst-sim: test-deps
 	bench/burst-sim.sh
+
+# Issue 14: K = 3 webhook-receiver and 3 subtitle-dispatcher bootstraps sharing DynamoDB on
+# moto_server and the LiveKit test server seeded with N = 10, 1,000, 10,000 rooms' rules,
+# every event delivered to 2-3 of them at once and redelivered. FLEET_BASELINE_DIR (built
+# from the code before issue 14) adds the "before" runs. Writes bench/fleet/RESULTS.md,
+# results.json and chart.svg.
+fleet-sim: test-deps
+	bench/fleet-sim.sh
 
 # LiveKit's own clients as the judge: livekit-client in headless Chromium, the Node and
 # Python server SDKs. Writes tests/conformance/MATRIX.md and the matrix in docs/conformance.md.

@@ -15,6 +15,7 @@ use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 pub mod burst;
+pub mod fleet;
 pub mod livekit_server;
 pub mod oidc;
 pub mod runtime_api;

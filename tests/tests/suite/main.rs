@@ -7,6 +7,7 @@ mod bad_input;
 mod bootstrap;
 mod burst;
 mod events;
+mod fleet;
 mod local_server;
 mod official_sdk;
 mod properties;
