@@ -288,7 +288,7 @@ async fn main() {
     }
     std::fs::create_dir_all(&args.out).expect("output directory");
     let machine = machine();
-    let moto = MotoServer::start();
+    let moto = MotoServer::start_serial();
     let log_dir = workspace_root().join("target/fleet-sim/logs");
 
     // Without a baseline this run has no "before": keep the one the last run recorded, so

@@ -112,6 +112,18 @@ pub async fn from_env(env: &EnvSettings) -> Result<SharedStore, Error> {
     Ok(Arc::new(DynamoStore::new(aws_sdk_dynamodb::Client::new(&config), table)))
 }
 
+/// The SDK configuration of the store's client: the one HTTPS client (rustls on ring),
+/// `timeout` on each call with its retries (the SDK's standard retry, 3 attempts), so a
+/// slow store is a 503 within a webhook delivery's budget, never a hang.
+pub fn aws_config_loader(timeout: Duration) -> aws_config::ConfigLoader {
+    let timeouts =
+        aws_config::timeout::TimeoutConfig::builder().connect_timeout(timeout).operation_timeout(timeout).build();
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .http_client(crate::ssm::https_client())
+        .timeout_config(timeouts)
+        .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(3))
+}
+
 /// One process's memory: the whole fleet when there is one process.
 #[derive(Debug, Default)]
 pub struct MemoryStore {

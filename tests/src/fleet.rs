@@ -777,7 +777,8 @@ impl FleetReport {
 // ---------------------------------------------------------------------------------------
 // The run
 
-fn room_rule(room: &str, pin: &str) -> proto::SipDispatchRuleInfo {
+/// A dial-in rule as the webhook receiver makes it: managed, direct, for `room` with `pin`.
+pub fn room_rule(room: &str, pin: &str) -> proto::SipDispatchRuleInfo {
     proto::SipDispatchRuleInfo {
         rule: Some(proto::SipDispatchRule {
             rule: Some(proto::sip_dispatch_rule::Rule::DispatchRuleDirect(proto::SipDispatchRuleDirect {
@@ -792,18 +793,9 @@ fn room_rule(room: &str, pin: &str) -> proto::SipDispatchRuleInfo {
     }
 }
 
-/// `(room, pin)` of a managed direct rule.
+/// `(room, pin)` of a managed direct rule (the receiver's own reading of its marker).
 fn managed_room_and_pin(rule: &proto::SipDispatchRuleInfo) -> Option<(String, String)> {
-    let marker: Value = serde_json::from_str(&rule.metadata).ok()?;
-    if marker["managed_by"] != MANAGED_BY {
-        return None;
-    }
-    match rule.rule.as_ref()?.rule.as_ref()? {
-        proto::sip_dispatch_rule::Rule::DispatchRuleDirect(direct) => {
-            Some((direct.room_name.clone(), direct.pin.clone()))
-        }
-        _ => None,
-    }
+    webhook_receiver::actions::managed_rule(rule).map(|(room, pin)| (room.to_string(), pin.to_string()))
 }
 
 /// A DynamoDB client straight to moto (not through the counting proxy).
@@ -816,6 +808,18 @@ pub fn dynamodb_client(moto: &MotoServer) -> aws_sdk_dynamodb::Client {
         .credentials_provider(aws_sdk_dynamodb::config::Credentials::new("test", "test", None, None, "fleet"))
         .build();
     aws_sdk_dynamodb::Client::from_conf(config)
+}
+
+/// The functions' own store on the table at `endpoint` (moto, or a proxy in front of
+/// it), with the production client configuration and `timeout` per call.
+pub async fn dynamo_store(endpoint: &str, table: &str, timeout: Duration) -> livekit_lambda_shared::state::DynamoStore {
+    let config = livekit_lambda_shared::state::aws_config_loader(timeout)
+        .endpoint_url(endpoint)
+        .region(aws_sdk_dynamodb::config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new("test", "test", None, None, "wire-tests"))
+        .load()
+        .await;
+    livekit_lambda_shared::state::DynamoStore::new(aws_sdk_dynamodb::Client::new(&config), table)
 }
 
 /// Creates the state table on moto: partition key `pk` (S), TTL attribute `expires_at`.

@@ -80,14 +80,32 @@ impl MotoServer {
     }
 
     pub fn start() -> Self {
+        Self::start_with(false)
+    }
+
+    /// A moto_server that answers one request at a time, for DynamoDB's conditional
+    /// writes. DynamoDB decides each item's condition and write atomically; moto's backend
+    /// takes no lock, so two concurrent conditional writes of one item can both pass there
+    /// (seen in the fleet simulation: 4 requests through a limit of 3). Serving requests
+    /// one by one gives moto DynamoDB's per-item atomicity (werkzeug's server, unthreaded).
+    pub fn start_serial() -> Self {
+        Self::start_with(true)
+    }
+
+    fn start_with(serial: bool) -> Self {
         let port = free_port();
         let recording = std::env::temp_dir().join(format!("moto-recording-{port}-{}.jsonl", std::process::id()));
         let script = r#"MOTO_RECORDER_FILEPATH="$2" "$1" -H 127.0.0.1 -p "$3" >/dev/null 2>&1 & pid=$!; cat >/dev/null; kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -f "$2""#;
+        let serial_script = r#"MOTO_RECORDER_FILEPATH="$2" "$4" -c 'import moto.server as s; run = s.run_simple; s.run_simple = lambda *a, **k: run(*a, **{**k, "threaded": False}); s.main()' -H 127.0.0.1 -p "$3" >/dev/null 2>&1 & pid=$!; cat >/dev/null; kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -f "$2""#;
+        let binary = Self::binary();
+        // The interpreter of the virtualenv moto_server was installed in.
+        let python = binary.with_file_name("python");
         let watchdog = Command::new("sh")
-            .args(["-c", script, "moto-watchdog"])
-            .arg(Self::binary())
+            .args(["-c", if serial { serial_script } else { script }, "moto-watchdog"])
+            .arg(&binary)
             .arg(&recording)
             .arg(port.to_string())
+            .arg(&python)
             .stdin(Stdio::piped())
             .spawn()
             .expect("start moto_server");
@@ -442,6 +460,9 @@ pub enum Fault {
     Hang,
     /// Answer every request with an AWS-style `500 InternalServerError`.
     ServerError,
+    /// Answer every request with an AWS-style `400 ThrottlingException` (a service over
+    /// its request rate).
+    Throttled,
 }
 
 /// A loopback TCP proxy in front of a server (moto) that can hang or fail on command.
@@ -472,16 +493,20 @@ impl FaultProxy {
                                 }
                             }
                             Fault::Hang => std::future::pending::<()>().await,
-                            Fault::ServerError => {
+                            Fault::ServerError | Fault::Throttled => {
+                                let (status, error) = match fault {
+                                    Fault::Throttled => ("400 Bad Request", "ThrottlingException"),
+                                    _ => ("500 Internal Server Error", "InternalServerError"),
+                                };
                                 let mut buffer = vec![0u8; 64 * 1024];
                                 while let Ok(n) = client.read(&mut buffer).await {
                                     if n == 0 {
                                         break;
                                     }
                                     let body =
-                                        r#"{"__type":"InternalServerError","message":"injected by the test proxy"}"#;
+                                        format!(r#"{{"__type":"{error}","message":"injected by the test proxy"}}"#);
                                     let reply = format!(
-                                        "HTTP/1.1 500 Internal Server Error\r\ncontent-type: application/x-amz-json-1.1\r\ncontent-length: {}\r\n\r\n{body}",
+                                        "HTTP/1.1 {status}\r\ncontent-type: application/x-amz-json-1.1\r\ncontent-length: {}\r\n\r\n{body}",
                                         body.len()
                                     );
                                     if client.write_all(reply.as_bytes()).await.is_err() {

@@ -38,7 +38,7 @@ async fn run(moto: &MotoServer, background_rooms: usize) -> FleetReport {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_fleet_of_containers_acts_once_per_event_at_10_and_1000_rooms() {
-    let moto = MotoServer::start();
+    let moto = MotoServer::start_serial();
     let small = run(&moto, 10).await;
     let large = run(&moto, 1000).await;
 

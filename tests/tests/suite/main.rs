@@ -13,6 +13,7 @@ mod official_sdk;
 mod properties;
 mod rotation;
 mod ssm_credentials;
+mod state;
 mod subtitles;
 mod template;
 mod webhook;

@@ -7,12 +7,14 @@ use std::time::Duration;
 
 use lambda_http::http::Request;
 use lambda_http::Body;
+use livekit_lambda_shared::state::{now_secs, SharedStore};
 use livekit_lambda_shared::{CredentialStore, Credentials, Secret};
 use serde_json::{json, Value};
 use subtitle_dispatcher::{SubtitleService, SubtitleSettings};
 use token_generator::{TokenService, TokenSettings};
+use wire_tests::fleet::{create_table, dynamo_store};
 use wire_tests::livekit_server::TwirpTestServer;
-use wire_tests::{node, python_sdk_token};
+use wire_tests::{node, python_sdk_token, Fault, FaultProxy, MotoServer};
 
 const KEY: &str = "APIsubtitles";
 const SECRET: &str = "subtitle-secret-subtitle-secret-subtitle";
@@ -29,6 +31,14 @@ fn settings() -> SubtitleSettings {
         languages: vec!["en".into(), "de".into()],
         api_timeout: Duration::from_secs(2),
         ..SubtitleSettings::default()
+    }
+}
+
+/// The limit counts per clock minute: a test that fills a window starts well inside one.
+async fn clear_of_a_minute_boundary() {
+    let into_minute = now_secs() % 60;
+    if into_minute >= 50 {
+        tokio::time::sleep(Duration::from_secs(61 - into_minute)).await;
     }
 }
 
@@ -187,6 +197,7 @@ async fn bad_bodies_languages_and_rate_limits() {
     let (status, _) = send(&service, request("POST", "lecture", Some(&alice), Some(r#"{"lang":"en"}"#))).await;
     assert_eq!(status, 400, "unknown fields are refused: a typo must not silently drop the language");
 
+    clear_of_a_minute_boundary().await;
     for _ in 0..3 {
         assert!(send(&service, request("POST", "lecture", Some(&alice), None)).await.0 < 300);
     }
@@ -253,4 +264,40 @@ async fn cors_and_methods() {
     assert_eq!((status, body["error"]["code"].as_str()), (405, Some("method_not_allowed")));
     let (status, _) = send(&service, request("POST", "bad%01room", None, None)).await;
     assert_eq!(status, 400);
+}
+
+/// Two containers sharing one table: the per-identity limit is held across both, and a
+/// store that fails answers a retryable 503 with nothing dispatched.
+#[tokio::test]
+async fn the_limit_holds_across_containers_on_dynamodb() {
+    let Setup { livekit, tokens, .. } = setup_with(settings()).await;
+    let moto = MotoServer::start_serial();
+    create_table(&moto, "subtitle-state").await;
+    let proxy = FaultProxy::start(moto.port).await;
+    let store: SharedStore =
+        Arc::new(dynamo_store(&proxy.endpoint(), "subtitle-state", Duration::from_millis(500)).await);
+    let credentials = Arc::new(CredentialStore::fixed(
+        Credentials::new(KEY, Secret::new(SECRET), "wss://lk.example.com", Some(&livekit.url())).unwrap(),
+    ));
+    let limited = SubtitleSettings { requests_per_minute: 3, ..settings() };
+    let containers: Vec<SubtitleService> =
+        (0..2).map(|_| SubtitleService::with_store(limited.clone(), credentials.clone(), store.clone())).collect();
+    let alice = token_for(&tokens, "lecture", "alice").await;
+
+    clear_of_a_minute_boundary().await;
+    let mut statuses = Vec::new();
+    for i in 0..6 {
+        statuses.push(send(&containers[i % 2], request("POST", "lecture", Some(&alice), None)).await.0);
+    }
+    assert_eq!(statuses.iter().filter(|s| **s < 300).count(), 3, "{statuses:?}");
+    assert_eq!(statuses.iter().filter(|s| **s == 429).count(), 3, "{statuses:?}");
+
+    proxy.set(Fault::ServerError);
+    let bob = token_for(&tokens, "lecture", "bob").await;
+    let response = containers[0].handle(request("POST", "lecture", Some(&bob), None)).await;
+    assert_eq!(response.status(), 503);
+    assert_eq!(response.headers()["retry-after"], "1");
+    let body: Value = serde_json::from_slice(response.body().as_ref()).unwrap();
+    assert_eq!(body["error"]["code"], "state_unavailable");
+    assert_eq!(livekit.calls_to("CreateDispatch").await.len(), 1, "only alice's first request dispatched");
 }

@@ -7,17 +7,18 @@ use std::time::Duration;
 
 use lambda_http::http::Request;
 use lambda_http::Body;
+use livekit_lambda_shared::livekit::ClientCache;
 use livekit_lambda_shared::ssm::SsmParameters;
+use livekit_lambda_shared::state::{MemoryStore, SharedStore};
 use livekit_lambda_shared::{CachePolicy, CredentialSource, CredentialStore, Credentials, Secret, Service};
 use livekit_protocol as proto;
 use serde_json::{json, Value};
-use livekit_lambda_shared::livekit::ClientCache;
-use livekit_lambda_shared::state::{MemoryStore, SharedStore};
 use webhook_receiver::reconcile::{reconcile_dial_in, Reconciliation};
 use webhook_receiver::settings::SipDialIn;
 use webhook_receiver::{WebhookService, WebhookSettings};
+use wire_tests::fleet::{create_table, dynamo_store, room_rule};
 use wire_tests::livekit_server::TwirpTestServer;
-use wire_tests::{sign_webhook, ssm_client_for, MotoServer};
+use wire_tests::{sign_webhook, ssm_client_for, Fault, FaultProxy, MotoServer};
 
 const KEY: &str = "APIwebhook";
 const SECRET: &str = "webhook-secret-webhook-secret-webhook-1";
@@ -31,6 +32,10 @@ struct Setup {
 }
 
 async fn setup(sip: bool) -> Setup {
+    setup_with_store(sip, Arc::new(MemoryStore::default())).await
+}
+
+async fn setup_with_store(sip: bool, store: SharedStore) -> Setup {
     let livekit = TwirpTestServer::start(KEY, SECRET).await;
     let credentials = Credentials::new(KEY, Secret::new(SECRET), "wss://lk.example.com", Some(&livekit.url())).unwrap();
     let settings = WebhookSettings {
@@ -38,7 +43,6 @@ async fn setup(sip: bool) -> Setup {
         api_timeout: Duration::from_secs(2),
         ..WebhookSettings::default()
     };
-    let store: SharedStore = Arc::new(MemoryStore::default());
     let service =
         WebhookService::with_store(settings, Arc::new(CredentialStore::fixed(credentials.clone())), store.clone());
     Setup { livekit, service, store, credentials: Arc::new(credentials) }
@@ -345,22 +349,6 @@ async fn a_failed_cleanup_answers_503_and_the_retry_finishes_it() {
     assert!(livekit.dispatch_rules().await.is_empty());
 }
 
-/// A managed rule in LiveKit's own shape, for `room` with `pin`.
-fn managed_rule(room: &str, pin: &str) -> proto::SipDispatchRuleInfo {
-    proto::SipDispatchRuleInfo {
-        rule: Some(proto::SipDispatchRule {
-            rule: Some(proto::sip_dispatch_rule::Rule::DispatchRuleDirect(proto::SipDispatchRuleDirect {
-                room_name: room.into(),
-                pin: pin.into(),
-            })),
-        }),
-        name: format!("dial-in {room}"),
-        metadata: json!({"managed_by": "livekit-token-functions", "room": room}).to_string(),
-        trunk_ids: vec!["ST_trunk".into()],
-        ..Default::default()
-    }
-}
-
 /// Rules made before the state table existed: the one-time reconciliation adopts the
 /// rule of a live room, deletes the rules of rooms that are gone and a room's second
 /// rule, and a second run has nothing left to do. After it, the room's end removes the
@@ -369,10 +357,10 @@ fn managed_rule(room: &str, pin: &str) -> proto::SipDispatchRuleInfo {
 async fn reconciliation_adopts_or_removes_rules_made_before_the_table() {
     let Setup { livekit, service, store, credentials } = setup(true).await;
     livekit.add_room("live", &["a"]).await;
-    let adopted = livekit.add_dispatch_rule(managed_rule("live", "1111111111")).await;
-    livekit.add_dispatch_rule(managed_rule("live", "2222222222")).await;
-    livekit.add_dispatch_rule(managed_rule("gone", "3333333333")).await;
-    let mut foreign = managed_rule("live", "4444444444");
+    let adopted = livekit.add_dispatch_rule(room_rule("live", "1111111111")).await;
+    livekit.add_dispatch_rule(room_rule("live", "2222222222")).await;
+    livekit.add_dispatch_rule(room_rule("gone", "3333333333")).await;
+    let mut foreign = room_rule("live", "4444444444");
     foreign.metadata = String::new();
     livekit.add_dispatch_rule(foreign).await;
 
@@ -505,4 +493,90 @@ async fn a_new_key_is_picked_up_at_once_and_forgeries_cannot_hammer_ssm() {
         2,
         "cold start + at most one forced refresh per interval"
     );
+}
+
+/// The receiver on DynamoDB (moto_server) through a proxy that injects store faults.
+async fn on_dynamodb(sip: bool) -> (Setup, FaultProxy, MotoServer) {
+    let moto = MotoServer::start_serial();
+    let table = "webhook-state";
+    create_table(&moto, table).await;
+    let proxy = FaultProxy::start(moto.port).await;
+    let store: SharedStore = Arc::new(dynamo_store(&proxy.endpoint(), table, Duration::from_millis(500)).await);
+    (setup_with_store(sip, store).await, proxy, moto)
+}
+
+/// A throttled, failing or stuck store: LiveKit gets a retryable 503 and nothing is
+/// done; once the store is back, LiveKit's retry acts exactly once.
+#[tokio::test]
+async fn store_faults_answer_a_retryable_503_and_lose_nothing() {
+    let (Setup { livekit, service, .. }, proxy, _moto) = on_dynamodb(true).await;
+    livekit.add_room("lecture", &["a"]).await;
+    let limit = egress_limit("EV_1", "lecture", "EG_1", "egress_updated");
+    for fault in [Fault::Throttled, Fault::ServerError, Fault::Hang] {
+        proxy.set(fault);
+        let started = std::time::Instant::now();
+        let (status, body) = deliver(&service, &limit).await;
+        assert_eq!((status, body["error"]["code"].as_str()), (503, Some("state_unavailable")), "{fault:?}: {body}");
+        assert!(started.elapsed() < Duration::from_secs(3), "{fault:?}: bounded by the store timeout");
+        let (status, body) = deliver(&service, &joined("EV_2", "lecture", "a")).await;
+        assert_eq!(status, 503, "{fault:?}: {body}");
+    }
+    assert!(livekit.calls().await.is_empty(), "nothing acted while the store was out: {:?}", livekit.calls().await);
+
+    proxy.set(Fault::None);
+    let (status, body) = deliver(&service, &limit).await;
+    assert_eq!((status, body["status"].as_str()), (200, Some("ok")), "{body}");
+    let (status, body) = deliver(&service, &joined("EV_2", "lecture", "a")).await;
+    assert_eq!((status, body["actions"][0]["type"].as_str()), (200, Some("dial_in_rule_created")), "{body}");
+    let (status, body) = deliver(&service, &limit).await;
+    assert_eq!((status, body["status"].as_str()), (200, Some("duplicate")), "{body}");
+    assert_eq!(livekit.calls_to("SendData").await.len(), 1);
+    assert_eq!(livekit.dispatch_rules().await.len(), 1);
+}
+
+/// Many deliveries of one egress's limit at once (egress_updated and egress_ended, each
+/// several times) through one table: one notice; the others are told to retry or that it
+/// is a duplicate, never a second notice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_duplicates_on_dynamodb_send_one_notice() {
+    let (Setup { livekit, service, .. }, _proxy, _moto) = on_dynamodb(false).await;
+    livekit.add_room("lecture", &["a"]).await;
+    let updated = egress_limit("EV_1", "lecture", "EG_1", "egress_updated");
+    let ended = egress_limit("EV_2", "lecture", "EG_1", "egress_ended");
+    // Signed first (the Node SDK runs as a child process), then delivered all at once.
+    let signed: Vec<(String, String)> = [&updated, &ended]
+        .iter()
+        .map(|event| {
+            let body = body_of(event);
+            let auth = sign_webhook(KEY, SECRET, &body, json!({}));
+            (body, auth)
+        })
+        .collect();
+    let deliveries = (0..8).map(|i| {
+        let service = service.clone();
+        let (body, auth) = signed[i % 2].clone();
+        async move { send(&service, delivery(&body, Some(&auth))).await }
+    });
+    let answers = spawn_all(deliveries).await;
+    for (status, body) in &answers {
+        let code = body["error"]["code"].as_str().or(body["status"].as_str());
+        assert!(
+            matches!((status, code), (200, Some("ok" | "duplicate")) | (503, Some("event_in_progress"))),
+            "{status} {body}"
+        );
+    }
+    assert_eq!(answers.iter().filter(|(_, body)| body["status"] == "ok").count(), 1);
+    assert_eq!(livekit.calls_to("SendData").await.len(), 1);
+}
+
+/// Runs every future on its own task at once; their outputs in order.
+async fn spawn_all<F: std::future::Future<Output = T> + Send + 'static, T: Send + 'static>(
+    futures: impl Iterator<Item = F>,
+) -> Vec<T> {
+    let handles: Vec<_> = futures.map(tokio::spawn).collect();
+    let mut out = Vec::new();
+    for handle in handles {
+        out.push(handle.await.unwrap());
+    }
+    out
 }

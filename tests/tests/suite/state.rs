@@ -1,0 +1,80 @@
+//! The state store's two implementations keep one set of semantics: DynamoDB over its
+//! real wire protocol (moto_server) and the in-process store `make dev` uses.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use livekit_lambda_shared::state::{now_millis, now_secs, Claim, Fields, MemoryStore, StateStore};
+use wire_tests::fleet::{create_table, dynamo_store};
+use wire_tests::MotoServer;
+
+fn fields(pairs: &[(&str, &str)]) -> Fields {
+    pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+}
+
+async fn semantics(store: &dyn StateStore) {
+    let later = now_secs() + 600;
+    let a = fields(&[("owner", "a"), ("pin", "0123456789")]);
+    let b = fields(&[("owner", "b")]);
+
+    // A claim holds until the item expires; the loser sees the holder's fields.
+    assert_eq!(store.claim("webhook#k", &a, None, later).await.unwrap(), Claim::Claimed);
+    assert_eq!(store.claim("webhook#k", &b, None, later).await.unwrap(), Claim::Taken(a.clone()));
+    assert_eq!(store.get("webhook#k").await.unwrap(), Some(a.clone()));
+    // Expired but not yet deleted by TTL (DynamoDB deletes up to 48 h late): absent.
+    store.put("webhook#k", &a, now_secs() - 5).await.unwrap();
+    assert_eq!(store.get("webhook#k").await.unwrap(), None);
+    assert_eq!(store.claim("webhook#k", &b, None, later).await.unwrap(), Claim::Claimed);
+
+    // A lock whose holder's deadline passed is claimable; a live one is not; put ends it.
+    store.claim("webhook#lock", &a, Some(now_millis() - 1), later).await.unwrap();
+    assert_eq!(store.claim("webhook#lock", &b, Some(now_millis() + 60_000), later).await.unwrap(), Claim::Claimed);
+    assert_eq!(store.claim("webhook#lock", &a, None, later).await.unwrap(), Claim::Taken(b.clone()));
+    store.put("webhook#lock", &a, later).await.unwrap();
+    assert_eq!(store.claim("webhook#lock", &b, Some(now_millis() + 60_000), later).await.unwrap(), Claim::Taken(a));
+    store.delete("webhook#lock").await.unwrap();
+    assert_eq!(store.get("webhook#lock").await.unwrap(), None);
+    store.delete("webhook#never-written").await.unwrap();
+
+    // Counters stop at the limit, per key.
+    let mut allowed = Vec::new();
+    for _ in 0..4 {
+        allowed.push(store.count("subtitles#rate#jane#1", 3, later).await.unwrap());
+    }
+    assert_eq!(allowed, [true, true, true, false]);
+    assert!(store.count("subtitles#rate#bob#1", 3, later).await.unwrap());
+}
+
+#[tokio::test]
+async fn memory_and_dynamodb_keep_the_same_semantics() {
+    semantics(&MemoryStore::default()).await;
+
+    let moto = MotoServer::start_serial();
+    create_table(&moto, "state-semantics").await;
+    let store = Arc::new(dynamo_store(&moto.endpoint(), "state-semantics", Duration::from_secs(2)).await);
+    semantics(store.as_ref()).await;
+}
+
+/// Concurrent claims of one key on DynamoDB: exactly one wins.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn one_of_many_concurrent_claims_wins() {
+    let moto = MotoServer::start_serial();
+    create_table(&moto, "state-race").await;
+    let store = Arc::new(dynamo_store(&moto.endpoint(), "state-race", Duration::from_secs(2)).await);
+    let tasks: Vec<_> = (0..16)
+        .map(|i| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                let mine = fields(&[("owner", &i.to_string())]);
+                store.claim("webhook#sip-pin#0000000001", &mine, None, now_secs() + 60).await.unwrap()
+            })
+        })
+        .collect();
+    let mut claimed = 0;
+    for task in tasks {
+        if task.await.unwrap() == Claim::Claimed {
+            claimed += 1;
+        }
+    }
+    assert_eq!(claimed, 1);
+}
