@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 use wire_tests::burst::{self, BurstConfig, BurstReport, Function};
-use wire_tests::{workspace_root, MotoServer};
+use wire_tests::{comma_list, workspace_root, MotoServer};
 
 struct Args {
     bootstrap: PathBuf,
@@ -24,16 +24,6 @@ struct Args {
     /// Other policies, run at the largest size only (measure rather than guess).
     alt_modes: Vec<String>,
     out: PathBuf,
-}
-
-fn list<T: std::str::FromStr>(raw: &str) -> Vec<T> {
-    if raw.trim().is_empty() {
-        return Vec::new();
-    }
-    raw.split(',')
-        .filter(|s| !s.trim().is_empty())
-        .map(|s| s.trim().parse().unwrap_or_else(|_| panic!("`{s}` in `{raw}` is not a number")))
-        .collect()
 }
 
 fn args() -> Args {
@@ -52,11 +42,11 @@ fn args() -> Args {
         let value = raw.next().unwrap_or_else(|| panic!("{flag} needs a value"));
         match flag.as_str() {
             "--bootstrap" => args.bootstrap = value.into(),
-            "--sizes" => args.sizes = list(&value),
+            "--sizes" => args.sizes = comma_list(&value),
             "--rate" => args.rate = value.parse().expect("--rate is a number"),
-            "--modes" => args.modes = list(&value),
-            "--node-sizes" => args.node_sizes = list(&value),
-            "--alt-modes" => args.alt_modes = list(&value),
+            "--modes" => args.modes = comma_list(&value),
+            "--node-sizes" => args.node_sizes = comma_list(&value),
+            "--alt-modes" => args.alt_modes = comma_list(&value),
             "--out" => args.out = value.into(),
             other => panic!("unknown flag {other}"),
         }

@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 use wire_tests::fleet::{self, Bootstraps, FleetConfig, FleetReport, Store};
-use wire_tests::{workspace_root, MotoServer};
+use wire_tests::{comma_list, workspace_root, MotoServer};
 
 struct Args {
     bootstrap_dir: PathBuf,
@@ -29,13 +29,6 @@ struct Args {
     participants: usize,
     redeliveries: usize,
     out: PathBuf,
-}
-
-fn list(raw: &str) -> Vec<usize> {
-    raw.split(',')
-        .filter(|s| !s.trim().is_empty())
-        .map(|s| s.trim().parse().unwrap_or_else(|_| panic!("`{s}` in `{raw}` is not a number")))
-        .collect()
 }
 
 fn args() -> Args {
@@ -61,7 +54,7 @@ fn args() -> Args {
                 args.baseline_dir = Some(value.into()).filter(|p: &PathBuf| !p.as_os_str().is_empty())
             }
             "--only" => args.only = Some(value).filter(|v| !v.is_empty()),
-            "--sizes" => args.sizes = list(&value),
+            "--sizes" => args.sizes = comma_list(&value),
             "--containers" => args.containers = number(),
             "--meetings" => args.meetings = number(),
             "--participants" => args.participants = number(),

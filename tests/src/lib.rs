@@ -56,6 +56,14 @@ fn free_port() -> u16 {
     StdListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free loopback port")
 }
 
+/// A comma-separated list from a command line (`10,1000,10000`, `legacy,budget`); empty is none.
+pub fn comma_list<T: std::str::FromStr>(raw: &str) -> Vec<T> {
+    raw.split(',')
+        .filter(|s| !s.trim().is_empty())
+        .map(|s| s.trim().parse().unwrap_or_else(|_| panic!("`{s}` in `{raw}` is not valid here")))
+        .collect()
+}
+
 /// A `moto_server` on a free loopback port. It is started under a watchdog shell that
 /// kills it when this process's end of the stdin pipe closes, so a crashed or finished
 /// test binary never leaves a server behind.
@@ -83,11 +91,11 @@ impl MotoServer {
         Self::start_with(false)
     }
 
-    /// A moto_server that answers one request at a time, for DynamoDB's conditional
-    /// writes. DynamoDB decides each item's condition and write atomically; moto's backend
-    /// takes no lock, so two concurrent conditional writes of one item can both pass there
-    /// (seen in the fleet simulation: 4 requests through a limit of 3). Serving requests
-    /// one by one gives moto DynamoDB's per-item atomicity (werkzeug's server, unthreaded).
+    /// A moto_server that handles one request at a time, for DynamoDB's conditional
+    /// writes (tests/python/moto_serial.py): DynamoDB decides each item's condition and
+    /// write atomically; moto's backend takes no lock, so two concurrent conditional writes
+    /// of one item can both pass there (seen in the fleet simulation: 4 requests through a
+    /// limit of 3).
     pub fn start_serial() -> Self {
         Self::start_with(true)
     }
@@ -96,7 +104,7 @@ impl MotoServer {
         let port = free_port();
         let recording = std::env::temp_dir().join(format!("moto-recording-{port}-{}.jsonl", std::process::id()));
         let script = r#"MOTO_RECORDER_FILEPATH="$2" "$1" -H 127.0.0.1 -p "$3" >/dev/null 2>&1 & pid=$!; cat >/dev/null; kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -f "$2""#;
-        let serial_script = r#"MOTO_RECORDER_FILEPATH="$2" "$4" -c 'import moto.server as s; run = s.run_simple; s.run_simple = lambda *a, **k: run(*a, **{**k, "threaded": False}); s.main()' -H 127.0.0.1 -p "$3" >/dev/null 2>&1 & pid=$!; cat >/dev/null; kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -f "$2""#;
+        let serial_script = r#"MOTO_RECORDER_FILEPATH="$2" "$4" "$5" -H 127.0.0.1 -p "$3" >/dev/null 2>&1 & pid=$!; cat >/dev/null; kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -f "$2""#;
         let binary = Self::binary();
         // The interpreter of the virtualenv moto_server was installed in.
         let python = binary.with_file_name("python");
@@ -106,6 +114,7 @@ impl MotoServer {
             .arg(&recording)
             .arg(port.to_string())
             .arg(&python)
+            .arg(workspace_root().join("tests/python/moto_serial.py"))
             .stdin(Stdio::piped())
             .spawn()
             .expect("start moto_server");

@@ -72,15 +72,15 @@ enum Plan<'a> {
 }
 
 impl Plan<'_> {
-    /// The idempotency key: one recording notice per egress (LiveKit reports a limit in
-    /// both `egress_updated` and `egress_ended`, under two event ids), otherwise one
-    /// action per event.
-    fn key(&self, event: &proto::WebhookEvent) -> Option<String> {
+    /// The idempotency key of an action that must happen once and cannot tell by itself
+    /// whether it already did: the recording notice, one per egress (LiveKit reports a
+    /// limit in both `egress_updated` and `egress_ended`, under two event ids). The dial-in
+    /// actions need no event record: the room's own item is their lock and their memory,
+    /// so a duplicate join costs one read and a duplicate room end finds nothing to do.
+    fn once_key(&self) -> Option<String> {
         match self {
-            Plan::Nothing => None,
             Plan::RecordingNotice(egress) => Some(format!("webhook#notice#{}", egress.egress_id)),
-            _ if event.id.is_empty() => None,
-            _ => Some(format!("webhook#event#{}", event.id)),
+            _ => None,
         }
     }
 }
@@ -171,8 +171,11 @@ impl WebhookService {
             return Ok(Outcome::Ignored);
         }
         let plan = self.plan(event);
-        let Some(key) = plan.key(event) else {
+        if matches!(plan, Plan::Nothing) {
             return Ok(Outcome::Acted(Vec::new()));
+        }
+        let Some(key) = plan.once_key() else {
+            return Ok(Outcome::Acted(self.run(credentials, plan, lock_until_ms).await?));
         };
         let idempotency = &self.inner.idempotency;
         match idempotency.begin(&key, lock_until_ms).await.map_err(ActionError::from)? {
