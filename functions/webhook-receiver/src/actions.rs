@@ -138,17 +138,10 @@ fn fields(pairs: &[(&str, &str)]) -> Fields {
     pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
 }
 
-/// Whether the room's metadata already shows this PIN (then a join costs no LiveKit call).
-fn pin_is_published(room: &proto::Room, pin: &str) -> bool {
-    serde_json::from_str::<Value>(&room.metadata)
-        .ok()
-        .is_some_and(|metadata| metadata[DIAL_IN_METADATA_KEY]["pin"] == pin)
-}
-
 /// On a join: make sure the room has exactly one dial-in rule with a random PIN, and
 /// publish that PIN in the room's metadata. O(1) in the number of rooms: one read when
-/// the room has its rule, a handful of conditional writes and two LiveKit calls when
-/// it does not; LiveKit's rule list is never read.
+/// the room has its rule, three conditional writes and two LiveKit calls when it does
+/// not; LiveKit's rule list is never read.
 pub async fn ensure_dial_in(
     clients: &LiveKitClients,
     store: &dyn StateStore,
@@ -161,12 +154,9 @@ pub async fn ensure_dial_in(
         let rule_id = record.get(RULE_ID).cloned().unwrap_or_default();
         Action::DialInRuleKept { room: room.name.clone(), rule_id }
     };
+    // `ready` means the rule exists and its PIN is published: a join, or a redelivered
+    // one, then costs this one read and no LiveKit call.
     if let Some(record) = store.get(&key).await?.filter(|r| r.get(STATE).map(String::as_str) == Some(READY)) {
-        let pin = record.get(PIN).map(String::as_str).unwrap_or_default();
-        // An earlier delivery made the rule but could not publish the PIN: finish that.
-        if !pin_is_published(room, pin) {
-            publish_pin(clients, sip, room, pin).await?;
-        }
         return Ok(kept(&record));
     }
     match store.claim(&key, &fields(&[(STATE, CREATING)]), Some(lock_until_ms), record_expiry()).await? {
@@ -176,18 +166,24 @@ pub async fn ensure_dial_in(
         // delivery is retried and its lock lapses with its deadline.
         Claim::Taken(_) => return Ok(Action::DialInRulePending { room: room.name.clone() }),
     }
-    match create_rule(clients, store, sip, &room.name).await {
-        Ok((rule_id, pin)) => {
-            let ready = fields(&[(STATE, READY), (RULE_ID, &rule_id), (PIN, &pin)]);
-            if let Err(error) = store.put(&key, &ready, record_expiry()).await {
-                // Unrecorded, the rule could never be found again: undo it.
-                delete_rule(clients, &room.name, &rule_id).await.ok();
-                store.delete(&pin_key(&pin)).await.ok();
-                return Err(error.into());
-            }
+    let created = async {
+        let (rule_id, pin) = create_rule(clients, store, sip, &room.name).await?;
+        let finished = async {
             publish_pin(clients, sip, room, &pin).await?;
-            Ok(Action::DialInRuleCreated { room: room.name.clone(), rule_id })
+            let ready = fields(&[(STATE, READY), (RULE_ID, &rule_id), (PIN, &pin)]);
+            store.put(&key, &ready, record_expiry()).await?;
+            Ok::<_, ActionError>(())
+        };
+        if let Err(error) = finished.await {
+            // Unpublished or unrecorded, the rule is undone: LiveKit's retry starts afresh.
+            delete_rule(clients, &room.name, &rule_id).await.ok();
+            store.delete(&pin_key(&pin)).await.ok();
+            return Err(error);
         }
+        Ok(rule_id)
+    };
+    match created.await {
+        Ok(rule_id) => Ok(Action::DialInRuleCreated { room: room.name.clone(), rule_id }),
         Err(error) => {
             if let Err(release) = store.delete(&key).await {
                 tracing::warn!(room = %room.name, error = %release, "could not release the dial-in lock; it lapses with the deadline");

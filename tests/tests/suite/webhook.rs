@@ -349,6 +349,26 @@ async fn a_failed_cleanup_answers_503_and_the_retry_finishes_it() {
     assert!(livekit.dispatch_rules().await.is_empty());
 }
 
+/// A rule whose PIN could not be published is undone, so no room keeps a rule nobody can
+/// dial; LiveKit's retry makes it afresh and publishes it.
+#[tokio::test]
+async fn an_unpublished_pin_is_undone_and_the_retry_publishes_it() {
+    let Setup { livekit, service, .. } = setup(true).await;
+    livekit.add_room("r", &["a"]).await;
+    livekit.fail_next("UpdateRoomMetadata", "unavailable", "try again").await;
+    let (status, body) = deliver(&service, &joined("EV_1", "r", "a")).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (503, Some("livekit_unavailable")), "{body}");
+    assert!(livekit.dispatch_rules().await.is_empty(), "the unpublished rule was deleted");
+
+    let (status, body) = deliver(&service, &joined("EV_1", "r", "a")).await;
+    assert_eq!((status, body["actions"][0]["type"].as_str()), (200, Some("dial_in_rule_created")), "{body}");
+    let rules = livekit.dispatch_rules().await;
+    assert_eq!(rules.len(), 1);
+    let (_, pin) = webhook_receiver::actions::managed_rule(&rules[0]).unwrap();
+    let metadata: Value = serde_json::from_str(&livekit.room_metadata("r").await.unwrap()).unwrap();
+    assert_eq!(metadata["sip_dial_in"]["pin"], pin);
+}
+
 /// Rules made before the state table existed: the one-time reconciliation adopts the
 /// rule of a live room, deletes the rules of rooms that are gone and a room's second
 /// rule, and a second run has nothing left to do. After it, the room's end removes the
