@@ -33,9 +33,7 @@ fn own_state_access(binary: &str) -> Option<(&'static [&'static str], &'static s
     match binary {
         "token-generator" => None,
         // Event locks and outcomes, recording notices, dial-in rooms and PIN claims.
-        "webhook-receiver" => {
-            Some((&["dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"], "webhook#"))
-        }
+        "webhook-receiver" => Some((&["dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem"], "webhook#")),
         // One atomic counter per identity and minute.
         "subtitle-dispatcher" => Some((&["dynamodb:UpdateItem"], "subtitles#")),
         other => panic!("function {other} has no state access in tests/tests/suite/template.rs: add one"),
