@@ -29,8 +29,11 @@ help:
 dev:
 	cargo run -p local-server
 
+# One build for the bootstraps the wire tests run and for the tests themselves: `--bins
+# --tests` resolves features with the dev-dependencies, as `cargo test` does, so the test
+# run and the benchmark smoke pass reuse it instead of compiling the dependencies again.
 test: test-deps lint deny deny-advisories-offline sam-validate
-	cargo build --workspace --bins
+	cargo build --workspace --bins --tests
 	cargo test --workspace
 	$(MAKE) conformance
 	$(MAKE) bench-smoke

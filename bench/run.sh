@@ -72,8 +72,9 @@ if [ -n "${BENCH_RUST_BOOTSTRAP:-}" ]; then
   BOOTSTRAP="$BENCH_RUST_BOOTSTRAP"
   [ -x "$BOOTSTRAP" ] || die "BENCH_RUST_BOOTSTRAP=$BOOTSTRAP is not an executable"
 elif [ "$MODE" = smoke ]; then
-  step "build: token-generator (debug)"
-  cargo build -p token-generator
+  # The build `make test` just made (same features): nothing compiles again.
+  step "build: token-generator and the harness (debug, the make test build)"
+  cargo build --workspace --bins --tests
   BOOTSTRAP="$TARGET/debug/token-generator"
 else
   step "build: token-generator (release, x86_64 native)"
@@ -81,8 +82,12 @@ else
   BOOTSTRAP="$TARGET/release/token-generator"
 fi
 
-step "build: harness"
-cargo build -p bench
+if [ "$MODE" = smoke ]; then
+  cargo build --workspace --bins --tests # a no-op after the step above or make test
+else
+  step "build: harness"
+  cargo build -p bench
+fi
 HARNESS="$TARGET/debug/bench"
 
 # --- the floor: criterion ------------------------------------------------------------
@@ -90,7 +95,7 @@ CRITERION_DIR="$TARGET/criterion/token_signing"
 rm -rf "$CRITERION_DIR" # never read a previous run's estimates
 if [ "$MODE" = smoke ]; then
   step "criterion floor (dev profile, a few samples)"
-  cargo bench -p livekit-lambda-shared --bench token_signing --profile dev -- \
+  cargo bench --workspace --bench token_signing --profile dev -- \
     --warm-up-time 0.05 --measurement-time 0.1 --sample-size 10
   PROFILE=dev
   OUT="$TARGET/bench-smoke"
