@@ -20,7 +20,13 @@ use lambda_http::{Adapter, Body, Error, Request, Response};
 use serde::Serialize;
 use serde_json::{json, Map, Value};
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use metrics_cloudwatch_embedded::Collector;
+use tracing::Instrument;
+
 use crate::credentials::Runtime;
+use crate::metrics;
 use crate::pipeline::{self, Service};
 use crate::settings::EnvSettings;
 use crate::telemetry;
@@ -35,29 +41,42 @@ pub enum Reply<Handled> {
     Refused(Value),
 }
 
-/// A function's whole `main`: logging, settings and credentials from the environment
-/// (a start-up error is logged and ends the process, so Lambda reports a failed init),
-/// the credentials loaded during the init phase, then requests until the process ends.
+/// A function's whole `main`: logging and metrics, settings and credentials from the
+/// environment (a start-up error is logged and ends the process, so Lambda reports a
+/// failed init), the credentials loaded during the init phase, then requests until the
+/// process ends.
 pub async fn start<S: Service>() -> Result<(), Error> {
-    telemetry::init(Runtime::Lambda);
-    let service = S::from_env(&EnvSettings::from_process(), Runtime::Lambda)
+    let env = EnvSettings::from_process();
+    let service_name = telemetry::service_name(&env, S::FUNCTION.binary());
+    telemetry::init(Runtime::Lambda, &env, &service_name);
+    let namespace = env.non_empty("POWERTOOLS_METRICS_NAMESPACE").unwrap_or_else(|| metrics::DEFAULT_NAMESPACE.into());
+    let collector = metrics::install(&service_name, &namespace);
+    let service = S::from_env(&env, Runtime::Lambda)
         .await
         .inspect_err(|error| tracing::error!(error = %error, "start-up failed"))?;
     service.warm_up().await;
-    serve(service).await
+    serve(service, collector).await
 }
 
 /// Serves `service` on the Lambda runtime API until the process ends.
-pub async fn serve<S: Service>(service: S) -> Result<(), Error> {
-    run(lambda_http::service_fn(move |request: Request| {
-        let service = service.clone();
-        async move { Ok::<_, Error>(pipeline::handle(&service, request).await) }
-    }))
+pub async fn serve<S: Service>(service: S, collector: Option<&'static Collector>) -> Result<(), Error> {
+    run(
+        lambda_http::service_fn(move |request: Request| {
+            let service = service.clone();
+            async move { Ok::<_, Error>(pipeline::handle(&service, request).await) }
+        }),
+        collector,
+    )
     .await
 }
 
-/// Runs `service` on the Lambda runtime API until the process ends.
-pub async fn run<S>(service: S) -> Result<(), Error>
+/// Whether the next invocation is this process's first.
+static FIRST_INVOCATION: AtomicBool = AtomicBool::new(true);
+
+/// Runs `service` on the Lambda runtime API until the process ends. Each invocation runs
+/// inside the span whose fields tag its log lines (`shared::telemetry`), and ends with one
+/// flush of its metrics.
+pub async fn run<S>(service: S, collector: Option<&'static Collector>) -> Result<(), Error>
 where
     S: TowerService<Request, Response = Response<Body>, Error = Error> + Clone + Send + 'static,
     S::Future: Send + 'static,
@@ -67,13 +86,37 @@ where
         let mut adapter = adapter.clone();
         async move {
             let LambdaEvent { payload, context } = event;
-            match into_lambda_request(payload) {
-                Ok(request) => {
-                    let response = adapter.ready().await?.call(LambdaEvent::new(request, context)).await?;
-                    Ok::<_, Error>(Reply::Handled(response))
-                }
-                Err(refusal) => Ok(Reply::Refused(refusal)),
+            let cold_start = FIRST_INVOCATION.swap(false, Ordering::Relaxed);
+            if cold_start {
+                metrics::cold_start();
             }
+            let correlation_id = payload.pointer("/requestContext/requestId").and_then(|id| id.as_str());
+            // An error span so that it exists at every log level: its fields are what
+            // ties each line to its request.
+            let span = tracing::error_span!(
+                telemetry::INVOCATION_SPAN,
+                cold_start,
+                function_arn = context.invoked_function_arn.as_str(),
+                function_request_id = context.request_id.as_str(),
+                xray_trace_id = context.xray_trace_id.as_deref(),
+                correlation_id,
+            );
+            let (request_id, trace_id) = (context.request_id.clone(), context.xray_trace_id.clone());
+            let reply = async move {
+                match into_lambda_request(payload) {
+                    Ok(request) => {
+                        let response = adapter.ready().await?.call(LambdaEvent::new(request, context)).await?;
+                        Ok::<_, Error>(Reply::Handled(response))
+                    }
+                    Err(refusal) => Ok(Reply::Refused(refusal)),
+                }
+            }
+            .instrument(span)
+            .await;
+            if let Some(collector) = collector {
+                metrics::flush(collector, &request_id, trace_id.as_deref());
+            }
+            reply
         }
     }))
     .await
@@ -120,7 +163,8 @@ pub fn uri_safe_query(raw: &str) -> String {
 
 /// An HTTP API (payload 2.0) response with our JSON error body and every security
 /// header the pipeline sets on its own responses.
-fn refusal(status: u16, code: &str, message: &str) -> Value {
+fn refusal(status: u16, code: &'static str, message: &str) -> Value {
+    metrics::request(lambda_http::http::StatusCode::from_u16(status).unwrap_or_default(), Some(code));
     let mut headers: Map<String, Value> =
         SECURITY_HEADERS.iter().map(|(name, value)| (name.to_string(), Value::from(*value))).collect();
     headers.insert("content-type".into(), Value::from("application/json"));

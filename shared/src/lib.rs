@@ -9,6 +9,7 @@ pub mod keys;
 pub mod lambda;
 #[cfg(feature = "services")]
 pub mod livekit;
+pub mod metrics;
 pub mod pipeline;
 pub mod random;
 pub mod routes;

@@ -88,7 +88,10 @@ pub struct ApiFailure {
 }
 
 impl ApiFailure {
+    /// Classifies a failed call, and counts it (`LiveKitApiErrors` by method): every
+    /// failed call passes through here, even those the caller then treats as done.
     pub fn from_service_error(method: &'static str, error: &ServiceError) -> Self {
+        crate::metrics::livekit_api_error(method);
         let (code, transient) = match error {
             ServiceError::Twirp(ServerError::Twirp(twirp)) => {
                 let transient = matches!(

@@ -111,6 +111,7 @@ pub async fn handle<S: Service>(service: &S, request: Request<Body>) -> Response
         service.cors().decorate(request.headers(), &mut response);
     }
     log_request(request.method(), route, response.status(), started, &facts);
+    crate::metrics::request(response.status(), facts.error_code);
     response
 }
 

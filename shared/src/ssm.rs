@@ -352,10 +352,11 @@ impl SsmParameters {
                 Some(deadline) => match tokio::time::timeout_at(deadline.into(), call).await {
                     Ok(result) => result,
                     Err(_) => {
+                        crate::metrics::credential_failure(false);
                         return Err(Error::Ssm(format!(
                             "no answer within the {} ms budget ({attempts} calls)",
                             limit.unwrap_or_default().as_millis()
-                        )))
+                        )));
                     }
                 },
                 None => call.await,
@@ -371,11 +372,13 @@ impl SsmParameters {
                             "SSM answered after retries"
                         );
                     }
+                    crate::metrics::credential_fetch(started.elapsed());
                     return self.credentials_from(&output);
                 }
                 Err(error) => error,
             };
             let failure = classify(&error);
+            crate::metrics::credential_failure(failure == Failure::Throttled);
             let message = || {
                 format!("{} ({attempts} calls in {} ms)", DisplayErrorContext(&error), started.elapsed().as_millis())
             };

@@ -51,14 +51,21 @@ impl RuntimeApi {
 
     /// Delivers one event and waits (up to `timeout`) for the function's answer.
     pub async fn invoke(&self, event: Value, timeout: Duration) -> Outcome {
+        self.invoke_with_id(event, timeout).await.1
+    }
+
+    /// Like [`RuntimeApi::invoke`], with the request id the function was handed (the
+    /// `function_request_id` its logs and metrics must carry).
+    pub async fn invoke_with_id(&self, event: Value, timeout: Duration) -> (String, Outcome) {
         let id = format!("req-{:08}", self.next_id.fetch_add(1, Ordering::Relaxed));
         let (sender, answer) = oneshot::channel();
         self.state.lock().await.waiting.insert(id.clone(), sender);
         self.events.send((id.clone(), event)).await.expect("runtime API is running");
-        tokio::time::timeout(timeout, answer)
+        let outcome = tokio::time::timeout(timeout, answer)
             .await
             .unwrap_or_else(|_| panic!("no answer to {id} within {timeout:?}"))
-            .expect("answer channel")
+            .expect("answer channel");
+        (id, outcome)
     }
 
     /// Like [`RuntimeApi::invoke`], but `None` instead of a panic when no answer comes in
@@ -75,6 +82,11 @@ impl RuntimeApi {
     pub async fn init_errors(&self) -> Vec<Value> {
         self.state.lock().await.init_errors.clone()
     }
+}
+
+/// The X-Ray trace id this runtime API hands over with invocation `request_id`.
+pub fn trace_id(request_id: &str) -> String {
+    format!("Root=1-00000000-{:0>24};Sampled=0", request_id.trim_start_matches("req-"))
 }
 
 fn reply(status: StatusCode, body: Bytes, headers: &[(&str, String)]) -> Response<Full<Bytes>> {
@@ -103,10 +115,11 @@ async fn route(
             };
             let deadline = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default() + Duration::from_secs(30);
             let headers = [
-                ("lambda-runtime-aws-request-id", id),
+                ("lambda-runtime-aws-request-id", id.clone()),
                 ("lambda-runtime-deadline-ms", deadline.as_millis().to_string()),
                 ("lambda-runtime-invoked-function-arn", "arn:aws:lambda:us-east-1:123456789012:function:local".into()),
-                ("lambda-runtime-trace-id", "Root=1-00000000-000000000000000000000000;Sampled=0".into()),
+                // One trace per invocation, as X-Ray gives: logs and metrics must carry their own.
+                ("lambda-runtime-trace-id", trace_id(&id)),
                 ("content-type", "application/json".into()),
             ];
             Ok(reply(StatusCode::OK, Bytes::from(event.to_string()), &headers))

@@ -4,8 +4,8 @@ use tokio::net::TcpListener;
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    telemetry::init(Runtime::Local);
     let env = EnvSettings::from_process();
+    telemetry::init(Runtime::Local, &env, "local-server");
     let routes = LocalRoutes::from_env(&env).await?;
     routes.warm_up().await;
     match &routes.authorizer {

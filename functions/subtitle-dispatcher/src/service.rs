@@ -12,7 +12,7 @@ use livekit_lambda_shared::state::{self, MemoryStore, SharedStore};
 use livekit_lambda_shared::token::{verify_room_token, TokenRejection};
 use livekit_lambda_shared::validate::RoomName;
 use livekit_lambda_shared::web::{self, json_response, CorsPolicy, ErrorResponse, RequestFacts};
-use livekit_lambda_shared::{pipeline, CredentialStore, EnvSettings, Service};
+use livekit_lambda_shared::{metrics, pipeline, CredentialStore, EnvSettings, Service};
 use livekit_protocol as proto;
 use serde::Serialize;
 use serde_json::{json, Value};
@@ -97,7 +97,10 @@ impl SubtitleService {
         let identity = claims.sub;
         facts.identity = Some(identity.clone());
         let language = if request.method() == Method::POST { self.language(request)? } else { None };
-        inner.limiter.check(&identity).await?.map_err(SubtitleError::RateLimited)?;
+        inner.limiter.check(&identity).await?.map_err(|retry_after| {
+            metrics::rate_limited();
+            SubtitleError::RateLimited(retry_after)
+        })?;
 
         let clients = inner.clients.clients(&credentials).await;
         self.check_room_and_presence(&clients, room, &identity).await?;
@@ -146,6 +149,7 @@ impl SubtitleService {
                 SubtitleError::LiveKit(ApiFailure::from_service_error("AgentDispatchService.CreateDispatch", &e))
             })?;
         tracing::info!(room, identity = %identity, dispatch_id = %created.id, agent, "subtitle agent dispatched");
+        metrics::subtitle_dispatch();
         Ok(json_response(
             StatusCode::CREATED,
             &DispatchReply { dispatch_id: &created.id, agent_name: agent, room, created: true },

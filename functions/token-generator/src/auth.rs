@@ -310,6 +310,15 @@ impl Caller {
     }
 
     /// How the request log names the caller: never a token, only who it was issued to.
+    /// The kind of caller, for metrics: a fixed set, never who it was.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Caller::Anonymous => "anonymous",
+            Caller::User { .. } => "user",
+            Caller::Client { .. } => "client",
+        }
+    }
+
     pub fn log_name(&self) -> Option<String> {
         match self {
             Caller::Anonymous => None,

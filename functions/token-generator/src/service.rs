@@ -8,7 +8,7 @@ use lambda_http::Body;
 use livekit_lambda_shared::routes::{self, Function, Matched};
 use livekit_lambda_shared::token::ParticipantToken;
 use livekit_lambda_shared::web::{self, json_response, CorsPolicy, ErrorResponse, RequestFacts};
-use livekit_lambda_shared::{pipeline, CredentialStore, EnvSettings, Service};
+use livekit_lambda_shared::{metrics, pipeline, CredentialStore, EnvSettings, Service};
 use serde::Serialize;
 
 use crate::auth::Caller;
@@ -46,6 +46,16 @@ pub struct TokenService {
 enum Form {
     Simple,
     Standard,
+}
+
+impl Form {
+    /// `get` (the simple form) or `post` (LiveKit's standard endpoint).
+    fn metric_label(&self) -> &'static str {
+        match self {
+            Form::Simple => "get",
+            Form::Standard => "post",
+        }
+    }
 }
 
 impl TokenService {
@@ -100,6 +110,7 @@ impl TokenService {
             ttl: self.settings.ttl,
         };
         let token = spec.sign(&credentials)?;
+        metrics::token_issued(form.metric_label(), caller.kind());
         Ok(match form {
             Form::Simple => json_response(
                 StatusCode::OK,

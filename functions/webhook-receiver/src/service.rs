@@ -12,7 +12,7 @@ use livekit_lambda_shared::routes::{Function, Matched};
 use livekit_lambda_shared::state::{self, now_millis, MemoryStore, SharedStore};
 use livekit_lambda_shared::token::{verifier_for, TokenRejection};
 use livekit_lambda_shared::web::{self, json_response, ErrorResponse, RequestFacts};
-use livekit_lambda_shared::{pipeline, CredentialStore, Credentials, EnvSettings, Service};
+use livekit_lambda_shared::{metrics, pipeline, CredentialStore, Credentials, EnvSettings, Service};
 use livekit_protocol as proto;
 use serde_json::json;
 
@@ -136,14 +136,21 @@ impl WebhookService {
                 |credentials| verify(credentials, body, token),
             )
             .await?;
+        if matches!(verified, Err(WebhookError::InvalidSignature | WebhookError::UnknownKey)) {
+            metrics::webhook_verification_failure();
+        }
         let event = verified?;
+        metrics::webhook_event(&event.event);
         facts.room = event_room(&event).map(str::to_string);
         facts.identity = event.participant.as_ref().map(|p| p.identity.clone());
         log_event(&event);
 
         let outcome = self.act(&credentials, &event, lock_until_ms(request)).await;
         let body = match outcome {
-            Ok(Outcome::Duplicate) => json!({"status": "duplicate", "event": event.event, "id": event.id}),
+            Ok(Outcome::Duplicate) => {
+                metrics::webhook_duplicate();
+                json!({"status": "duplicate", "event": event.event, "id": event.id})
+            }
             Ok(Outcome::Ignored) => json!({"status": "ignored", "event": event.event, "id": event.id}),
             Ok(Outcome::Acted(done)) => json!({"status": "ok", "event": event.event, "id": event.id, "actions": done}),
             Err(ActError::InProgress) => return Err(WebhookError::InProgress),

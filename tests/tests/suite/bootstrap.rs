@@ -24,10 +24,10 @@ use wire_tests::{
 /// The sample webhooks are signed with the dev credentials, so the webhook receiver's
 /// parameters hold them; the token generator gets a distinctive secret whose absence from
 /// the logs means something.
-const DEV_KEY: &str = "devkey";
-const DEV_SECRET: &str = "secret";
-const TOKEN_KEY: &str = "APIbootstrap";
-const TOKEN_SECRET: &str = "bootstrap-secret-bootstrap-secret-0042";
+pub(crate) const DEV_KEY: &str = "devkey";
+pub(crate) const DEV_SECRET: &str = "secret";
+pub(crate) const TOKEN_KEY: &str = "APIbootstrap";
+pub(crate) const TOKEN_SECRET: &str = "bootstrap-secret-bootstrap-secret-0042";
 
 fn credentials_for(binary: &str) -> (&'static str, &'static str) {
     if binary == "token-generator" {
@@ -46,7 +46,7 @@ fn bootstrap(binary: &str) -> PathBuf {
     path
 }
 
-fn spawn(binary: &str, runtime_api: &str, env: &[(&str, String)]) -> Child {
+pub(crate) fn spawn(binary: &str, runtime_api: &str, env: &[(&str, String)]) -> Child {
     let runner = std::env::var("LAMBDA_BOOTSTRAP_RUNNER").unwrap_or_default();
     let mut words: Vec<String> = runner.split_whitespace().map(String::from).collect();
     words.push(bootstrap(binary).to_string_lossy().to_string());
@@ -69,19 +69,19 @@ fn spawn(binary: &str, runtime_api: &str, env: &[(&str, String)]) -> Child {
     command.spawn().unwrap_or_else(|e| panic!("start {binary}: {e}"))
 }
 
-fn logs(child: Child) -> String {
+pub(crate) fn logs(child: Child) -> String {
     let output = child.wait_with_output().expect("collect output");
     format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr))
 }
 
-fn response(outcome: Outcome) -> Value {
+pub(crate) fn response(outcome: Outcome) -> Value {
     match outcome {
         Outcome::Response(value) => value,
         Outcome::Error(error) => panic!("the function reported an invocation error: {error}"),
     }
 }
 
-fn read_event(path: &std::path::Path) -> Value {
+pub(crate) fn read_event(path: &std::path::Path) -> Value {
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 

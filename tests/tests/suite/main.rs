@@ -9,6 +9,7 @@ mod burst;
 mod events;
 mod fleet;
 mod local_server;
+mod observability;
 mod official_sdk;
 mod properties;
 mod rotation;

@@ -7,8 +7,9 @@ use livekit_lambda_shared::{telemetry, EnvSettings, Runtime};
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    telemetry::init(Runtime::Local);
-    let report = webhook_receiver::reconcile::reconcile_from_env(&EnvSettings::from_process()).await?;
+    let env = EnvSettings::from_process();
+    telemetry::init(Runtime::Local, &env, "reconcile-dial-in");
+    let report = webhook_receiver::reconcile::reconcile_from_env(&env).await?;
     println!("{}", serde_json::to_string(&report)?);
     Ok(())
 }
