@@ -186,82 +186,105 @@ fn with_request_id(mut event: Value, id: &str) -> Value {
     event
 }
 
+/// What one bootstrap printed while it answered a plan of sample events.
+struct Observed {
+    output: String,
+    emf: Vec<Value>,
+    data: Vec<Datum>,
+    /// (Runtime API request id, API Gateway request id) of each invocation, in order.
+    requests: Vec<(String, String)>,
+    replies: Vec<Value>,
+}
+
+/// Starts `binary` with its parameters under `prefix` on moto, sends each sample of `plan`
+/// (file, how many times) with its own API Gateway request id, stops the process and
+/// reads what it printed.
+async fn observe(
+    binary: &str,
+    moto: &MotoServer,
+    prefix: &str,
+    env: &[(&str, String)],
+    plan: &[(&str, usize)],
+) -> Observed {
+    let api = RuntimeApi::start().await;
+    let started = now_ms();
+    let mut process_env = vec![
+        ("LIVEKIT_SSM_PREFIX", prefix.to_string()),
+        ("AWS_ENDPOINT_URL", moto.endpoint()),
+        ("AWS_ACCESS_KEY_ID", "test".into()),
+        ("AWS_SECRET_ACCESS_KEY", "test".into()),
+        ("POWERTOOLS_METRICS_NAMESPACE", NAMESPACE.into()),
+    ];
+    process_env.extend(env.iter().cloned());
+    let mut child = spawn(binary, &api.address(), &process_env);
+    let events = workspace_root().join("events");
+    let (mut requests, mut replies) = (Vec::new(), Vec::new());
+    for (sample, count) in plan {
+        for n in 0..*count {
+            let correlation = format!("{sample}-{n}");
+            let event = with_request_id(read_event(&events.join(sample)), &correlation);
+            let (id, outcome) = api.invoke_with_id(event, Duration::from_secs(30)).await;
+            replies.push(response(outcome));
+            requests.push((id, correlation));
+        }
+    }
+    child.kill().ok();
+    let output = logs(child);
+    let (emf, log_lines) = split(&output);
+    let data: Vec<Datum> = emf.iter().flat_map(|line| emf_data(line, binary, (started, now_ms()))).collect();
+
+    // Common to every function: one cold start, the first invocation's; each EMF line
+    // tagged with its own request and trace; one request log line per invocation.
+    assert_eq!(total(&data, "ColdStart", &[]), 1.0, "{binary}: one cold start per process");
+    let cold = data.iter().find(|d| d.name == "ColdStart").unwrap();
+    assert_eq!(cold.request_id, requests[0].0, "{binary}: the cold start is the first invocation's");
+    let ids: Vec<&str> = requests.iter().map(|(id, _)| id.as_str()).collect();
+    for line in &emf {
+        let id = line["function_request_id"].as_str().unwrap();
+        assert!(ids.contains(&id), "{binary}: {line}");
+        assert_eq!(line["xray_trace_id"], trace_id(id).as_str(), "{line}");
+    }
+    check_request_lines(&log_lines, binary, &requests);
+    let statuses =
+        |class: u64| replies.iter().filter(|r| r["statusCode"].as_u64().unwrap() / 100 == class).count() as f64;
+    assert_eq!(total(&data, "Requests", &[("status_class", "2xx")]), statuses(2), "{binary}");
+    assert_eq!(total(&data, "Requests", &[("status_class", "4xx")]), statuses(4), "{binary}");
+    assert_eq!(total(&data, "Requests", &[("status_class", "5xx")]), statuses(5), "{binary}");
+    assert_eq!(total(&data, "Errors", &[]), statuses(4) + statuses(5), "{binary}: every refusal has its code");
+    Observed { output, emf, data, requests, replies }
+}
+
+fn status_of(reply: &Value) -> u64 {
+    reply["statusCode"].as_u64().unwrap()
+}
+
 #[tokio::test]
 async fn the_token_generator_counts_what_it_did_in_emf_and_tags_every_line() {
     let moto = MotoServer::start();
     let prefix = "/observability/token-generator";
     moto.put_livekit(prefix, TOKEN_KEY, TOKEN_SECRET, "https://lk.example.com").await;
-    let api = RuntimeApi::start().await;
-    let started = now_ms();
-    let child = spawn(
-        "token-generator",
-        &api.address(),
-        &[
-            ("LIVEKIT_SSM_PREFIX", prefix.into()),
-            ("AWS_ENDPOINT_URL", moto.endpoint()),
-            ("AWS_ACCESS_KEY_ID", "test".into()),
-            ("AWS_SECRET_ACCESS_KEY", "test".into()),
-            ("POWERTOOLS_METRICS_NAMESPACE", NAMESPACE.into()),
-        ],
-    );
-    let events = workspace_root().join("events");
-    let plan = [("token-get.json", 5, 200), ("token-post-standard.json", 3, 201), ("token-bad-room.json", 2, 400)];
-    let mut requests = Vec::new();
-    let mut tokens = Vec::new();
-    for (sample, count, status) in plan {
-        for n in 0..count {
-            let correlation = format!("{sample}-{n}");
-            let event = with_request_id(read_event(&events.join(sample)), &correlation);
-            let (id, outcome) = api.invoke_with_id(event, Duration::from_secs(30)).await;
-            let reply = response(outcome);
-            assert_eq!(reply["statusCode"], status, "{sample}: {reply}");
-            let body: Value = serde_json::from_str(reply["body"].as_str().unwrap()).unwrap();
-            for field in ["token", "participant_token"] {
-                if let Some(token) = body[field].as_str() {
-                    tokens.push(token.to_string());
-                }
-            }
-            requests.push((id, correlation));
-        }
-    }
-    let mut child = child;
-    child.kill().ok();
-    let output = logs(child);
-    let (emf, log_lines) = split(&output);
-    let data: Vec<Datum> = emf.iter().flat_map(|line| emf_data(line, "token-generator", (started, now_ms()))).collect();
+    let plan = [("token-get.json", 5), ("token-post-standard.json", 3), ("token-bad-room.json", 2)];
+    let run = observe("token-generator", &moto, prefix, &[], &plan).await;
+    let statuses: Vec<u64> = run.replies.iter().map(status_of).collect();
+    assert_eq!(statuses, [200, 200, 200, 200, 200, 201, 201, 201, 400, 400]);
 
-    assert_eq!(total(&data, "ColdStart", &[]), 1.0, "one cold start per process");
-    assert_eq!(total(&data, "TokensIssued", &[("form", "get"), ("caller", "anonymous")]), 5.0);
-    assert_eq!(total(&data, "TokensIssued", &[("form", "post"), ("caller", "anonymous")]), 3.0);
-    assert_eq!(total(&data, "TokensIssued", &[]), 8.0, "one per token issued, none for a refusal");
-    assert_eq!(total(&data, "Requests", &[("status_class", "2xx")]), 8.0);
-    assert_eq!(total(&data, "Requests", &[("status_class", "4xx")]), 2.0);
-    let refusal_code = {
-        let errors: Vec<&Datum> = data.iter().filter(|d| d.name == "Errors").collect();
-        assert_eq!(errors.iter().flat_map(|d| d.values.iter()).sum::<f64>(), 2.0, "{errors:?}");
-        errors[0].dimensions["code"].clone()
-    };
-    assert_eq!(refusal_code, "invalid_room", "errors by their stable code");
+    let data = &run.data;
+    assert_eq!(total(data, "TokensIssued", &[("form", "get"), ("caller", "anonymous")]), 5.0);
+    assert_eq!(total(data, "TokensIssued", &[("form", "post"), ("caller", "anonymous")]), 3.0);
+    assert_eq!(total(data, "TokensIssued", &[]), 8.0, "one per token issued, none for a refusal");
+    assert_eq!(total(data, "Errors", &[("code", "invalid_room")]), 2.0, "errors by their stable code");
     let fetches: Vec<&Datum> = data.iter().filter(|d| d.name == "CredentialFetchTime").collect();
     assert_eq!(fetches.iter().map(|d| d.values.len()).sum::<usize>(), 1, "one SSM fetch, timed: {fetches:?}");
-    assert_eq!(total(&data, "CredentialFetchFailures", &[]), 0.0);
+    assert_eq!(fetches[0].request_id, run.requests[0].0, "the init phase's fetch goes out with the first flush");
+    assert_eq!(total(data, "CredentialFetchFailures", &[]), 0.0);
+    assert!(run.emf.len() >= run.requests.len(), "at least one EMF line per invocation");
 
-    // One flush per invocation, each line tagged with its own request.
-    let ids: Vec<&str> = requests.iter().map(|(id, _)| id.as_str()).collect();
-    for datum in &data {
-        assert!(ids.contains(&datum.request_id.as_str()), "{datum:?}");
-    }
-    for line in &emf {
-        let id = line["function_request_id"].as_str().unwrap();
-        assert_eq!(line["xray_trace_id"], trace_id(id).as_str(), "{line}");
-    }
-    let cold: Vec<&Datum> = data.iter().filter(|d| d.name == "ColdStart").collect();
-    assert_eq!(cold[0].request_id, requests[0].0, "the cold start is the first invocation's");
-
-    check_request_lines(&log_lines, "token-generator", &requests);
-    assert!(!output.contains(TOKEN_SECRET), "the API secret appeared in the output");
-    for token in &tokens {
-        assert!(!output.contains(token.as_str()), "an issued token appeared in the output");
+    assert!(!run.output.contains(TOKEN_SECRET), "the API secret appeared in the output");
+    for reply in &run.replies {
+        let body: Value = serde_json::from_str(reply["body"].as_str().unwrap()).unwrap();
+        for token in [&body["token"], &body["participant_token"]].into_iter().filter_map(Value::as_str) {
+            assert!(!run.output.contains(token), "an issued token appeared in the output");
+        }
     }
 }
 
@@ -273,57 +296,65 @@ async fn the_webhook_receiver_counts_events_forgeries_and_duplicates() {
     let prefix = "/observability/webhook-receiver";
     moto.put_livekit(prefix, DEV_KEY, DEV_SECRET, "https://lk.example.com").await;
     moto.put(&format!("{prefix}/api-url"), &livekit.url(), aws_sdk_ssm::types::ParameterType::SecureString).await;
-    let api = RuntimeApi::start().await;
-    let started = now_ms();
-    let child = spawn(
-        "webhook-receiver",
-        &api.address(),
-        &[
-            ("LIVEKIT_SSM_PREFIX", prefix.into()),
-            ("AWS_ENDPOINT_URL", moto.endpoint()),
-            ("AWS_ACCESS_KEY_ID", "test".into()),
-            ("AWS_SECRET_ACCESS_KEY", "test".into()),
-            ("POWERTOOLS_METRICS_NAMESPACE", NAMESPACE.into()),
-        ],
-    );
-    let events = workspace_root().join("events");
     let plan = [
-        ("webhook-participant-joined.json", 2, 200),
-        ("webhook-egress-limit-reached.json", 2, 200),
-        ("webhook-bad-signature.json", 1, 401),
+        ("webhook-participant-joined.json", 2),
+        ("webhook-egress-limit-reached.json", 2),
+        ("webhook-bad-signature.json", 1),
     ];
-    let mut requests = Vec::new();
-    let mut authorizations = Vec::new();
-    for (sample, count, status) in plan {
-        for n in 0..count {
-            let correlation = format!("{sample}-{n}");
-            let event = with_request_id(read_event(&events.join(sample)), &correlation);
-            authorizations.push(event["headers"]["authorization"].as_str().unwrap_or_default().to_string());
-            let (id, outcome) = api.invoke_with_id(event, Duration::from_secs(30)).await;
-            let reply = response(outcome);
-            assert_eq!(reply["statusCode"], status, "{sample}: {reply}");
-            requests.push((id, correlation));
-        }
-    }
-    let mut child = child;
-    child.kill().ok();
-    let output = logs(child);
-    let (emf, log_lines) = split(&output);
-    let data: Vec<Datum> =
-        emf.iter().flat_map(|line| emf_data(line, "webhook-receiver", (started, now_ms()))).collect();
+    let run = observe("webhook-receiver", &moto, prefix, &[], &plan).await;
+    let statuses: Vec<u64> = run.replies.iter().map(status_of).collect();
+    assert_eq!(statuses, [200, 200, 200, 200, 401]);
 
-    assert_eq!(total(&data, "ColdStart", &[]), 1.0);
-    assert_eq!(total(&data, "WebhookEvents", &[("event", "participant_joined")]), 2.0);
-    assert_eq!(total(&data, "WebhookEvents", &[("event", "egress_updated")]), 2.0);
-    assert_eq!(total(&data, "WebhookVerificationFailures", &[]), 1.0, "one forged delivery");
-    assert_eq!(total(&data, "WebhookDuplicates", &[]), 1.0, "the redelivered limit notice");
-    assert_eq!(total(&data, "Errors", &[("code", "invalid_signature")]), 1.0);
-    assert_eq!(total(&data, "Requests", &[("status_class", "2xx")]), 4.0);
-    assert_eq!(total(&data, "LiveKitApiErrors", &[]), 0.0);
+    let data = &run.data;
+    assert_eq!(total(data, "WebhookEvents", &[("event", "participant_joined")]), 2.0);
+    assert_eq!(total(data, "WebhookEvents", &[("event", "egress_updated")]), 2.0);
+    assert_eq!(total(data, "WebhookEvents", &[]), 4.0, "a forgery is not an event");
+    assert_eq!(total(data, "WebhookVerificationFailures", &[]), 1.0, "one forged delivery");
+    assert_eq!(total(data, "WebhookDuplicates", &[]), 1.0, "the redelivered limit notice");
+    assert_eq!(total(data, "Errors", &[("code", "invalid_signature")]), 1.0);
+    assert_eq!(total(data, "LiveKitApiErrors", &[]), 0.0);
     assert_eq!(livekit.calls_to("SendData").await.len(), 1);
 
-    check_request_lines(&log_lines, "webhook-receiver", &requests);
-    for authorization in authorizations {
-        assert!(!output.contains(&authorization), "a webhook Authorization header appeared in the output");
+    for (sample, _) in plan {
+        let event = read_event(&workspace_root().join("events").join(sample));
+        let authorization = event["headers"]["authorization"].as_str().unwrap();
+        assert!(!run.output.contains(authorization), "{sample}: the Authorization header appeared in the output");
     }
+}
+
+#[tokio::test]
+async fn the_subtitle_dispatcher_counts_dispatches_rate_limits_and_livekit_errors() {
+    let moto = MotoServer::start();
+    let livekit = TwirpTestServer::start(DEV_KEY, DEV_SECRET).await;
+    livekit.add_room("demo-room", &["jane-1"]).await;
+    let prefix = "/observability/subtitle-dispatcher";
+    moto.put_livekit(prefix, DEV_KEY, DEV_SECRET, "https://lk.example.com").await;
+    moto.put(&format!("{prefix}/api-url"), &livekit.url(), aws_sdk_ssm::types::ParameterType::SecureString).await;
+    let env = [
+        ("SUBTITLE_AGENT_NAME", "transcriber".to_string()),
+        ("SUBTITLE_LANGUAGES", "en".to_string()),
+        ("SUBTITLE_REQUESTS_PER_MINUTE", "1".to_string()),
+    ];
+    // One request a minute: of three within a second at least one is refused, whichever
+    // side of a minute boundary they fall.
+    let run = observe("subtitle-dispatcher", &moto, prefix, &env, &[("subtitles-start.json", 3)]).await;
+    let statuses: Vec<u64> = run.replies.iter().map(status_of).collect();
+    let limited = statuses.iter().filter(|s| **s == 429).count() as f64;
+    assert!(limited >= 1.0 && statuses[0] == 201, "{statuses:?}");
+    assert_eq!(total(&run.data, "SubtitleDispatches", &[]), 1.0, "one agent dispatched: {statuses:?}");
+    assert_eq!(total(&run.data, "RateLimited", &[]), limited);
+    assert_eq!(total(&run.data, "Errors", &[("code", "rate_limited")]), limited);
+
+    // LiveKit unreachable: the call that failed is counted by its method, the request
+    // is a 503 with its code.
+    let dead = "/observability/subtitle-dispatcher-no-livekit";
+    moto.put_livekit(dead, DEV_KEY, DEV_SECRET, "https://lk.example.com").await;
+    moto.put(&format!("{dead}/api-url"), "http://127.0.0.1:9", aws_sdk_ssm::types::ParameterType::SecureString).await;
+    let run = observe("subtitle-dispatcher", &moto, dead, &env, &[("subtitles-start.json", 1)]).await;
+    assert_eq!(status_of(&run.replies[0]), 503, "{:?}", run.replies);
+    let failed: Vec<&Datum> = run.data.iter().filter(|d| d.name == "LiveKitApiErrors").collect();
+    assert_eq!(failed.len(), 1, "{failed:?}");
+    assert!(failed[0].dimensions["method"].contains('.'), "Service.Method: {failed:?}");
+    assert_eq!(total(&run.data, "Errors", &[("code", "livekit_unavailable")]), 1.0);
+    assert_eq!(total(&run.data, "SubtitleDispatches", &[]), 0.0);
 }
