@@ -164,8 +164,14 @@ fn each_role_reads_only_its_own_parameters_and_log_group() {
 
         let mut saw_ssm = false;
         let mut state_statements = Vec::new();
+        let mut xray_statements = 0;
         for policy in role["Properties"]["Policies"].as_sequence().unwrap() {
             for statement in policy["PolicyDocument"]["Statement"].as_sequence().unwrap() {
+                if tagged(statement).is_some() {
+                    check_xray_statement(&name, statement);
+                    xray_statements += 1;
+                    continue;
+                }
                 assert_eq!(statement["Effect"], "Allow");
                 let actions: Vec<&str> = as_list(&statement["Action"]).iter().map(|a| a.as_str().unwrap()).collect();
                 for action in &actions {
@@ -209,6 +215,7 @@ fn each_role_reads_only_its_own_parameters_and_log_group() {
             }
         }
         assert!(saw_ssm, "{name}: the role may read its parameters");
+        assert_eq!(xray_statements, 1, "{name}: one X-Ray statement, only with Tracing=Active");
         check_state_statements(&name, binary, &state_statements);
         let retention = tagged(&resources[log_group.as_str()]["Properties"]["RetentionInDays"]);
         assert_eq!(
@@ -616,4 +623,70 @@ fn function_timeouts_leave_room_for_ssm_under_a_cold_start_burst() {
         );
         assert!(timeout_ms <= 29_000, "{name}: within API Gateway's 30 s");
     }
+}
+
+// ------------------------------------------------------------------ operations (issue 16)
+
+/// A role's X-Ray statement: `!If [TracingActive, {xray:PutTraceSegments,
+/// xray:PutTelemetryRecords on *}, !Ref AWS::NoValue]`. Lambda refuses Active tracing
+/// without it; with PassThrough the role gets nothing. `*` is the only resource X-Ray's
+/// write actions accept, and the only `*` any role may have.
+fn check_xray_statement(name: &str, statement: &Value) {
+    let (tag, args) = tagged(statement).unwrap_or_else(|| panic!("{name}: {statement:?}"));
+    let args = as_list(args);
+    assert_eq!((tag.as_str(), args.len()), ("!If", 3), "{name}: a conditional statement is an !If: {statement:?}");
+    assert_eq!(args[0].as_str(), Some("TracingActive"), "{name}: X-Ray only when tracing is Active");
+    assert_eq!(ref_name(args[2]), Some("AWS::NoValue"), "{name}: nothing without Active tracing");
+    let statement = args[1];
+    assert_eq!(statement["Effect"], "Allow");
+    let actions: BTreeSet<&str> = as_list(&statement["Action"]).iter().map(|a| a.as_str().unwrap()).collect();
+    assert_eq!(actions, BTreeSet::from(["xray:PutTraceSegments", "xray:PutTelemetryRecords"]), "{name}");
+    assert_eq!(statement["Resource"], "*", "{name}");
+    assert!(statement.get("Condition").is_none(), "{name}");
+}
+
+/// The `Tracing` parameter is what every function's TracingConfig comes from (through
+/// Globals, with no function overriding it), only Active and PassThrough are allowed, and
+/// `TracingActive` (which grants the X-Ray write permission, checked per role by
+/// [`each_role_reads_only_its_own_parameters_and_log_group`]) means exactly Tracing=Active.
+/// The HTTP API has no tracing property to set: HTTP APIs do not support X-Ray.
+#[test]
+fn tracing_comes_from_one_parameter_and_the_write_permission_follows_it() {
+    let template = template();
+    let parameter = &template["Parameters"]["Tracing"];
+    let allowed: BTreeSet<&str> =
+        parameter["AllowedValues"].as_sequence().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+    assert_eq!(allowed, BTreeSet::from(["Active", "PassThrough"]));
+    assert!(allowed.contains(parameter["Default"].as_str().unwrap()));
+    assert!(parameter["Description"].as_str().is_some_and(|d| d.contains("HTTP API")), "says why not the API");
+    assert_eq!(ref_name(&template["Globals"]["Function"]["Tracing"]), Some("Tracing"));
+    for (name, function) in functions(&template) {
+        assert!(function["Properties"].get("Tracing").is_none(), "{name}: overrides the Tracing parameter");
+    }
+    let (tag, equals) = tagged(&template["Conditions"]["TracingActive"]).expect("TracingActive");
+    let equals = as_list(equals);
+    assert_eq!((tag.as_str(), ref_name(equals[0]), equals[1].as_str()), ("!Equals", Some("Tracing"), Some("Active")));
+    let api = &template["Resources"]["HttpApi"]["Properties"];
+    assert!(api.get("TracingEnabled").is_none(), "HTTP APIs have no X-Ray tracing (REST APIs only)");
+}
+
+/// Every function gets the metrics namespace parameter as POWERTOOLS_METRICS_NAMESPACE
+/// (from Globals, not overridden) and its own binary name as POWERTOOLS_SERVICE_NAME, the
+/// `service` dimension that every alarm below filters on: a copied function that keeps
+/// another's service name would feed that one's alarms.
+#[test]
+fn every_function_names_its_metrics_namespace_and_its_own_service() {
+    let template = template();
+    let globals = &template["Globals"]["Function"]["Environment"]["Variables"];
+    assert_eq!(ref_name(&globals["POWERTOOLS_METRICS_NAMESPACE"]), Some("MetricsNamespace"));
+    assert_eq!(template["Parameters"]["MetricsNamespace"]["Default"], "LiveKitLambda");
+    let mut services = BTreeSet::new();
+    for (name, function) in functions(&template) {
+        let binary = function["Metadata"]["BuildProperties"]["Binary"].as_str().unwrap();
+        let variables = &function["Properties"]["Environment"]["Variables"];
+        assert_eq!(variables["POWERTOOLS_SERVICE_NAME"], binary, "{name}");
+        assert!(variables.get("POWERTOOLS_METRICS_NAMESPACE").is_none(), "{name}: overrides the namespace");
+        services.insert(binary.to_string());
+    }
+    assert_eq!(services.len(), functions(&template).len(), "one service name per function");
 }
