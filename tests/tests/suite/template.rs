@@ -1259,3 +1259,13 @@ fn the_dashboard_picture_in_the_docs_matches_the_template() {
          UPDATE_DOCS=1 cargo test -p wire-tests --test suite -- template::the_dashboard_picture and commit it"
     );
 }
+
+/// docs/operating.md lists every metric of the contract with its unit, so the page
+/// operators read cannot lose one.
+#[test]
+fn the_operating_guide_lists_every_metric_with_its_unit() {
+    let guide = std::fs::read_to_string(workspace_root().join("docs/operating.md")).expect("docs/operating.md");
+    for (name, unit, ..) in METRICS {
+        assert!(guide.contains(&format!("| `{name}` | {unit} |")), "docs/operating.md: no row | `{name}` | {unit} |");
+    }
+}
