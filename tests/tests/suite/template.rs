@@ -164,8 +164,14 @@ fn each_role_reads_only_its_own_parameters_and_log_group() {
 
         let mut saw_ssm = false;
         let mut state_statements = Vec::new();
+        let mut xray_statements = 0;
         for policy in role["Properties"]["Policies"].as_sequence().unwrap() {
             for statement in policy["PolicyDocument"]["Statement"].as_sequence().unwrap() {
+                if tagged(statement).is_some() {
+                    check_xray_statement(&name, statement);
+                    xray_statements += 1;
+                    continue;
+                }
                 assert_eq!(statement["Effect"], "Allow");
                 let actions: Vec<&str> = as_list(&statement["Action"]).iter().map(|a| a.as_str().unwrap()).collect();
                 for action in &actions {
@@ -209,6 +215,7 @@ fn each_role_reads_only_its_own_parameters_and_log_group() {
             }
         }
         assert!(saw_ssm, "{name}: the role may read its parameters");
+        assert_eq!(xray_statements, 1, "{name}: one X-Ray statement, only with Tracing=Active");
         check_state_statements(&name, binary, &state_statements);
         let retention = tagged(&resources[log_group.as_str()]["Properties"]["RetentionInDays"]);
         assert_eq!(
@@ -615,5 +622,650 @@ fn function_timeouts_leave_room_for_ssm_under_a_cold_start_burst() {
             "{name}: Timeout {timeout_ms} ms must cover the SSM request budget {DEFAULT_REQUEST_BUDGET_MS} ms"
         );
         assert!(timeout_ms <= 29_000, "{name}: within API Gateway's 30 s");
+    }
+}
+
+// ------------------------------------------------------------------ operations (issue 16)
+
+/// A role's X-Ray statement: `!If [TracingActive, {xray:PutTraceSegments,
+/// xray:PutTelemetryRecords on *}, !Ref AWS::NoValue]`. Lambda refuses Active tracing
+/// without it; with PassThrough the role gets nothing. `*` is the only resource X-Ray's
+/// write actions accept, and the only `*` any role may have.
+fn check_xray_statement(name: &str, statement: &Value) {
+    let (tag, args) = tagged(statement).unwrap_or_else(|| panic!("{name}: {statement:?}"));
+    let args = as_list(args);
+    assert_eq!((tag.as_str(), args.len()), ("!If", 3), "{name}: a conditional statement is an !If: {statement:?}");
+    assert_eq!(args[0].as_str(), Some("TracingActive"), "{name}: X-Ray only when tracing is Active");
+    assert_eq!(ref_name(args[2]), Some("AWS::NoValue"), "{name}: nothing without Active tracing");
+    let statement = args[1];
+    assert_eq!(statement["Effect"], "Allow");
+    let actions: BTreeSet<&str> = as_list(&statement["Action"]).iter().map(|a| a.as_str().unwrap()).collect();
+    assert_eq!(actions, BTreeSet::from(["xray:PutTraceSegments", "xray:PutTelemetryRecords"]), "{name}");
+    assert_eq!(statement["Resource"], "*", "{name}");
+    assert!(statement.get("Condition").is_none(), "{name}");
+}
+
+/// The `Tracing` parameter is what every function's TracingConfig comes from (through
+/// Globals, with no function overriding it), only Active and PassThrough are allowed, and
+/// `TracingActive` (which grants the X-Ray write permission, checked per role by
+/// [`each_role_reads_only_its_own_parameters_and_log_group`]) means exactly Tracing=Active.
+/// The HTTP API has no tracing property to set: HTTP APIs do not support X-Ray.
+#[test]
+fn tracing_comes_from_one_parameter_and_the_write_permission_follows_it() {
+    let template = template();
+    let parameter = &template["Parameters"]["Tracing"];
+    let allowed: BTreeSet<&str> =
+        parameter["AllowedValues"].as_sequence().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+    assert_eq!(allowed, BTreeSet::from(["Active", "PassThrough"]));
+    assert!(allowed.contains(parameter["Default"].as_str().unwrap()));
+    assert!(parameter["Description"].as_str().is_some_and(|d| d.contains("HTTP API")), "says why not the API");
+    assert_eq!(ref_name(&template["Globals"]["Function"]["Tracing"]), Some("Tracing"));
+    for (name, function) in functions(&template) {
+        assert!(function["Properties"].get("Tracing").is_none(), "{name}: overrides the Tracing parameter");
+    }
+    let (tag, equals) = tagged(&template["Conditions"]["TracingActive"]).expect("TracingActive");
+    let equals = as_list(equals);
+    assert_eq!((tag.as_str(), ref_name(equals[0]), equals[1].as_str()), ("!Equals", Some("Tracing"), Some("Active")));
+    let api = &template["Resources"]["HttpApi"]["Properties"];
+    assert!(api.get("TracingEnabled").is_none(), "HTTP APIs have no X-Ray tracing (REST APIs only)");
+}
+
+/// Every function gets the metrics namespace parameter as POWERTOOLS_METRICS_NAMESPACE
+/// (from Globals, not overridden) and its own binary name as POWERTOOLS_SERVICE_NAME, the
+/// `service` dimension that every alarm below filters on: a copied function that keeps
+/// another's service name would feed that one's alarms.
+#[test]
+fn every_function_names_its_metrics_namespace_and_its_own_service() {
+    let template = template();
+    let globals = &template["Globals"]["Function"]["Environment"]["Variables"];
+    assert_eq!(ref_name(&globals["POWERTOOLS_METRICS_NAMESPACE"]), Some("MetricsNamespace"));
+    assert_eq!(template["Parameters"]["MetricsNamespace"]["Default"], "LiveKitLambda");
+    let mut services = BTreeSet::new();
+    for (name, function) in functions(&template) {
+        let binary = function["Metadata"]["BuildProperties"]["Binary"].as_str().unwrap();
+        let variables = &function["Properties"]["Environment"]["Variables"];
+        assert_eq!(variables["POWERTOOLS_SERVICE_NAME"], binary, "{name}");
+        assert!(variables.get("POWERTOOLS_METRICS_NAMESPACE").is_none(), "{name}: overrides the namespace");
+        services.insert(binary.to_string());
+    }
+    assert_eq!(services.len(), functions(&template).len(), "one service name per function");
+}
+
+/// The functions' metric contract (issue 16): name, unit, the dimensions besides `service`,
+/// and the one service that emits it (None: any). It must match `shared/src/metrics.rs`,
+/// which the functions print from; it is written out here, not imported, so that renaming
+/// a metric there fails this test instead of silencing an alarm. docs/operating.md lists
+/// the same table.
+const METRICS: &[(&str, &str, &[&str], Option<&str>)] = &[
+    ("ColdStart", "Count", &[], None),
+    ("Requests", "Count", &["status_class"], None),
+    ("Errors", "Count", &["code"], None),
+    ("TokensIssued", "Count", &["form", "caller"], Some("token-generator")),
+    ("CredentialFetchTime", "Milliseconds", &[], None),
+    ("CredentialFetchFailures", "Count", &["reason"], None),
+    ("WebhookEvents", "Count", &["event"], Some("webhook-receiver")),
+    ("WebhookVerificationFailures", "Count", &[], Some("webhook-receiver")),
+    ("WebhookDuplicates", "Count", &[], Some("webhook-receiver")),
+    ("LiveKitApiErrors", "Count", &["method"], None),
+    ("SubtitleDispatches", "Count", &[], Some("subtitle-dispatcher")),
+    ("RateLimited", "Count", &[], Some("subtitle-dispatcher")),
+];
+
+/// Dimensions whose values are a closed set in the contract.
+const DIMENSION_VALUES: &[(&str, &[&str])] =
+    &[("status_class", &["2xx", "3xx", "4xx", "5xx"]), ("reason", &["throttled", "failed"])];
+
+/// AWS/Lambda metrics the alarms and dashboard may read (dimension FunctionName only).
+const LAMBDA_METRICS: &[&str] = &["Duration", "Errors", "Throttles"];
+
+#[derive(Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Namespace {
+    /// `!Ref MetricsNamespace` in the template, the substituted value in the dashboard.
+    Ours,
+    Aws(String),
+}
+
+/// One metric an alarm or a widget reads. `dimensions` maps each name to its value, or to
+/// None in a SEARCH schema (all values). Function names are `function:<logical id>`.
+#[derive(Debug)]
+struct MetricRef {
+    origin: String,
+    namespace: Namespace,
+    name: String,
+    dimensions: std::collections::BTreeMap<String, Option<String>>,
+}
+
+fn resources_of_type<'a>(template: &'a Value, kind: &str) -> Vec<(String, &'a Value)> {
+    let resources = template["Resources"].as_mapping().expect("Resources");
+    resources.iter().filter(|(_, r)| r["Type"] == kind).map(|(n, r)| (n.as_str().unwrap().to_string(), r)).collect()
+}
+
+fn alarm_metric(origin: &str, namespace: &Value, name: &Value, dimensions: &Value) -> MetricRef {
+    let namespace = match (ref_name(namespace), namespace.as_str()) {
+        (Some("MetricsNamespace"), _) => Namespace::Ours,
+        (None, Some(aws)) if aws.starts_with("AWS/") => Namespace::Aws(aws.to_string()),
+        _ => panic!("{origin}: namespace is !Ref MetricsNamespace or AWS/…, got {namespace:?}"),
+    };
+    let dimensions = match dimensions {
+        Value::Null => Default::default(),
+        list => as_list(list)
+            .into_iter()
+            .map(|d| {
+                let value = match (ref_name(&d["Value"]), d["Value"].as_str()) {
+                    (Some(resource), _) => format!("function:{resource}"),
+                    (None, Some(v)) => v.to_string(),
+                    _ => panic!("{origin}: dimension value {d:?}"),
+                };
+                (d["Name"].as_str().unwrap().to_string(), Some(value))
+            })
+            .collect(),
+    };
+    MetricRef { origin: origin.to_string(), namespace, name: name.as_str().unwrap().to_string(), dimensions }
+}
+
+/// Every metric each alarm reads: its one metric, or each MetricStat of its metric math.
+fn alarm_metrics(template: &Value) -> Vec<MetricRef> {
+    let mut metrics = Vec::new();
+    for (name, alarm) in resources_of_type(template, "AWS::CloudWatch::Alarm") {
+        let p = &alarm["Properties"];
+        match p.get("Metrics") {
+            None => metrics.push(alarm_metric(&name, &p["Namespace"], &p["MetricName"], &p["Dimensions"])),
+            Some(list) => {
+                assert!(p.get("MetricName").is_none(), "{name}: one metric or metric math, not both");
+                for query in list.as_sequence().unwrap() {
+                    if let Some(stat) = query.get("MetricStat") {
+                        let m = &stat["Metric"];
+                        metrics.push(alarm_metric(&name, &m["Namespace"], &m["MetricName"], &m["Dimensions"]));
+                    } else {
+                        let expression = query["Expression"].as_str().or_else(|| sub_text(&query["Expression"]));
+                        let expression = expression.unwrap_or_else(|| panic!("{name}: {query:?}"));
+                        assert!(!expression.contains("SEARCH"), "{name}: alarms cannot use SEARCH");
+                    }
+                }
+            }
+        }
+    }
+    metrics
+}
+
+/// The sample values the dashboard test substitutes for the DashboardBody's placeholders.
+const SAMPLE_NAMESPACE: &str = "Sample/Namespace";
+
+/// The DashboardBody with `${…}` replaced: the namespace by [`SAMPLE_NAMESPACE`], a
+/// function by `function:<logical id>`, the Region by a sample. Any other placeholder
+/// fails: the body may only depend on those.
+fn dashboard_body(template: &Value) -> serde_json::Value {
+    let dashboards = resources_of_type(template, "AWS::CloudWatch::Dashboard");
+    let [(name, dashboard)] = &dashboards[..] else { panic!("one dashboard: {dashboards:?}") };
+    let body = sub_text(&dashboard["Properties"]["DashboardBody"]).expect("DashboardBody is a !Sub string");
+    let function_ids: BTreeSet<String> = functions(template).into_iter().map(|(n, _)| n).collect();
+    let mut text = String::new();
+    let mut rest = body;
+    while let Some(start) = rest.find("${") {
+        text.push_str(&rest[..start]);
+        let end = rest[start..].find('}').expect("closed placeholder") + start;
+        let placeholder = &rest[start + 2..end];
+        match placeholder {
+            "MetricsNamespace" => text.push_str(SAMPLE_NAMESPACE),
+            "AWS::Region" => text.push_str("eu-west-1"),
+            f if function_ids.contains(f) => text.push_str(&format!("function:{f}")),
+            other => panic!("{name}: unexpected placeholder ${{{other}}}"),
+        }
+        rest = &rest[end + 1..];
+    }
+    text.push_str(rest);
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{name}: DashboardBody is not JSON: {e}\n{text}"))
+}
+
+/// `SEARCH('{"ns","dim",…} MetricName="X"', …)` → (namespace, dimensions, metric name).
+fn parse_search(expression: &str) -> (String, Vec<String>, String) {
+    let schema = expression.split_once("SEARCH('{").and_then(|(_, r)| r.split_once('}')).expect("a schema");
+    let mut names = schema.0.split(',').map(|n| n.trim().trim_matches('"').to_string());
+    let namespace = names.next().unwrap();
+    let metric = schema.1.split_once("MetricName=\"").and_then(|(_, r)| r.split_once('"')).expect("MetricName=\"…\"");
+    (namespace, names.collect(), metric.0.to_string())
+}
+
+/// Every metric each widget reads: explicit `[namespace, name, dim, value, …]` rows and
+/// the metric schema of each SEARCH. Other expressions may only combine ids of the widget.
+fn dashboard_metrics(body: &serde_json::Value) -> Vec<MetricRef> {
+    let mut metrics = Vec::new();
+    for widget in body["widgets"].as_array().expect("widgets") {
+        let title = widget["properties"]["title"].as_str().expect("every widget has a title");
+        let rows = widget["properties"]["metrics"].as_array().unwrap_or_else(|| panic!("{title}: metrics"));
+        let mut ids = BTreeSet::new();
+        for row in rows {
+            let row = row.as_array().unwrap();
+            let namespace = |ns: &str| {
+                if ns == SAMPLE_NAMESPACE {
+                    Namespace::Ours
+                } else {
+                    assert!(ns.starts_with("AWS/"), "{title}: namespace {ns} is neither AWS/ nor the parameter");
+                    Namespace::Aws(ns.to_string())
+                }
+            };
+            if let Some(expression) = row[0]["expression"].as_str() {
+                if expression.contains("SEARCH(") {
+                    let (ns, dimensions, name) = parse_search(expression);
+                    metrics.push(MetricRef {
+                        origin: title.to_string(),
+                        namespace: namespace(&ns),
+                        name,
+                        dimensions: dimensions.into_iter().map(|d| (d, None)).collect(),
+                    });
+                } else {
+                    let words = expression.split(|c: char| !c.is_ascii_alphanumeric() && c != '_');
+                    for word in words.filter(|w| w.chars().next().is_some_and(|c| c.is_ascii_lowercase())) {
+                        assert!(ids.contains(word), "{title}: {expression} uses {word}, not an earlier id");
+                    }
+                }
+                ids.insert(row[0]["id"].as_str().unwrap_or_else(|| panic!("{title}: expression without id")));
+                continue;
+            }
+            let strings: Vec<&str> = row.iter().filter_map(|v| v.as_str()).collect();
+            assert!(row.iter().filter(|v| !v.is_string()).all(|v| v.is_object()), "{title}: {row:?}");
+            assert!(
+                strings.len() >= 2 && strings.len().is_multiple_of(2),
+                "{title}: [namespace, name, dim, value…] {row:?}"
+            );
+            metrics.push(MetricRef {
+                origin: title.to_string(),
+                namespace: namespace(strings[0]),
+                name: strings[1].to_string(),
+                dimensions: strings[2..].chunks(2).map(|kv| (kv[0].to_string(), Some(kv[1].to_string()))).collect(),
+            });
+        }
+    }
+    metrics
+}
+
+/// The metrics the template itself makes from logs (`AWS::Logs::MetricFilter` in our
+/// namespace): name → the filter's Condition.
+fn metric_filter_metrics(template: &Value) -> Vec<(String, Value)> {
+    let mut names = Vec::new();
+    for (name, filter) in resources_of_type(template, "AWS::Logs::MetricFilter") {
+        for t in filter["Properties"]["MetricTransformations"].as_sequence().unwrap() {
+            assert_eq!(ref_name(&t["MetricNamespace"]), Some("MetricsNamespace"), "{name}");
+            assert!(t.get("Dimensions").is_none(), "{name}: an alarm could not sum dimensioned metrics");
+            names.push((t["MetricName"].as_str().unwrap().to_string(), filter["Condition"].clone()));
+        }
+    }
+    names
+}
+
+/// One metric reference against the contract: a name the functions print (or a metric
+/// filter of the template makes), exactly its dimension set (each set is its own metric:
+/// one dimension more or less reads nothing), a `service` that emits it, values inside the
+/// closed sets; AWS/Lambda metrics by FunctionName of one of the stack's functions.
+fn check_metric(template: &Value, metric: &MetricRef) {
+    let MetricRef { origin, name, dimensions, .. } = metric;
+    let function_ids: BTreeSet<String> =
+        functions(template).into_iter().map(|(n, _)| format!("function:{n}")).collect();
+    let binaries: BTreeSet<String> = functions(template)
+        .iter()
+        .map(|(_, f)| f["Metadata"]["BuildProperties"]["Binary"].as_str().unwrap().to_string())
+        .collect();
+    let keys: BTreeSet<&str> = dimensions.keys().map(String::as_str).collect();
+    match &metric.namespace {
+        Namespace::Aws(ns) => {
+            assert_eq!(ns, "AWS/Lambda", "{origin}: {name}");
+            assert!(LAMBDA_METRICS.contains(&name.as_str()), "{origin}: AWS/Lambda {name}");
+            assert_eq!(keys, BTreeSet::from(["FunctionName"]), "{origin}: {name}");
+            let function = dimensions["FunctionName"].as_deref().unwrap();
+            assert!(function_ids.contains(function), "{origin}: {name} of {function}, not a function of the stack");
+        }
+        Namespace::Ours => {
+            if metric_filter_metrics(template).iter().any(|(n, _)| n == name) {
+                assert!(dimensions.is_empty(), "{origin}: {name} has no dimensions");
+                return;
+            }
+            let &(_, _, extra, only) = METRICS
+                .iter()
+                .find(|(n, ..)| n == name)
+                .unwrap_or_else(|| panic!("{origin}: {name} is not in the metric contract (shared/src/metrics.rs)"));
+            let expected: BTreeSet<&str> = std::iter::once("service").chain(extra.iter().copied()).collect();
+            assert_eq!(keys, expected, "{origin}: {name}'s dimension set");
+            if let Some(service) = &dimensions["service"] {
+                assert!(binaries.contains(service), "{origin}: {name} of service {service}: no such function");
+                if let Some(only) = only {
+                    assert_eq!(service, only, "{origin}: only {only} emits {name}");
+                }
+            }
+            for (dimension, value) in dimensions {
+                let closed = DIMENSION_VALUES.iter().find(|(d, _)| d == dimension);
+                if let (Some((_, values)), Some(value)) = (closed, value) {
+                    assert!(values.contains(&value.as_str()), "{origin}: {name} {dimension}={value}");
+                }
+            }
+        }
+    }
+}
+
+/// Every metric an alarm or a dashboard widget reads exists: it is in the functions'
+/// metric contract ([`METRICS`]) with exactly its dimensions and a service that emits it,
+/// or a Lambda metric of one of the stack's functions, or a metric the template's own
+/// metric filter makes. A typo, a renamed metric or a missing dimension would otherwise
+/// give an alarm that never fires and a graph that stays empty.
+#[test]
+fn alarms_and_dashboard_read_only_metrics_that_exist() {
+    let template = template();
+    let alarms = alarm_metrics(&template);
+    let widgets = dashboard_metrics(&dashboard_body(&template));
+    assert!(alarms.len() >= 20 && widgets.len() >= 20, "{} alarm and {} widget metrics", alarms.len(), widgets.len());
+    for metric in alarms.iter().chain(&widgets) {
+        check_metric(&template, metric);
+    }
+    // The check can fail: a metric outside the contract, and one with a dimension short.
+    for bad in [
+        MetricRef {
+            origin: "probe".into(),
+            namespace: Namespace::Ours,
+            name: "TokenIssued".into(),
+            dimensions: [("service".into(), None)].into(),
+        },
+        MetricRef {
+            origin: "probe".into(),
+            namespace: Namespace::Ours,
+            name: "Requests".into(),
+            dimensions: [("service".into(), None)].into(),
+        },
+    ] {
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| check_metric(&template, &bad)));
+        assert!(result.is_err(), "{bad:?} passed");
+    }
+    // The dashboard shows every metric of the contract somewhere.
+    for (name, ..) in METRICS {
+        assert!(widgets.iter().any(|m| m.namespace == Namespace::Ours && m.name == *name), "no widget shows {name}");
+    }
+}
+
+/// Every alarm notifies AlarmTopicArn, on ALARM and on OK, only when one is given (an
+/// empty parameter leaves the actions out instead of failing the deploy), treats no data
+/// as healthy, and says in its description what it means and what to do. An alarm on a
+/// metric made from the access log exists only when that log does.
+#[test]
+fn every_alarm_notifies_the_topic_when_given_and_explains_itself() {
+    let template = template();
+    let expected: Value =
+        serde_norway::from_str("!If [HasAlarmTopic, [!Ref AlarmTopicArn], !Ref AWS::NoValue]").unwrap();
+    let (tag, equals) = tagged(&template["Conditions"]["HasAlarmTopic"]).expect("HasAlarmTopic");
+    assert_eq!(tag, "!Not");
+    let equals = tagged(as_list(equals)[0]).expect("!Equals").1;
+    assert_eq!(ref_name(as_list(equals)[0]), Some("AlarmTopicArn"));
+    assert_eq!(as_list(equals)[1].as_str(), Some(""));
+    assert_eq!(template["Parameters"]["AlarmTopicArn"]["Default"], "");
+    let filters = metric_filter_metrics(&template);
+    let alarms = resources_of_type(&template, "AWS::CloudWatch::Alarm");
+    assert!(alarms.len() >= 14, "{} alarms", alarms.len());
+    for (name, alarm) in &alarms {
+        let p = &alarm["Properties"];
+        assert_eq!(p["AlarmActions"], expected, "{name}");
+        assert_eq!(p["OKActions"], expected, "{name}");
+        assert_eq!(p["TreatMissingData"], "notBreaching", "{name}: no requests is healthy");
+        let description = p["AlarmDescription"].as_str().or_else(|| sub_text(&p["AlarmDescription"])).unwrap_or("");
+        assert!(description.len() >= 150, "{name}: say what it means and what to do: {description:?}");
+        // Thresholds operators tune are parameters with a default.
+        if let Some(parameter) = ref_name(&p["Threshold"]) {
+            assert!(template["Parameters"][parameter]["Default"].as_f64().is_some(), "{name}: {parameter}");
+        } else {
+            assert!(p["Threshold"].as_f64().is_some(), "{name}: Threshold");
+        }
+        let metric = p["MetricName"].as_str();
+        if let Some((_, condition)) = filters.iter().find(|(n, _)| Some(n.as_str()) == metric) {
+            assert_eq!(&alarm["Condition"], condition, "{name}: exists exactly when its metric filter does");
+        }
+    }
+}
+
+/// Alarms reading `metric` (in our namespace) whose `dimension` takes these values.
+fn alarm_values(alarms: &[MetricRef], metric: &str, service: &str, dimension: &str) -> BTreeSet<String> {
+    alarms
+        .iter()
+        .filter(|m| m.namespace == Namespace::Ours && m.name == metric)
+        .filter(|m| m.dimensions["service"].as_deref() == Some(service))
+        .filter_map(|m| m.dimensions.get(dimension).cloned().flatten())
+        .collect()
+}
+
+/// The alarms issue 16 asks for exist for every function: Lambda errors and throttles,
+/// the 5xx share over all four status classes (a share without 2xx in the total would be
+/// 100 % on the first 5xx), SSM credential failures for both reasons, webhook verification
+/// failures, and the HTTP API's 429s from the access log (HTTP APIs publish no 429
+/// metric), which exist exactly when access logging does and read a `status` the access
+/// log writes as a string, as the filter compares it.
+#[test]
+fn the_alarms_cover_every_function_and_each_failure_of_the_issue() {
+    let template = template();
+    let alarms = alarm_metrics(&template);
+    for (logical, function) in functions(&template) {
+        let binary = function["Metadata"]["BuildProperties"]["Binary"].as_str().unwrap();
+        for lambda_metric in ["Errors", "Throttles"] {
+            assert!(
+                alarms.iter().any(|m| m.namespace == Namespace::Aws("AWS/Lambda".into())
+                    && m.name == lambda_metric
+                    && m.dimensions["FunctionName"].as_deref() == Some(&format!("function:{logical}"))),
+                "{logical}: no {lambda_metric} alarm"
+            );
+        }
+        let classes = alarm_values(&alarms, "Requests", binary, "status_class");
+        assert_eq!(classes, ["2xx", "3xx", "4xx", "5xx"].map(String::from).into(), "{binary}: 5xx share");
+        let reasons = alarm_values(&alarms, "CredentialFetchFailures", binary, "reason");
+        assert_eq!(reasons, ["failed", "throttled"].map(String::from).into(), "{binary}: credential failures");
+        // The 5xx share and the credential sum each sit in one alarm of that service.
+        for metric in ["Requests", "CredentialFetchFailures"] {
+            let origins: BTreeSet<&str> = alarms
+                .iter()
+                .filter(|m| m.name == metric && m.dimensions["service"].as_deref() == Some(binary))
+                .map(|m| m.origin.as_str())
+                .collect();
+            assert_eq!(origins.len(), 1, "{binary}: {metric} in one alarm: {origins:?}");
+        }
+    }
+    assert!(alarms.iter().any(|m| m.name == "WebhookVerificationFailures"), "webhook verification alarm");
+
+    let filters = resources_of_type(&template, "AWS::Logs::MetricFilter");
+    let [(name, filter)] = &filters[..] else { panic!("one metric filter: {filters:?}") };
+    assert_eq!(filter["Condition"], "EnableAccessLogging", "{name}");
+    assert_eq!(ref_name(&filter["Properties"]["LogGroupName"]), Some("HttpApiAccessLogGroup"));
+    assert_eq!(template["Resources"]["HttpApiAccessLogGroup"]["Condition"], "EnableAccessLogging");
+    assert_eq!(filter["Properties"]["FilterPattern"], "{ $.status = \"429\" }", "{name}");
+    let format = tagged(&template["Resources"]["HttpApi"]["Properties"]["AccessLogSettings"])
+        .map(|(_, args)| as_list(args)[1]["Format"].as_str().unwrap().to_string())
+        .expect("AccessLogSettings is an !If on access logging");
+    assert!(format.contains(r#""status":"$context.status""#), "the access log's status is a JSON string");
+    let metric = filter["Properties"]["MetricTransformations"][0]["MetricName"].as_str().unwrap();
+    assert!(alarms.iter().any(|m| m.name == metric), "an alarm on {metric}");
+}
+
+/// A dashboard widget's place on CloudWatch's 24-column grid, its title and what it reads.
+struct Widget {
+    x: u64,
+    y: u64,
+    width: u64,
+    height: u64,
+    title: String,
+    reads: String,
+}
+
+fn widgets(body: &serde_json::Value) -> Vec<Widget> {
+    let metrics = dashboard_metrics(body);
+    body["widgets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| {
+            let number = |field: &str| w[field].as_u64().unwrap_or_else(|| panic!("widget {field}: {w}"));
+            let title = w["properties"]["title"].as_str().unwrap().to_string();
+            let mut reads: Vec<String> = Vec::new();
+            for m in metrics.iter().filter(|m| m.origin == title) {
+                let by: Vec<&str> = m
+                    .dimensions
+                    .iter()
+                    .filter(|(k, v)| v.is_none() && *k != "service")
+                    .map(|(k, _)| k.as_str())
+                    .collect();
+                let mut text = match &m.namespace {
+                    Namespace::Aws(ns) => format!("{ns} {}", m.name),
+                    Namespace::Ours => m.name.clone(),
+                };
+                if !by.is_empty() {
+                    text.push_str(&format!(" by {}", by.join(", ")));
+                }
+                if !reads.contains(&text) {
+                    reads.push(text);
+                }
+            }
+            Widget {
+                x: number("x"),
+                y: number("y"),
+                width: number("width"),
+                height: number("height"),
+                title,
+                reads: reads.join(", "),
+            }
+        })
+        .collect()
+}
+
+/// The dashboard body is JSON once its placeholders are filled (it depends only on the
+/// namespace, the Region and the function names), every widget has a title and a region
+/// and reads its own metrics through the namespace parameter (checked in
+/// [`dashboard_metrics`]), and the widgets fit the 24-column grid without overlapping.
+#[test]
+fn the_dashboard_is_json_on_the_grid_with_the_namespace_parameter() {
+    let template = template();
+    let body = dashboard_body(&template);
+    // The namespace is quoted in every SEARCH schema: the parameter may hold `/`, `#`, `:`.
+    let mut searches = 0;
+    for widget in body["widgets"].as_array().unwrap() {
+        for row in widget["properties"]["metrics"].as_array().unwrap() {
+            let Some(expression) = row[0]["expression"].as_str().filter(|e| e.contains("SEARCH(")) else { continue };
+            assert!(expression.contains(&format!("SEARCH('{{\"{SAMPLE_NAMESPACE}\",")), "{expression}");
+            searches += 1;
+        }
+    }
+    assert!(searches >= 6, "the dashboard sums across labels with SEARCH: {searches}");
+    let widgets = widgets(&body);
+    assert!((8..=16).contains(&widgets.len()), "a few widgets on-call reads first, got {}", widgets.len());
+    for (i, w) in widgets.iter().enumerate() {
+        assert!(w.width > 0 && w.height > 0 && w.x + w.width <= 24, "{}: off the 24-column grid", w.title);
+        for other in &widgets[i + 1..] {
+            let apart = w.x + w.width <= other.x
+                || other.x + other.width <= w.x
+                || w.y + w.height <= other.y
+                || other.y + other.height <= w.y;
+            assert!(apart, "{} overlaps {}", w.title, other.title);
+        }
+    }
+    for widget in body["widgets"].as_array().unwrap() {
+        assert_eq!(widget["properties"]["region"], "eu-west-1", "{widget}");
+    }
+}
+
+/// Column and row size of the picture, in pixels.
+const SVG_COLUMN: u64 = 40;
+const SVG_ROW: u64 = 30;
+const SVG_MARGIN: u64 = 10;
+const SVG_HEADER: u64 = 30;
+
+fn xml_escape(text: &str) -> String {
+    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
+
+/// Words of `text` in lines of at most `width` characters.
+fn wrap(text: &str, width: usize) -> Vec<String> {
+    let mut lines: Vec<String> = Vec::new();
+    for word in text.split(' ') {
+        match lines.last_mut() {
+            Some(line) if line.len() + 1 + word.len() <= width => {
+                line.push(' ');
+                line.push_str(word);
+            }
+            _ => lines.push(word.to_string()),
+        }
+    }
+    lines
+}
+
+/// The dashboard's layout as an SVG: each widget's rectangle at its grid place, its title,
+/// and the metrics it reads.
+fn dashboard_svg(name: &str, widgets: &[Widget]) -> String {
+    let rows = widgets.iter().map(|w| w.y + w.height).max().unwrap_or(0);
+    let (width, height) = (24 * SVG_COLUMN + 2 * SVG_MARGIN, rows * SVG_ROW + 2 * SVG_MARGIN + SVG_HEADER);
+    let mut svg = format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{width}\" height=\"{height}\" viewBox=\"0 0 {width} {height}\" font-family=\"Helvetica, Arial, sans-serif\">\n\
+         <rect width=\"{width}\" height=\"{height}\" fill=\"#ffffff\"/>\n\
+         <text x=\"{SVG_MARGIN}\" y=\"{}\" font-size=\"15\" font-weight=\"bold\" fill=\"#16191f\">{}</text>\n",
+        SVG_MARGIN + 16,
+        xml_escape(&format!("CloudWatch dashboard {name}: layout on the 24-column grid (drawn from template.yaml)"))
+    );
+    for w in widgets {
+        let (x, y) = (SVG_MARGIN + w.x * SVG_COLUMN, SVG_MARGIN + SVG_HEADER + w.y * SVG_ROW);
+        let (rw, rh) = (w.width * SVG_COLUMN - 6, w.height * SVG_ROW - 6);
+        svg.push_str(&format!(
+            "<rect x=\"{x}\" y=\"{y}\" width=\"{rw}\" height=\"{rh}\" rx=\"4\" fill=\"#f2f8fd\" stroke=\"#0972d3\" stroke-width=\"1.5\"/>\n"
+        ));
+        let chars = ((rw - 20) / 8) as usize;
+        let mut line_y = y + 22;
+        for line in wrap(&w.title, chars) {
+            svg.push_str(&format!(
+                "<text x=\"{}\" y=\"{line_y}\" font-size=\"14\" font-weight=\"bold\" fill=\"#16191f\">{}</text>\n",
+                x + 10,
+                xml_escape(&line)
+            ));
+            line_y += 18;
+        }
+        line_y += 4;
+        for line in wrap(&w.reads, ((rw - 20) / 6) as usize) {
+            svg.push_str(&format!(
+                "<text x=\"{}\" y=\"{line_y}\" font-size=\"11\" fill=\"#5f6b7a\">{}</text>\n",
+                x + 10,
+                xml_escape(&line)
+            ));
+            line_y += 15;
+        }
+        svg.push_str(&format!(
+            "<text x=\"{}\" y=\"{}\" font-size=\"10\" fill=\"#8d99a8\" text-anchor=\"end\">x {} y {} · {}×{}</text>\n",
+            x + rw - 8,
+            y + rh - 8,
+            w.x,
+            w.y,
+            w.width,
+            w.height
+        ));
+    }
+    svg.push_str("</svg>\n");
+    svg
+}
+
+/// docs/dashboard.svg is the dashboard's layout drawn from the template's DashboardBody
+/// (each widget at its x/y/width/height on the 24-column grid, its title and metrics), so
+/// the picture in the README cannot drift from the template: this test fails when they
+/// differ. After changing the dashboard, redraw it with
+/// `UPDATE_DOCS=1 cargo test -p wire-tests --test suite -- template::the_dashboard_picture`
+/// and commit the SVG.
+#[test]
+fn the_dashboard_picture_in_the_docs_matches_the_template() {
+    let template = template();
+    let svg = dashboard_svg("<stack>-livekit", &widgets(&dashboard_body(&template)));
+    let path = workspace_root().join("docs/dashboard.svg");
+    if std::env::var_os("UPDATE_DOCS").is_some_and(|v| v == "1") {
+        std::fs::write(&path, &svg).unwrap();
+    }
+    let committed = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        committed == svg,
+        "docs/dashboard.svg differs from the template's dashboard: run \
+         UPDATE_DOCS=1 cargo test -p wire-tests --test suite -- template::the_dashboard_picture and commit it"
+    );
+}
+
+/// docs/operating.md lists every metric of the contract with its unit, so the page
+/// operators read cannot lose one.
+#[test]
+fn the_operating_guide_lists_every_metric_with_its_unit() {
+    let guide = std::fs::read_to_string(workspace_root().join("docs/operating.md")).expect("docs/operating.md");
+    for (name, unit, ..) in METRICS {
+        assert!(guide.contains(&format!("| `{name}` | {unit} |")), "docs/operating.md: no row | `{name}` | {unit} |");
     }
 }
