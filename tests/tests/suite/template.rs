@@ -711,6 +711,19 @@ const METRICS: &[(&str, &str, &[&str], Option<&str>)] = &[
     ("RateLimited", "Count", &[], Some("subtitle-dispatcher")),
 ];
 
+/// The contract above is the one the functions print from: same names, units and
+/// dimensions as `shared::metrics::METRICS`, so a rename on either side fails here.
+#[test]
+fn the_template_contract_is_the_functions_contract() {
+    let code: Vec<(String, String, Vec<&str>)> = livekit_lambda_shared::metrics::METRICS
+        .iter()
+        .map(|(name, unit, labels)| (name.to_string(), format!("{unit:?}"), labels.to_vec()))
+        .collect();
+    let here: Vec<(String, String, Vec<&str>)> =
+        METRICS.iter().map(|(name, unit, labels, _)| (name.to_string(), unit.to_string(), labels.to_vec())).collect();
+    assert_eq!(here, code);
+}
+
 /// Dimensions whose values are a closed set in the contract.
 const DIMENSION_VALUES: &[(&str, &[&str])] =
     &[("status_class", &["2xx", "3xx", "4xx", "5xx"]), ("reason", &["throttled", "failed"])];
