@@ -23,7 +23,6 @@ use serde_json::{json, Map, Value};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use metrics_cloudwatch_embedded::Collector;
-use tracing::Instrument;
 
 use crate::credentials::Runtime;
 use crate::metrics;
@@ -74,8 +73,8 @@ pub async fn serve<S: Service>(service: S, collector: Option<&'static Collector>
 static FIRST_INVOCATION: AtomicBool = AtomicBool::new(true);
 
 /// Runs `service` on the Lambda runtime API until the process ends. Each invocation runs
-/// inside the span whose fields tag its log lines (`shared::telemetry`), and ends with one
-/// flush of its metrics.
+/// in the scope of its [`telemetry::Invocation`] (the keys of its log lines) and ends with
+/// one flush of its metrics.
 pub async fn run<S>(service: S, collector: Option<&'static Collector>) -> Result<(), Error>
 where
     S: TowerService<Request, Response = Response<Body>, Error = Error> + Clone + Send + 'static,
@@ -91,14 +90,11 @@ where
                 metrics::cold_start();
             }
             let correlation_id = payload.pointer("/requestContext/requestId").and_then(|id| id.as_str());
-            // An error span so that it exists at every log level: its fields are what
-            // ties each line to its request.
-            let span = tracing::error_span!(
-                telemetry::INVOCATION_SPAN,
+            let invocation = telemetry::Invocation::new(
                 cold_start,
-                function_arn = context.invoked_function_arn.as_str(),
-                function_request_id = context.request_id.as_str(),
-                xray_trace_id = context.xray_trace_id.as_deref(),
+                &context.invoked_function_arn,
+                &context.request_id,
+                context.xray_trace_id.as_deref(),
                 correlation_id,
             );
             let (request_id, trace_id) = (context.request_id.clone(), context.xray_trace_id.clone());
@@ -110,9 +106,8 @@ where
                     }
                     Err(refusal) => Ok(Reply::Refused(refusal)),
                 }
-            }
-            .instrument(span)
-            .await;
+            };
+            let reply = invocation.scope(reply).await;
             if let Some(collector) = collector {
                 metrics::flush(collector, &request_id, trace_id.as_deref());
             }

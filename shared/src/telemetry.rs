@@ -4,9 +4,9 @@
 //! `xray_trace_id`, `correlation_id`), then the event's own fields, so the CloudWatch
 //! Logs Insights queries people already have work unchanged. Locally: compact text.
 //!
-//! The per-invocation keys come from the [`INVOCATION_SPAN`] that `shared::lambda` opens
-//! around each invocation, so a line is tagged with its own request even if invocations
-//! ever overlap.
+//! The per-invocation keys come from the [`Invocation`] that `shared::lambda` scopes each
+//! invocation's task with (a task-local, so a line is tagged with its own request even if
+//! invocations ever overlap); they are serialised once per invocation, not per line.
 //!
 //! Lambda's advanced logging controls: `AWS_LAMBDA_LOG_LEVEL` (set when the function's
 //! `LoggingConfig` has an application log level) wins over `LOG_LEVEL` and `RUST_LOG`:
@@ -17,28 +17,90 @@
 use std::fmt;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 use tracing::field::{Field, Visit};
-use tracing::{Event, Level, Subscriber};
-use tracing_subscriber::fmt::format::{FormatEvent, FormatFields, JsonFields, Writer};
-use tracing_subscriber::fmt::{FmtContext, FormattedFields};
+use tracing::{Event, Subscriber};
+use tracing_subscriber::fmt::format::{FormatEvent, FormatFields, Writer};
+use tracing_subscriber::fmt::FmtContext;
 use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::EnvFilter;
 
 use crate::credentials::Runtime;
 use crate::settings::EnvSettings;
 
-/// The name of the span around one invocation; its fields become keys of every line
-/// logged inside it.
-pub const INVOCATION_SPAN: &str = "invocation";
+tokio::task_local! {
+    /// The invocation the current task is answering (see [`Invocation::scope`]).
+    static INVOCATION: Invocation;
+}
+
+/// The keys of one invocation, as a JSON fragment (`,"cold_start":true,…`) ready to be
+/// spliced into each of its lines.
+#[derive(Clone, Debug, Default)]
+pub struct Invocation {
+    fragment: String,
+}
+
+impl Invocation {
+    /// The Powertools keys of one invocation; absent values are left out.
+    pub fn new(
+        cold_start: bool,
+        function_arn: &str,
+        function_request_id: &str,
+        xray_trace_id: Option<&str>,
+        correlation_id: Option<&str>,
+    ) -> Self {
+        let mut fragment = format!(",\"cold_start\":{cold_start}");
+        for (key, value) in [
+            ("function_arn", Some(function_arn)),
+            ("function_request_id", Some(function_request_id)),
+            ("xray_trace_id", xray_trace_id),
+            ("correlation_id", correlation_id),
+        ] {
+            if let Some(value) = value {
+                push_pair(&mut fragment, key, &Value::from(value));
+            }
+        }
+        Self { fragment }
+    }
+
+    /// Runs `future` (one invocation) with its lines tagged with these keys.
+    pub async fn scope<F: std::future::Future>(self, future: F) -> F::Output {
+        INVOCATION.scope(self, future).await
+    }
+
+    /// Runs `f` with its lines tagged with these keys (tests, synchronous code).
+    pub fn sync_scope<R>(self, f: impl FnOnce() -> R) -> R {
+        INVOCATION.sync_scope(self, f)
+    }
+}
+
+/// The keys every line sets itself; an event field of the same name is left out.
+const RESERVED_KEYS: &[&str] = &[
+    "level",
+    "timestamp",
+    "service",
+    "function_name",
+    "function_memory_size",
+    "cold_start",
+    "function_arn",
+    "function_request_id",
+    "xray_trace_id",
+    "correlation_id",
+];
+
+/// Appends `,"key":value`.
+fn push_pair(out: &mut String, key: &str, value: &Value) {
+    out.push(',');
+    out.push_str(&Value::from(key).to_string());
+    out.push(':');
+    out.push_str(&value.to_string());
+}
 
 /// Initialises the global subscriber once (a second call, in tests, keeps the first).
 pub fn init(runtime: Runtime, env: &EnvSettings, service: &str) {
     let builder = tracing_subscriber::fmt().with_env_filter(filter(env));
     let result = match runtime {
-        Runtime::Lambda => {
-            builder.fmt_fields(JsonFields::new()).event_format(PowertoolsJson::from_env(env, service)).try_init()
-        }
+        Runtime::Lambda => builder.event_format(PowertoolsJson::from_env(env, service)).try_init(),
         Runtime::Local => builder.compact().try_init(),
     };
     let _ = result;
@@ -64,41 +126,24 @@ fn filter(env: &EnvSettings) -> EnvFilter {
         .unwrap_or_else(|| EnvFilter::new("info"))
 }
 
-/// One JSON object per line, Powertools' keys first.
+/// One JSON object per line, Powertools' keys first, written straight into the line
+/// (no intermediate map: this runs for every line of every request).
 pub struct PowertoolsJson {
-    service: String,
-    function_name: Option<String>,
-    function_memory_size: Option<u64>,
+    /// `,"service":…,"function_name":…,"function_memory_size":…`, fixed for the process.
+    process_fragment: String,
 }
 
 impl PowertoolsJson {
     pub fn from_env(env: &EnvSettings, service: &str) -> Self {
-        Self {
-            service: service.to_string(),
-            function_name: env.non_empty("AWS_LAMBDA_FUNCTION_NAME"),
-            function_memory_size: env.non_empty("AWS_LAMBDA_FUNCTION_MEMORY_SIZE").and_then(|m| m.parse().ok()),
+        let mut process_fragment = String::new();
+        push_pair(&mut process_fragment, "service", &Value::from(service));
+        if let Some(name) = env.non_empty("AWS_LAMBDA_FUNCTION_NAME") {
+            push_pair(&mut process_fragment, "function_name", &Value::from(name));
         }
-    }
-
-    /// The line for one event, given the fields of the invocation it happened in.
-    fn line(&self, level: &Level, fields: Map<String, Value>, invocation: Option<Map<String, Value>>) -> Value {
-        let mut line = Map::new();
-        line.insert("level".into(), Value::from(level.as_str()));
-        line.insert("timestamp".into(), Value::from(now_rfc3339()));
-        line.insert("service".into(), Value::from(self.service.as_str()));
-        if let Some(name) = &self.function_name {
-            line.insert("function_name".into(), Value::from(name.as_str()));
+        if let Some(memory) = env.non_empty("AWS_LAMBDA_FUNCTION_MEMORY_SIZE").and_then(|m| m.parse::<u64>().ok()) {
+            push_pair(&mut process_fragment, "function_memory_size", &Value::from(memory));
         }
-        if let Some(memory) = self.function_memory_size {
-            line.insert("function_memory_size".into(), Value::from(memory));
-        }
-        line.extend(invocation.unwrap_or_default());
-        // The event's own fields never replace the keys above.
-        for (key, value) in fields {
-            line.entry(key).or_insert(value);
-        }
-        line.entry("message").or_insert(Value::from(""));
-        Value::Object(line)
+        Self { process_fragment }
     }
 }
 
@@ -107,21 +152,22 @@ where
     S: Subscriber + for<'a> LookupSpan<'a>,
     N: for<'a> FormatFields<'a> + 'static,
 {
-    fn format_event(&self, ctx: &FmtContext<'_, S, N>, mut writer: Writer<'_>, event: &Event<'_>) -> fmt::Result {
-        let mut fields = FieldMap::default();
+    fn format_event(&self, _: &FmtContext<'_, S, N>, mut writer: Writer<'_>, event: &Event<'_>) -> fmt::Result {
+        let mut line = String::with_capacity(512);
+        line.push_str("{\"level\":\"");
+        line.push_str(event.metadata().level().as_str());
+        line.push_str("\",\"timestamp\":\"");
+        line.push_str(&now_rfc3339());
+        line.push('"');
+        line.push_str(&self.process_fragment);
+        let _ = INVOCATION.try_with(|invocation| line.push_str(&invocation.fragment));
+        let mut fields = FieldWriter { line: &mut line, has_message: false };
         event.record(&mut fields);
-        // The invocation span's fields, as `JsonFields` stored them when it was created.
-        let invocation = ctx.event_scope().and_then(|scope| {
-            scope.from_root().filter(|span| span.name() == INVOCATION_SPAN).find_map(|span| {
-                let extensions = span.extensions();
-                let formatted = extensions.get::<FormattedFields<N>>()?;
-                match serde_json::from_str(formatted.as_str()) {
-                    Ok(Value::Object(fields)) => Some(fields),
-                    _ => None,
-                }
-            })
-        });
-        writeln!(writer, "{}", self.line(event.metadata().level(), fields.0, invocation))
+        if !fields.has_message {
+            line.push_str(",\"message\":\"\"");
+        }
+        line.push('}');
+        writeln!(writer, "{line}")
     }
 }
 
@@ -133,31 +179,44 @@ fn now_rfc3339() -> String {
         .unwrap_or_default()
 }
 
-/// An event's fields as JSON values.
-#[derive(Default)]
-struct FieldMap(Map<String, Value>);
+/// Appends an event's fields to its line, leaving out the reserved keys.
+struct FieldWriter<'a> {
+    line: &'a mut String,
+    has_message: bool,
+}
 
-impl Visit for FieldMap {
+impl FieldWriter<'_> {
+    fn write(&mut self, field: &Field, value: Value) {
+        let name = field.name();
+        if RESERVED_KEYS.contains(&name) {
+            return;
+        }
+        self.has_message |= name == "message";
+        push_pair(self.line, name, &value);
+    }
+}
+
+impl Visit for FieldWriter<'_> {
     fn record_str(&mut self, field: &Field, value: &str) {
-        self.0.insert(field.name().into(), Value::from(value));
+        self.write(field, Value::from(value));
     }
     fn record_bool(&mut self, field: &Field, value: bool) {
-        self.0.insert(field.name().into(), Value::from(value));
+        self.write(field, Value::from(value));
     }
     fn record_u64(&mut self, field: &Field, value: u64) {
-        self.0.insert(field.name().into(), Value::from(value));
+        self.write(field, Value::from(value));
     }
     fn record_i64(&mut self, field: &Field, value: i64) {
-        self.0.insert(field.name().into(), Value::from(value));
+        self.write(field, Value::from(value));
     }
     fn record_f64(&mut self, field: &Field, value: f64) {
-        self.0.insert(field.name().into(), Value::from(value));
+        self.write(field, Value::from(value));
     }
     fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
-        self.0.insert(field.name().into(), Value::from(value.to_string()));
+        self.write(field, Value::from(value.to_string()));
     }
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        self.0.insert(field.name().into(), Value::from(format!("{value:?}")));
+        self.write(field, Value::from(format!("{value:?}")));
     }
 }
 
@@ -187,7 +246,6 @@ mod tests {
         let writer = capture.clone();
         let subscriber = tracing_subscriber::fmt()
             .with_env_filter(filter(&env))
-            .fmt_fields(JsonFields::new())
             .event_format(PowertoolsJson::from_env(&env, &service_name(&env, "token-generator")))
             .with_writer(move || writer.clone())
             .finish();
@@ -201,15 +259,8 @@ mod tests {
         let env = [("AWS_LAMBDA_FUNCTION_NAME", "stack-TokenGenerator-1"), ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")];
         let lines = lines_of(&env, || {
             tracing::info!("before any invocation");
-            let span = tracing::error_span!(
-                INVOCATION_SPAN,
-                function_request_id = "req-1",
-                xray_trace_id = "Root=1-abc",
-                correlation_id = "api-1",
-                cold_start = true
-            );
-            let _entered = span.enter();
-            tracing::warn!(route = "/token", status = 503u64, "request");
+            let invocation = Invocation::new(true, "arn:aws:lambda:x", "req-1", Some("Root=1-abc"), Some("api-1"));
+            invocation.sync_scope(|| tracing::warn!(route = "/token", status = 503u64, "request"));
         });
         assert_eq!(lines.len(), 2);
         assert_eq!(lines[0]["message"], "before any invocation");
@@ -222,6 +273,7 @@ mod tests {
             ("service", Value::from("token-generator")),
             ("function_name", Value::from("stack-TokenGenerator-1")),
             ("function_memory_size", Value::from(128)),
+            ("function_arn", Value::from("arn:aws:lambda:x")),
             ("function_request_id", Value::from("req-1")),
             ("xray_trace_id", Value::from("Root=1-abc")),
             ("correlation_id", Value::from("api-1")),
@@ -240,9 +292,16 @@ mod tests {
 
     #[test]
     fn an_event_field_never_replaces_a_standard_key() {
-        let lines = lines_of(&[], || tracing::info!(service = "spoofed", level = "ERROR", "hello"));
+        let lines = lines_of(&[], || {
+            Invocation::new(false, "arn", "req-2", None, None).sync_scope(|| {
+                tracing::info!(service = "spoofed", level = "ERROR", function_request_id = "req-x", "hello \"quoted\"")
+            })
+        });
         assert_eq!(lines[0]["service"], "token-generator");
         assert_eq!(lines[0]["level"], "INFO");
+        assert_eq!(lines[0]["function_request_id"], "req-2");
+        assert_eq!(lines[0]["message"], "hello \"quoted\"");
+        assert!(lines[0].get("xray_trace_id").is_none(), "absent, not null: {}", lines[0]);
     }
 
     #[test]
