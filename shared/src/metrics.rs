@@ -57,22 +57,6 @@ const LIVEKIT_API_ERRORS: &str = "LiveKitApiErrors";
 const SUBTITLE_DISPATCHES: &str = "SubtitleDispatches";
 const RATE_LIMITED: &str = "RateLimited";
 
-/// The LiveKit webhook events a `WebhookEvents` count may name; anything else is `other`.
-const WEBHOOK_EVENT_NAMES: &[&str] = &[
-    "room_started",
-    "room_finished",
-    "participant_joined",
-    "participant_left",
-    "participant_connection_aborted",
-    "track_published",
-    "track_unpublished",
-    "egress_started",
-    "egress_updated",
-    "egress_ended",
-    "ingress_started",
-    "ingress_ended",
-];
-
 /// Installs the EMF recorder for this process (Lambda only). `None` when a recorder is
 /// already installed (a second call) or the namespace is unusable; metrics are then off
 /// and the function works as before.
@@ -152,7 +136,7 @@ pub fn webhook_event(event: &str) {
 /// The dimension value for an event name: LiveKit's own names, anything else `other`, so a
 /// hostile or future name never becomes a new metric.
 fn webhook_event_label(event: &str) -> &'static str {
-    WEBHOOK_EVENT_NAMES.iter().find(|known| **known == event).copied().unwrap_or("other")
+    crate::token::WEBHOOK_EVENTS.iter().find(|known| **known == event).copied().unwrap_or("other")
 }
 
 /// A delivery whose signature, body hash or key did not verify.
@@ -188,6 +172,7 @@ mod tests {
     fn webhook_event_names_are_a_closed_set() {
         assert_eq!(webhook_event_label("room_started"), "room_started");
         assert_eq!(webhook_event_label("egress_ended"), "egress_ended");
+        assert_eq!(webhook_event_label("agent_job_ended"), "agent_job_ended");
         assert_eq!(webhook_event_label("room_started\"; drop"), "other");
         assert_eq!(webhook_event_label(""), "other");
     }

@@ -117,9 +117,6 @@ pub async fn handle<S: Service>(service: &S, request: Request<Body>) -> Response
 
 #[cfg(test)]
 mod tests {
-    use std::io::Write;
-    use std::sync::Mutex;
-
     use lambda_http::http::StatusCode;
 
     use super::*;
@@ -157,33 +154,20 @@ mod tests {
         }
     }
 
-    #[derive(Clone, Default)]
-    struct Capture(Arc<Mutex<Vec<u8>>>);
-
-    impl Write for Capture {
-        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(bytes);
-            Ok(bytes.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-
     /// Runs one request through the pipeline and returns the response and the log lines.
     async fn run(
         refusal: Option<ErrorResponse>,
         method: Method,
         path: &str,
     ) -> (Response<Body>, Vec<serde_json::Value>) {
-        let capture = Capture::default();
+        let capture = crate::telemetry::CapturedLogs::default();
         let writer = capture.clone();
         let subscriber = tracing_subscriber::fmt().json().with_writer(move || writer.clone()).finish();
         let _guard = tracing::subscriber::set_default(subscriber);
         let credentials = Arc::new(CredentialStore::new(CredentialSource::Missing, CachePolicy::default()));
         let probe = Probe { credentials, refusal };
         let response = handle(&probe, Request::builder().method(method).uri(path).body(Body::Empty).unwrap()).await;
-        let logs = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
+        let logs = capture.text();
         (response, logs.lines().map(|line| serde_json::from_str(line).unwrap()).collect())
     }
 

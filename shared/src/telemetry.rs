@@ -15,6 +15,7 @@
 //! `timestamp` keys that Lambda's JSON format reads.
 
 use std::fmt;
+use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
@@ -171,6 +172,28 @@ where
     }
 }
 
+/// A log writer that keeps what it is given, for tests that read the lines back:
+/// `tracing_subscriber::fmt().with_writer(move || capture.clone())`.
+#[derive(Clone, Debug, Default)]
+pub struct CapturedLogs(Arc<Mutex<Vec<u8>>>);
+
+impl CapturedLogs {
+    /// Everything written so far.
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap_or_else(|e| e.into_inner())).into_owned()
+    }
+}
+
+impl std::io::Write for CapturedLogs {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 /// Now, as RFC 3339 in UTC with milliseconds (what Lambda's JSON log format reads).
 fn now_rfc3339() -> String {
     let millis = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or_default();
@@ -222,27 +245,11 @@ impl Visit for FieldWriter<'_> {
 
 #[cfg(test)]
 mod tests {
-    use std::io::Write;
-    use std::sync::{Arc, Mutex};
-
     use super::*;
-
-    #[derive(Clone, Default)]
-    struct Capture(Arc<Mutex<Vec<u8>>>);
-
-    impl Write for Capture {
-        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(bytes);
-            Ok(bytes.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
 
     fn lines_of(env: &[(&str, &str)], log: impl FnOnce()) -> Vec<Value> {
         let env = EnvSettings::from_pairs(env.iter().copied());
-        let capture = Capture::default();
+        let capture = CapturedLogs::default();
         let writer = capture.clone();
         let subscriber = tracing_subscriber::fmt()
             .with_env_filter(filter(&env))
@@ -250,7 +257,7 @@ mod tests {
             .with_writer(move || writer.clone())
             .finish();
         tracing::subscriber::with_default(subscriber, log);
-        let text = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
+        let text = capture.text();
         text.lines().map(|line| serde_json::from_str(line).expect("one JSON object per line")).collect()
     }
 

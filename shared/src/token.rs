@@ -13,6 +13,26 @@ use crate::keys::unverified_issuer;
 /// The publish sources LiveKit accepts in `canPublishSources`.
 pub const PUBLISH_SOURCES: &[&str] = &["camera", "microphone", "screen_share", "screen_share_audio"];
 
+/// The webhook events LiveKit sends today (livekit/protocol's webhook package). The
+/// webhook receiver acknowledges anything else without acting; metrics count anything
+/// else as `other`.
+pub const WEBHOOK_EVENTS: &[&str] = &[
+    "room_started",
+    "room_finished",
+    "participant_joined",
+    "participant_left",
+    "participant_connection_aborted",
+    "track_published",
+    "track_unpublished",
+    "egress_started",
+    "egress_updated",
+    "egress_ended",
+    "ingress_started",
+    "ingress_ended",
+    "agent_job_started",
+    "agent_job_ended",
+];
+
 /// Everything a participant token says, already validated by the caller.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct ParticipantToken {

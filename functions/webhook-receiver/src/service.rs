@@ -23,22 +23,7 @@ use crate::settings::{SipDialIn, WebhookSettings};
 
 /// The events LiveKit sends today. Anything else is logged and acknowledged, so
 /// LiveKit does not retry what we deliberately ignore.
-pub const KNOWN_EVENTS: &[&str] = &[
-    "room_started",
-    "room_finished",
-    "participant_joined",
-    "participant_left",
-    "participant_connection_aborted",
-    "track_published",
-    "track_unpublished",
-    "egress_started",
-    "egress_updated",
-    "egress_ended",
-    "ingress_started",
-    "ingress_ended",
-    "agent_job_started",
-    "agent_job_ended",
-];
+pub const KNOWN_EVENTS: &[&str] = livekit_lambda_shared::token::WEBHOOK_EVENTS;
 
 #[derive(Debug)]
 struct Inner {

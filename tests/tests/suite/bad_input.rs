@@ -5,8 +5,6 @@
 //! panics. Rows that only one path can carry (raw bytes a HTTP client cannot send, event
 //! fields HTTP does not have) say so.
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use base64::Engine;
@@ -420,25 +418,11 @@ fn check(row: &Row, via: &str, status: u16, headers: &[(String, String)], body: 
     }
 }
 
-/// Collects everything every subscriber layer writes.
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Capture {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 /// One test, so the log capture sees everything this test does: every route, every
 /// error path, both entries, successful tokens and outbound (admin-signed) LiveKit calls.
 #[tokio::test]
 async fn every_row_through_the_lambda_entry_and_over_http_and_no_secret_in_any_log() {
-    let capture = Capture::default();
+    let capture = livekit_lambda_shared::telemetry::CapturedLogs::default();
     let writer = capture.clone();
     // Scoped to this test's thread: the runtime is current-thread, so every task this
     // test spawns (the local server, the functions, their SDK calls) logs here, and the
@@ -511,7 +495,7 @@ async fn every_row_through_the_lambda_entry_and_over_http_and_no_secret_in_any_l
         }
     }
 
-    let logs = String::from_utf8_lossy(&capture.0.lock().unwrap()).to_string();
+    let logs = capture.text();
     assert!(logs.lines().count() > rows.len(), "the capture saw the request lines ({} lines)", logs.lines().count());
     assert!(logs.contains("livekit_unavailable") && logs.contains("invalid_signature"), "error paths were logged");
     assert!(!logs.contains(SECRET), "the API secret appeared in a log");
