@@ -9,14 +9,16 @@
 //! latency at the harness, peak RSS, zipped artifact size, SSM calls at the endpoint; the
 //! criterion signing floor is read from criterion's output.
 
+mod cost;
 mod report;
 mod stats;
 
+use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use livekit_api::access_token::{Claims, TokenVerifier};
 use serde_json::{json, Value};
@@ -318,6 +320,31 @@ struct ColdSample {
     peak_rss: u64,
     ssm_calls: usize,
     claims: Option<Claims>,
+    /// Where the time went (ms by phase), from the Rust bootstrap's `init phases` line.
+    phases: Option<BTreeMap<String, f64>>,
+}
+
+/// The Rust bootstrap's cold start by phase, in ms: `process_start` (spawn → `main`, from
+/// the wall-clock time `main` logs), each init phase it logs, and `first_invocation` (the
+/// rest: the Runtime API round trip and the first request). `None` for a bootstrap that
+/// logs no `init phases` line (an older build, the Node peer).
+fn cold_start_phases(log: &Path, spawned_at: SystemTime, total_ms: f64) -> Option<BTreeMap<String, f64>> {
+    let text = std::fs::read_to_string(log).ok()?;
+    let line = text
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .find(|entry| entry["message"] == "init phases")?;
+    let spawned_us = spawned_at.duration_since(UNIX_EPOCH).ok()?.as_micros() as f64;
+    let mut phases = BTreeMap::new();
+    let process_start = (line["main_at_unix_us"].as_f64()? - spawned_us) / 1000.0;
+    phases.insert("process_start".to_string(), process_start);
+    for pair in line["phases_us"].as_str()?.split_whitespace() {
+        let (name, micros) = pair.split_once('=')?;
+        *phases.entry(name.to_string()).or_insert(0.0) += micros.parse::<f64>().ok()? / 1000.0;
+    }
+    let init_ms = line["total_us"].as_f64()? / 1000.0;
+    phases.insert("first_invocation".to_string(), total_ms - process_start - init_ms);
+    Some(phases)
 }
 
 async fn cold_start(config: &Config, runtime: Runtime, moto: &MotoServer, events: &Events, i: usize) -> ColdSample {
@@ -325,7 +352,7 @@ async fn cold_start(config: &Config, runtime: Runtime, moto: &MotoServer, events
     let prefix = runtime.ssm_prefix();
     let before = moto.get_parameters_calls(&prefix).len();
     let event = events.get.clone();
-    let started = Instant::now();
+    let (started, spawned_at) = (Instant::now(), SystemTime::now());
     let mut function = spawn(config, runtime, &api.address(), moto, &format!("cold-{i:02}"));
     let outcome = tokio::select! {
         outcome = api.invoke(event, INVOKE_TIMEOUT) => outcome,
@@ -340,8 +367,10 @@ async fn cold_start(config: &Config, runtime: Runtime, moto: &MotoServer, events
     let init_errors = api.init_errors().await;
     assert!(init_errors.is_empty(), "{runtime:?}: init errors {init_errors:?}");
     let ssm_calls = moto.get_parameters_calls(&prefix).len() - before;
+    let log = function.log.clone();
     drop(function);
-    ColdSample { millis, peak_rss, ssm_calls, claims }
+    let phases = cold_start_phases(&log, spawned_at, millis);
+    ColdSample { millis, peak_rss, ssm_calls, claims, phases }
 }
 
 struct WarmResult {
@@ -738,12 +767,26 @@ async fn run(config: &Config) -> Value {
         let cold_ms: Vec<f64> = cold.iter().map(|s| s.millis).collect();
         let cold_rss: Vec<f64> = cold.iter().map(|s| s.peak_rss as f64 / 1e6).collect();
         let cold_calls: Vec<usize> = cold.iter().map(|s| s.ssm_calls).collect();
+        // Median of each phase over the cold starts that logged their phases.
+        let mut by_phase: BTreeMap<String, Vec<f64>> = BTreeMap::new();
+        for phases in cold.iter().filter_map(|s| s.phases.as_ref()) {
+            for (name, ms) in phases {
+                by_phase.entry(name.clone()).or_default().push(*ms);
+            }
+        }
+        let breakdown: serde_json::Map<String, Value> = by_phase
+            .into_iter()
+            .map(|(name, samples)| (name, json!(stats::round(stats::percentile(&stats::sorted(&samples), 50.0)))))
+            .collect();
         let warm_n = w.all.len();
         let net: Vec<f64> = w.all.iter().map(|v| v - floor["p50"].as_f64().unwrap_or(0.0)).collect();
+        let warm_net_p50_ms = stats::percentile(&stats::sorted(&net), 50.0) / 1000.0;
+        let cold_median_ms = stats::percentile(&stats::sorted(&cold_ms), 50.0);
         per_runtime.insert(
             runtime.key().into(),
             json!({
                 "cold_start_ms": stats::spread(&cold_ms),
+                "cold_start_breakdown_ms_median": breakdown,
                 "warm_us": stats::distribution(&w.all),
                 "warm_us_get": stats::distribution(&w.get),
                 "warm_us_post": stats::distribution(&w.post),
@@ -756,6 +799,7 @@ async fn run(config: &Config) -> Value {
                     "after_warm_run": mb(w.peak_rss),
                 },
                 "artifact": artifacts[runtime.key()].clone(),
+                "monthly_cost": cost::monthly(warm_net_p50_ms, cold_median_ms),
                 "ssm_get_parameters_calls": {
                     "per_cold_start": cold_calls,
                     "in_warm_process_cold_start": w.cold_ssm_calls,
@@ -789,6 +833,7 @@ async fn run(config: &Config) -> Value {
             },
         },
         "ssm_floor": ssm_floor,
+        "cost_assumptions": cost::assumptions(),
         "harness_floor": {"warm_us": floor, "what": "a do-nothing runtime client (bench null-runtime): loopback + harness per invocation"},
         "rust": per_runtime["rust"],
         "node": per_runtime["node"],

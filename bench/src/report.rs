@@ -284,6 +284,8 @@ fn markdown(results: &Value, targets: &[Target]) -> String {
         fmt(num(results, "/ssm_floor/first_call_ms")),
         fmt(num(results, "/ssm_floor/warm_ms")),
     );
+    out.push_str(&cold_start_breakdown(results));
+    out.push_str(&cost_table(results));
     out.push_str("## Targets\n\n| target | goal | measured | met |\n| --- | --- | --- | --- |\n");
     for t in targets {
         let _ = writeln!(out, "| {} | {} | {} | {} |", t.what, t.goal, t.value, check(t.met));
@@ -316,6 +318,85 @@ fn markdown(results: &Value, targets: &[Target]) -> String {
         results["git_commit"].as_str().unwrap_or("?"),
     );
     out.push_str("Reproduce: `make bench` (or `bench/run.sh`); raw figures in `bench/results.json`, method in `bench/README.md`.\n");
+    out
+}
+
+/// Where the Rust bootstrap's cold start goes, phase by phase (medians over the cold
+/// starts), with moto's own GetParameters time beside the phase that waits for it.
+fn cold_start_breakdown(results: &Value) -> String {
+    let Some(phases) = results["rust"]["cold_start_breakdown_ms_median"].as_object().filter(|p| !p.is_empty()) else {
+        return String::new();
+    };
+    let mut out = String::from(
+        "## Where the Rust cold start goes (median of each phase)\n\n| phase | ms | what |\n| --- | ---: | --- |\n",
+    );
+    let order = [
+        ("process_start", "spawn → `main` (exec, dynamic loading, the tokio runtime)"),
+        ("logging", "the log subscriber"),
+        ("metrics", "the EMF recorder"),
+        ("settings", "settings from the environment"),
+        ("aws_config", "AWS config: region, credentials, HTTPS client"),
+        ("ssm_client", "the SSM client"),
+        ("service", "the function's own set-up after it"),
+        ("get_parameters", "GetParameters, retries included (moto's own answer time below)"),
+        ("first_invocation", "the first request: Runtime API round trip and the handler"),
+    ];
+    let mut sum = 0.0;
+    for (name, what) in order {
+        if let Some(ms) = phases.get(name).and_then(Value::as_f64) {
+            sum += ms;
+            let _ = writeln!(out, "| `{name}` | {} | {what} |", fmt(ms));
+        }
+    }
+    let _ = writeln!(
+        out,
+        "| sum of medians | {} | the median cold start is {} ms |\n\nmoto's own GetParameters: {} ms on a new \
+         connection, {} ms warm (measured alone): most of `get_parameters` is moto's, not ours.\n",
+        fmt(sum),
+        fmt(num(results, "/rust/cold_start_ms/median")),
+        fmt(num(results, "/ssm_floor/first_call_ms")),
+        fmt(num(results, "/ssm_floor/warm_ms")),
+    );
+    out
+}
+
+/// The monthly bill of each runtime at three volumes, from this run's durations.
+fn cost_table(results: &Value) -> String {
+    let a = &results["cost_assumptions"];
+    let mut out = format!(
+        "## What a month costs ({} MB arm64, {}, prices of {})\n\n| requests / month | Rust | Node.js | of which HTTP API |\n| ---: | ---: | ---: | ---: |\n",
+        num(a, "/memory_mb"),
+        a["region"].as_str().unwrap_or("?"),
+        a["prices_as_of"].as_str().unwrap_or("?"),
+    );
+    let rows = |runtime: &str| results[runtime]["monthly_cost"]["by_volume"].as_array().cloned().unwrap_or_default();
+    for (rust, node) in rows("rust").iter().zip(rows("node").iter()) {
+        let _ = writeln!(
+            out,
+            "| {} M | ${:.3} | ${:.3} | ${:.2} |",
+            num(rust, "/requests") / 1e6,
+            num(rust, "/total_usd"),
+            num(node, "/total_usd"),
+            num(rust, "/http_api_usd"),
+        );
+    }
+    let _ = writeln!(
+        out,
+        "\nBilled per request: Rust {} ms warm, {} ms cold; Node.js {} ms warm, {} ms cold (Lambda rounds each \
+         invocation up to 1 ms; a cold start's init is billed). Assumed: {}% of requests meet a cold start; Lambda \
+         ${}/GB-s and ${}/M requests, HTTP API ${}/M requests; no free tier. API Gateway is most of the bill; the \
+         runtime changes it by the cold starts' milliseconds. This machine runs both at full CPU; at {} MB Lambda gives a \
+         function a fraction of a vCPU, so real durations are longer for both.\n",
+        num(results, "/rust/monthly_cost/billed_ms_warm"),
+        num(results, "/rust/monthly_cost/billed_ms_cold"),
+        num(results, "/node/monthly_cost/billed_ms_warm"),
+        num(results, "/node/monthly_cost/billed_ms_cold"),
+        num(a, "/cold_start_share") * 100.0,
+        num(a, "/lambda_arm64_per_gb_second_usd"),
+        num(a, "/lambda_per_million_requests_usd"),
+        num(a, "/http_api_per_million_requests_usd"),
+        num(a, "/memory_mb"),
+    );
     out
 }
 

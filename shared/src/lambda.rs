@@ -45,15 +45,23 @@ pub enum Reply<Handled> {
 /// failed init), the credentials loaded during the init phase, then requests until the
 /// process ends.
 pub async fn start<S: Service>() -> Result<(), Error> {
+    let (started, started_at) = (std::time::Instant::now(), std::time::SystemTime::now());
     let env = EnvSettings::from_process();
     let service_name = telemetry::service_name(&env, S::FUNCTION.binary());
     telemetry::init(Runtime::Lambda, &env, &service_name);
+    telemetry::init_phase("logging");
     let namespace = env.non_empty("POWERTOOLS_METRICS_NAMESPACE").unwrap_or_else(|| metrics::DEFAULT_NAMESPACE.into());
     let collector = metrics::install(&service_name, &namespace);
+    telemetry::init_phase("metrics");
     let service = S::from_env(&env, Runtime::Lambda)
         .await
         .inspect_err(|error| tracing::error!(error = %error, "start-up failed"))?;
+    // The function's own set-up after its SSM client (the webhook receiver's DynamoDB
+    // client, for one).
+    telemetry::init_phase("service");
     service.warm_up().await;
+    telemetry::init_phase("get_parameters");
+    telemetry::log_init_phases(started, started_at);
     serve(service, collector).await
 }
 

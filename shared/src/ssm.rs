@@ -315,14 +315,18 @@ impl SsmParameters {
     /// Builds the client from the usual AWS environment (region, credentials,
     /// `AWS_ENDPOINT_URL`), with a bounded time per call so a cold start never hangs.
     pub async fn from_aws_env(prefix: &str, policy: RetryPolicy) -> Result<Self, Error> {
+        crate::telemetry::init_phase("settings");
         let config = aws_config_loader_for(&policy).load().await;
+        crate::telemetry::init_phase("aws_config");
         if config.region().is_none() {
             return Err(Error::config(
                 "AWS_REGION",
                 "is required to read LiveKit credentials from SSM (LIVEKIT_SSM_PREFIX is set)",
             ));
         }
-        Ok(Self::with_policy(aws_sdk_ssm::Client::new(&config), prefix, policy))
+        let client = aws_sdk_ssm::Client::new(&config);
+        crate::telemetry::init_phase("ssm_client");
+        Ok(Self::with_policy(client, prefix, policy))
     }
 
     /// Fetches within the request budget (see [`SsmParameters::fetch_within`]).

@@ -172,6 +172,40 @@ where
     }
 }
 
+/// Where a cold start's time goes: each [`init_phase`] call ends the phase named, and
+/// `shared::lambda` logs them all in one `init phases` line (µs each) when the init
+/// phase is over. The bench reads that line for its cold-start breakdown.
+static INIT_PHASES: Mutex<Vec<(&'static str, std::time::Instant)>> = Mutex::new(Vec::new());
+
+/// Ends the init phase `name` (the time since the previous mark belongs to it).
+pub fn init_phase(name: &'static str) {
+    if let Ok(mut phases) = INIT_PHASES.lock() {
+        // A process has one init; later calls (a credential refresh) are not part of it.
+        if phases.len() < 16 {
+            phases.push((name, std::time::Instant::now()));
+        }
+    }
+}
+
+/// Logs the init phases marked since `started` (the first line of `main`), once.
+pub fn log_init_phases(started: std::time::Instant, started_at: SystemTime) {
+    let Ok(mut phases) = INIT_PHASES.lock() else { return };
+    let mut previous = started;
+    let mut fields = String::new();
+    for (name, at) in phases.drain(..) {
+        let micros = at.saturating_duration_since(previous).as_micros();
+        fields.push_str(&format!("{}{name}={micros}", if fields.is_empty() { "" } else { " " }));
+        previous = at;
+    }
+    let main_at_unix_us = started_at.duration_since(UNIX_EPOCH).map(|d| d.as_micros() as u64).unwrap_or_default();
+    tracing::info!(
+        main_at_unix_us,
+        phases_us = fields.as_str(),
+        total_us = previous.saturating_duration_since(started).as_micros() as u64,
+        "init phases"
+    );
+}
+
 /// A log writer that keeps what it is given, for tests that read the lines back:
 /// `tracing_subscriber::fmt().with_writer(move || capture.clone())`.
 #[derive(Clone, Debug, Default)]
