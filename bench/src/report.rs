@@ -102,6 +102,8 @@ fn check_complete(results: &Value) {
             "/peak_rss_mb/after_cold_start_median",
             "/artifact/zip_bytes",
             "/artifact/unzipped_bytes",
+            "/monthly_cost/by_volume/0/total_usd",
+            "/monthly_cost/by_volume/2/total_usd",
         ] {
             let value = num(results, &format!("/{runtime}{pointer}"));
             if !(value.is_finite() && value > 0.0) {
