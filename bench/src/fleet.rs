@@ -24,24 +24,21 @@ struct Args {
     baseline_dir: Option<PathBuf>,
     only: Option<String>,
     sizes: Vec<usize>,
-    containers: usize,
-    meetings: usize,
-    participants: usize,
-    redeliveries: usize,
+    /// `FleetConfig::new`'s defaults with the flags' changes; each run sets its label,
+    /// bootstraps, store and N.
+    fleet: FleetConfig,
     out: PathBuf,
 }
 
 fn args() -> Args {
     let root = workspace_root();
+    let fleet = FleetConfig::new("", Bootstraps::default(), Store::DynamoDb, 0, root.join("target/fleet-sim/logs"));
     let mut args = Args {
         bootstrap_dir: root.join("target/debug"),
         baseline_dir: None,
         only: None,
         sizes: vec![10, 1000, 10000],
-        containers: 3,
-        meetings: 5,
-        participants: 4,
-        redeliveries: 1,
+        fleet,
         out: root.join("bench/fleet"),
     };
     let mut raw = std::env::args().skip(1);
@@ -55,10 +52,10 @@ fn args() -> Args {
             }
             "--only" => args.only = Some(value).filter(|v| !v.is_empty()),
             "--sizes" => args.sizes = comma_list(&value),
-            "--containers" => args.containers = number(),
-            "--meetings" => args.meetings = number(),
-            "--participants" => args.participants = number(),
-            "--redeliveries" => args.redeliveries = number(),
+            "--containers" => args.fleet.containers = number(),
+            "--meetings" => args.fleet.meetings = number(),
+            "--participants" => args.fleet.participants = number(),
+            "--redeliveries" => args.fleet.redeliveries = number(),
             "--out" => args.out = value.into(),
             other => panic!("unknown flag {other}"),
         }
@@ -116,13 +113,13 @@ fn row(r: &FleetReport) -> String {
     let passed_max = r.subtitles.iter().map(|s| s.not_limited).max().unwrap_or(0);
     format!(
         "| {} | {} | {} | {:.2} (max {notices_max}) | {rules_max} | {} | {passed_max} of {} (limit {}) | {} | {:.2} ({}) | {:.0} | {:.0} | {:.2} ({}) | {} / {} | {} / {} | {} |",
-        r.label,
-        r.background_rooms,
-        r.containers,
+        r.config.label,
+        r.config.background_rooms,
+        r.config.containers,
         notices_total as f64 / r.notices_per_egress.len().max(1) as f64,
         r.rules_left,
         r.subtitles.first().map_or(0, |s| s.requests),
-        r.subtitle_limit,
+        r.config.subtitle_limit,
         r.lost_deliveries,
         r.per_join.livekit_calls_total,
         calls(&r.per_join.livekit_calls),
@@ -141,8 +138,8 @@ fn row(r: &FleetReport) -> String {
 fn phase_row(r: &FleetReport, name: &str, cost: &wire_tests::fleet::PhaseCost) -> String {
     format!(
         "| {} | {} | {name} | {} | {} | {:.2} ({}) | {:.0} | {:.2} ({}) | {} | {} |",
-        r.label,
-        r.background_rooms,
+        r.config.label,
+        r.config.background_rooms,
         cost.events,
         cost.deliveries,
         cost.livekit_calls_total,
@@ -195,7 +192,7 @@ fn chart(reports: &[FleetReport]) -> String {
         svg,
         r##"<text x="16" y="26" font-size="17" font-weight="600" fill="#222">Fleet simulation: work per join as the project's rooms grow, before and after issue 14</text>"##
     );
-    let k = reports.first().map_or(0, |r| r.containers);
+    let k = reports.first().map_or(0, |r| r.config.containers);
     let _ = writeln!(
         svg,
         r##"<text x="16" y="45" font-size="11.5" fill="#555">{k} webhook receivers + {k} subtitle dispatchers, every event to 2-3 of them at once and redelivered; N rooms already have dial-in rules.</text>"##
@@ -216,9 +213,13 @@ fn chart(reports: &[FleetReport]) -> String {
             writeln!(svg, r##"<text x="16" y="{}" fill="#222" font-weight="600">{}</text>"##, y + 19.0, escape(title));
         for (j, (report, value)) in reports.iter().zip(&values).enumerate() {
             let bar_y = y + 28.0 + j as f64 * 19.0;
-            let color = if report.label.starts_with("before") { BEFORE } else { AFTER };
+            let color = if report.config.label.starts_with("before") { BEFORE } else { AFTER };
             let w = (value / max * bar_width).max(1.5);
-            let label = format!("{} · N = {}", report.label.split(' ').next().unwrap_or("?"), report.background_rooms);
+            let label = format!(
+                "{} · N = {}",
+                report.config.label.split(' ').next().unwrap_or("?"),
+                report.config.background_rooms
+            );
             let _ = writeln!(
                 svg,
                 r##"<text x="16" y="{}" font-size="11.5" fill="#444">{}</text>"##,
@@ -282,7 +283,6 @@ async fn main() {
     std::fs::create_dir_all(&args.out).expect("output directory");
     let machine = machine();
     let moto = MotoServer::start_serial();
-    let log_dir = workspace_root().join("target/fleet-sim/logs");
 
     // Without a baseline this run has no "before": keep the one the last run recorded, so
     // the published table stays a before/after table.
@@ -300,13 +300,8 @@ async fn main() {
             tokio::time::sleep(Duration::from_secs(2)).await;
             let load = load_average();
             eprintln!("fleet-sim: {label} N={size} (load {load})");
-            let config = FleetConfig {
-                containers: args.containers,
-                meetings: args.meetings,
-                participants: args.participants,
-                redeliveries: args.redeliveries,
-                ..FleetConfig::new(label, bootstraps, store, size, log_dir.clone())
-            };
+            let config =
+                FleetConfig { label: label.into(), bootstraps, store, background_rooms: size, ..args.fleet.clone() };
             let report = fleet::run(&moto, &config).await;
             eprintln!("{}", fleet::summary(&report));
             if store == Store::DynamoDb {
@@ -315,18 +310,18 @@ async fn main() {
             entries.push((report, json!({"before": load, "after": load_average()})));
         }
     }
-    entries.sort_by_key(|(r, _)| (r.background_rooms, r.store == Store::DynamoDb));
+    entries.sort_by_key(|(r, _)| (r.config.background_rooms, r.config.store == Store::DynamoDb));
     let (reports, loads): (Vec<FleetReport>, Vec<Value>) = entries.into_iter().unzip();
     // Work per join must not grow with the rooms (after only).
-    let afters: Vec<&FleetReport> = reports.iter().filter(|r| r.store == Store::DynamoDb).collect();
+    let afters: Vec<&FleetReport> = reports.iter().filter(|r| r.config.store == Store::DynamoDb).collect();
     if let (Some(first), Some(last)) = (afters.first(), afters.last()) {
         if last.per_join.livekit_calls_total > first.per_join.livekit_calls_total + 0.5
             || last.per_join.store_calls_total > first.per_join.store_calls_total + 0.5
         {
             failures.push(format!(
                 "work per join grew from N={} to N={}: LiveKit {:.2} → {:.2}, store {:.2} → {:.2}",
-                first.background_rooms,
-                last.background_rooms,
+                first.config.background_rooms,
+                last.config.background_rooms,
                 first.per_join.livekit_calls_total,
                 last.per_join.livekit_calls_total,
                 first.per_join.store_calls_total,
@@ -365,7 +360,7 @@ async fn main() {
     let mut violations = String::new();
     for r in &reports {
         for v in &r.violations {
-            let _ = writeln!(violations, "- {} N = {}: {v}", r.label, r.background_rooms);
+            let _ = writeln!(violations, "- {} N = {}: {v}", r.config.label, r.config.background_rooms);
         }
     }
     let first = reports.first();
@@ -388,15 +383,15 @@ async fn main() {
          | code | N | event | events | deliveries | LiveKit calls per event | rules returned per event | DynamoDB calls per event | p50 ms | p99 ms |\n\
          | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n{phases}\n\n\
          ## Properties that did not hold\n\n{violations}\n{failures}",
-        k = first.map_or(0, |r| r.containers),
-        m = first.map_or(0, |r| r.meetings),
-        p = first.map_or(0, |r| r.participants),
+        k = first.map_or(0, |r| r.config.containers),
+        m = first.map_or(0, |r| r.config.meetings),
+        p = first.map_or(0, |r| r.config.participants),
         s = first.and_then(|r| r.subtitles.first()).map_or(0, |s| s.requests),
-        limit = first.map_or(0, |r| r.subtitle_limit),
-        red = first.map_or(0, |r| r.redeliveries),
-        attempts = first.map_or(0, |r| r.retry.attempts),
-        base = first.map_or(0, |r| r.retry.base_ms),
-        cap = first.map_or(0, |r| r.retry.cap_ms),
+        limit = first.map_or(0, |r| r.config.subtitle_limit),
+        red = first.map_or(0, |r| r.config.redeliveries),
+        attempts = first.map_or(0, |r| r.config.retry.attempts),
+        base = first.map_or(0, |r| r.config.retry.base_ms),
+        cap = first.map_or(0, |r| r.config.retry.cap_ms),
         nproc = document["machine"]["nproc"],
         cpu = document["machine"]["cpu"].as_str().unwrap_or("?"),
         load_start = document["machine"]["load_average_at_start"].as_str().unwrap_or("?"),
