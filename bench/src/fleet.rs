@@ -15,6 +15,8 @@ use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use bench::machine::{load_average, machine};
+use bench::svg::{Bar, Layout};
 use serde_json::{json, Value};
 use wire_tests::fleet::{self, Bootstraps, FleetConfig, FleetReport, Store};
 use wire_tests::{comma_list, workspace_root, MotoServer};
@@ -61,32 +63,6 @@ fn args() -> Args {
         }
     }
     args
-}
-
-fn read(path: &str) -> String {
-    std::fs::read_to_string(path).unwrap_or_default()
-}
-
-fn load_average() -> String {
-    read("/proc/loadavg").split_whitespace().take(3).collect::<Vec<_>>().join(" ")
-}
-
-fn machine() -> Value {
-    let cpu = read("/proc/cpuinfo")
-        .lines()
-        .find_map(|l| l.strip_prefix("model name"))
-        .map(|l| l.trim_start_matches([' ', '\t', ':']).to_string());
-    let rustc = std::process::Command::new("rustc")
-        .arg("--version")
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-        .unwrap_or_default();
-    json!({
-        "nproc": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
-        "cpu": cpu,
-        "rustc": rustc,
-        "load_average_at_start": load_average(),
-    })
 }
 
 fn ms(value: f64) -> String {
@@ -152,10 +128,6 @@ fn phase_row(r: &FleetReport, name: &str, cost: &wire_tests::fleet::PhaseCost) -
     )
 }
 
-fn escape(text: &str) -> String {
-    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
-}
-
 /// One panel per metric, a bar per (N, before/after), each panel scaled to its largest bar
 /// (the approach of bench/chart.svg).
 fn chart(reports: &[FleetReport]) -> String {
@@ -178,71 +150,51 @@ fn chart(reports: &[FleetReport]) -> String {
             "",
         ),
     ];
-    let bars = reports.len();
-    let (width, left, bar_width, top) = (900.0, 210.0, 560.0, 84.0);
-    let panel_height = 34.0 + bars as f64 * 19.0;
+    let layout = Layout {
+        width: 900.0,
+        left: 210.0,
+        bar_width: 560.0,
+        bar_height: 15.0,
+        bar_step: 19.0,
+        font_size: 11.5,
+        baseline: 12.0,
+        number: ms,
+    };
+    let top = 84.0;
+    let panel_height = 34.0 + reports.len() as f64 * 19.0;
     let height = top + panel_height * panels.len() as f64 + 30.0;
-    let mut svg = String::new();
-    let _ = writeln!(
-        svg,
-        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}" font-family="system-ui, -apple-system, 'Segoe UI', Helvetica, Arial, sans-serif" font-size="13">"#
-    );
-    let _ = writeln!(svg, r##"<rect width="100%" height="100%" fill="#ffffff"/>"##);
-    let _ = writeln!(
-        svg,
-        r##"<text x="16" y="26" font-size="17" font-weight="600" fill="#222">Fleet simulation: work per join as the project's rooms grow, before and after issue 14</text>"##
-    );
+    let mut svg =
+        layout.open(height, "Fleet simulation: work per join as the project's rooms grow, before and after issue 14");
     let k = reports.first().map_or(0, |r| r.config.containers);
-    let _ = writeln!(
-        svg,
-        r##"<text x="16" y="45" font-size="11.5" fill="#555">{k} webhook receivers + {k} subtitle dispatchers, every event to 2-3 of them at once and redelivered; N rooms already have dial-in rules.</text>"##
+    layout.notes(&mut svg, &[format!(
+        "{k} webhook receivers + {k} subtitle dispatchers, every event to 2-3 of them at once and redelivered; N rooms already have dial-in rules."
+    )]);
+    layout.legend(
+        &mut svg,
+        68.0,
+        300.0,
+        &[("before (in-memory, lists every rule)", BEFORE), ("after (DynamoDB store)", AFTER)],
     );
-    for (i, (name, color)) in
-        [("before (in-memory, lists every rule)", BEFORE), ("after (DynamoDB store)", AFTER)].iter().enumerate()
-    {
-        let x = 16.0 + i as f64 * 300.0;
-        let _ = writeln!(svg, r#"<rect x="{x}" y="58" width="12" height="12" fill="{color}"/>"#);
-        let _ = writeln!(svg, r##"<text x="{}" y="68" font-size="12" fill="#333">{name}</text>"##, x + 18.0);
-    }
     for (i, (title, metric, unit)) in panels.iter().enumerate() {
-        let y = top + i as f64 * panel_height;
-        let values: Vec<f64> = reports.iter().map(metric).map(|v| if v.is_nan() { 0.0 } else { v }).collect();
-        let max = values.iter().copied().fold(0.0, f64::max).max(1e-9);
-        let _ = writeln!(svg, r##"<line x1="16" x2="{}" y1="{y}" y2="{y}" stroke="#e4e4e4"/>"##, width - 16.0);
-        let _ =
-            writeln!(svg, r##"<text x="16" y="{}" fill="#222" font-weight="600">{}</text>"##, y + 19.0, escape(title));
-        for (j, (report, value)) in reports.iter().zip(&values).enumerate() {
-            let bar_y = y + 28.0 + j as f64 * 19.0;
-            let color = if report.config.label.starts_with("before") { BEFORE } else { AFTER };
-            let w = (value / max * bar_width).max(1.5);
-            let label = format!(
-                "{} · N = {}",
-                report.config.label.split(' ').next().unwrap_or("?"),
-                report.config.background_rooms
-            );
-            let _ = writeln!(
-                svg,
-                r##"<text x="16" y="{}" font-size="11.5" fill="#444">{}</text>"##,
-                bar_y + 12.0,
-                escape(&label)
-            );
-            let _ = writeln!(svg, r#"<rect x="{left}" y="{bar_y}" width="{w:.1}" height="15" rx="2" fill="{color}"/>"#);
-            let _ = writeln!(
-                svg,
-                r##"<text x="{:.1}" y="{}" font-size="11.5" fill="#222">{} {unit}</text>"##,
-                left + w + 6.0,
-                bar_y + 12.0,
-                ms(*value)
-            );
-        }
+        let bars: Vec<Bar> = reports
+            .iter()
+            .map(|r| Bar {
+                label: format!(
+                    "{} · N = {}",
+                    r.config.label.split(' ').next().unwrap_or("?"),
+                    r.config.background_rooms
+                ),
+                value: metric(r),
+                color: if r.config.label.starts_with("before") { BEFORE } else { AFTER },
+            })
+            .collect();
+        layout.panel(&mut svg, top + i as f64 * panel_height, title, None, unit, &bars);
     }
-    let _ = writeln!(
+    layout.close(
         svg,
-        r##"<text x="16" y="{}" font-size="11" fill="#777">Each panel is scaled to its largest bar. make fleet-sim (bench/src/fleet.rs); every figure in bench/fleet/results.json.</text>"##,
-        height - 10.0
-    );
-    svg.push_str("</svg>\n");
-    svg
+        height - 10.0,
+        "Each panel is scaled to its largest bar. make fleet-sim (bench/src/fleet.rs); every figure in bench/fleet/results.json.",
+    )
 }
 
 /// The "before" runs of the last `results.json` in `out`, with their load averages marked
@@ -281,7 +233,8 @@ async fn main() {
         b.check();
     }
     std::fs::create_dir_all(&args.out).expect("output directory");
-    let machine = machine();
+    let mut machine = machine();
+    machine["load_average_at_start"] = json!(load_average());
     let moto = MotoServer::start_serial();
 
     // Without a baseline this run has no "before": keep the one the last run recorded, so
@@ -393,7 +346,7 @@ async fn main() {
         base = first.map_or(0, |r| r.config.retry.base_ms),
         cap = first.map_or(0, |r| r.config.retry.cap_ms),
         nproc = document["machine"]["nproc"],
-        cpu = document["machine"]["cpu"].as_str().unwrap_or("?"),
+        cpu = document["machine"]["cpu_model"].as_str().unwrap_or("?"),
         load_start = document["machine"]["load_average_at_start"].as_str().unwrap_or("?"),
         load_end = document["load_average_at_end"].as_str().unwrap_or("?"),
         kept = if loads.iter().any(|l| l["kept_from_an_earlier_run"] == true) {
