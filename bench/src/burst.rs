@@ -11,7 +11,8 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use serde_json::{json, Value};
+use bench::machine::{load_average, machine};
+use serde_json::json;
 use wire_tests::burst::{self, BurstConfig, BurstReport, Function};
 use wire_tests::{comma_list, workspace_root, MotoServer};
 
@@ -54,39 +55,6 @@ fn args() -> Args {
     args
 }
 
-fn read(path: &str) -> String {
-    std::fs::read_to_string(path).unwrap_or_default()
-}
-
-fn command(program: &str, args: &[&str]) -> String {
-    std::process::Command::new(program)
-        .args(args)
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-        .unwrap_or_default()
-}
-
-fn load_average() -> String {
-    read("/proc/loadavg").split_whitespace().take(3).collect::<Vec<_>>().join(" ")
-}
-
-fn machine() -> Value {
-    let cpu = read("/proc/cpuinfo")
-        .lines()
-        .find_map(|l| l.strip_prefix("model name"))
-        .map(|l| l.trim_start_matches([' ', '\t', ':']).to_string());
-    let memory = read("/proc/meminfo").lines().find(|l| l.starts_with("MemTotal")).map(String::from);
-    json!({
-        "nproc": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
-        "cpu": cpu,
-        "memory": memory,
-        "kernel": command("uname", &["-r"]),
-        "rustc": command("rustc", &["--version"]),
-        "node": command("node", &["--version"]),
-        "load_average_at_start": load_average(),
-    })
-}
-
 fn ms(value: f64) -> String {
     if value.is_nan() {
         "–".into()
@@ -126,7 +94,8 @@ async fn main() {
         args.bootstrap.display()
     );
     std::fs::create_dir_all(&args.out).expect("output directory");
-    let machine = machine();
+    let mut machine = machine();
+    machine["load_average_at_start"] = json!(load_average());
     let moto = MotoServer::start();
     burst::prepare(&moto).await;
     let log_dir = workspace_root().join("target/burst-sim/logs");
@@ -228,7 +197,7 @@ async fn main() {
          Each process is a real function started as Lambda starts it, with `events/token-get.json` queued on its\n\
          own loopback Runtime API; times run from its spawn to its first answer. SSM is moto_server behind a\n\
          token bucket of {rate} calls/s (bucket {rate}) answering `ThrottlingException` as SSM does.\n\n\
-         Machine: {nproc} cores ({cpu}), {memory}; load average at start {load_start}, at end {load_end}.\n\n\
+         Machine: {nproc} cores ({cpu}), {memory} GiB; load average at start {load_start}, at end {load_end}.\n\n\
          | function | SSM retry policy | N | got a token | 503 | no answer | p50 ms | p99 ms | max ms | SSM calls per cold start | throttled calls | peak RSS MiB: one (median) / all | load before |\n\
          | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n{rows}\n\n\
          `legacy`: the SDK's standard retry with 2 attempts inside `SSM_TIMEOUT_MS` (before issue 15).\n\
@@ -237,8 +206,8 @@ async fn main() {
          times include CPU contention that separate Lambda execution environments would not have.\n{failures}",
         rate = args.rate,
         nproc = document["machine"]["nproc"],
-        cpu = document["machine"]["cpu"].as_str().unwrap_or("?"),
-        memory = document["machine"]["memory"].as_str().unwrap_or("?"),
+        cpu = document["machine"]["cpu_model"].as_str().unwrap_or("?"),
+        memory = document["machine"]["memory_gib"],
         load_start = document["machine"]["load_average_at_start"].as_str().unwrap_or("?"),
         load_end = document["load_average_at_end"].as_str().unwrap_or("?"),
         rows = rows.join("\n"),

@@ -15,6 +15,8 @@ use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use bench::machine::{load_average, machine};
+use bench::svg::{Bar, Layout};
 use serde_json::{json, Value};
 use wire_tests::fleet::{self, Bootstraps, FleetConfig, FleetReport, Store};
 use wire_tests::{comma_list, workspace_root, MotoServer};
@@ -24,24 +26,21 @@ struct Args {
     baseline_dir: Option<PathBuf>,
     only: Option<String>,
     sizes: Vec<usize>,
-    containers: usize,
-    meetings: usize,
-    participants: usize,
-    redeliveries: usize,
+    /// `FleetConfig::new`'s defaults with the flags' changes; each run sets its label,
+    /// bootstraps, store and N.
+    fleet: FleetConfig,
     out: PathBuf,
 }
 
 fn args() -> Args {
     let root = workspace_root();
+    let fleet = FleetConfig::new("", Bootstraps::default(), Store::DynamoDb, 0, root.join("target/fleet-sim/logs"));
     let mut args = Args {
         bootstrap_dir: root.join("target/debug"),
         baseline_dir: None,
         only: None,
         sizes: vec![10, 1000, 10000],
-        containers: 3,
-        meetings: 5,
-        participants: 4,
-        redeliveries: 1,
+        fleet,
         out: root.join("bench/fleet"),
     };
     let mut raw = std::env::args().skip(1);
@@ -55,41 +54,15 @@ fn args() -> Args {
             }
             "--only" => args.only = Some(value).filter(|v| !v.is_empty()),
             "--sizes" => args.sizes = comma_list(&value),
-            "--containers" => args.containers = number(),
-            "--meetings" => args.meetings = number(),
-            "--participants" => args.participants = number(),
-            "--redeliveries" => args.redeliveries = number(),
+            "--containers" => args.fleet.containers = number(),
+            "--meetings" => args.fleet.meetings = number(),
+            "--participants" => args.fleet.participants = number(),
+            "--redeliveries" => args.fleet.redeliveries = number(),
             "--out" => args.out = value.into(),
             other => panic!("unknown flag {other}"),
         }
     }
     args
-}
-
-fn read(path: &str) -> String {
-    std::fs::read_to_string(path).unwrap_or_default()
-}
-
-fn load_average() -> String {
-    read("/proc/loadavg").split_whitespace().take(3).collect::<Vec<_>>().join(" ")
-}
-
-fn machine() -> Value {
-    let cpu = read("/proc/cpuinfo")
-        .lines()
-        .find_map(|l| l.strip_prefix("model name"))
-        .map(|l| l.trim_start_matches([' ', '\t', ':']).to_string());
-    let rustc = std::process::Command::new("rustc")
-        .arg("--version")
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-        .unwrap_or_default();
-    json!({
-        "nproc": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
-        "cpu": cpu,
-        "rustc": rustc,
-        "load_average_at_start": load_average(),
-    })
 }
 
 fn ms(value: f64) -> String {
@@ -116,13 +89,13 @@ fn row(r: &FleetReport) -> String {
     let passed_max = r.subtitles.iter().map(|s| s.not_limited).max().unwrap_or(0);
     format!(
         "| {} | {} | {} | {:.2} (max {notices_max}) | {rules_max} | {} | {passed_max} of {} (limit {}) | {} | {:.2} ({}) | {:.0} | {:.0} | {:.2} ({}) | {} / {} | {} / {} | {} |",
-        r.label,
-        r.background_rooms,
-        r.containers,
+        r.config.label,
+        r.config.background_rooms,
+        r.config.containers,
         notices_total as f64 / r.notices_per_egress.len().max(1) as f64,
         r.rules_left,
         r.subtitles.first().map_or(0, |s| s.requests),
-        r.subtitle_limit,
+        r.config.subtitle_limit,
         r.lost_deliveries,
         r.per_join.livekit_calls_total,
         calls(&r.per_join.livekit_calls),
@@ -141,8 +114,8 @@ fn row(r: &FleetReport) -> String {
 fn phase_row(r: &FleetReport, name: &str, cost: &wire_tests::fleet::PhaseCost) -> String {
     format!(
         "| {} | {} | {name} | {} | {} | {:.2} ({}) | {:.0} | {:.2} ({}) | {} | {} |",
-        r.label,
-        r.background_rooms,
+        r.config.label,
+        r.config.background_rooms,
         cost.events,
         cost.deliveries,
         cost.livekit_calls_total,
@@ -153,10 +126,6 @@ fn phase_row(r: &FleetReport, name: &str, cost: &wire_tests::fleet::PhaseCost) -
         ms(cost.p50_ms),
         ms(cost.p99_ms),
     )
-}
-
-fn escape(text: &str) -> String {
-    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
 }
 
 /// One panel per metric, a bar per (N, before/after), each panel scaled to its largest bar
@@ -181,67 +150,51 @@ fn chart(reports: &[FleetReport]) -> String {
             "",
         ),
     ];
-    let bars = reports.len();
-    let (width, left, bar_width, top) = (900.0, 210.0, 560.0, 84.0);
-    let panel_height = 34.0 + bars as f64 * 19.0;
+    let layout = Layout {
+        width: 900.0,
+        left: 210.0,
+        bar_width: 560.0,
+        bar_height: 15.0,
+        bar_step: 19.0,
+        font_size: 11.5,
+        baseline: 12.0,
+        number: ms,
+    };
+    let top = 84.0;
+    let panel_height = 34.0 + reports.len() as f64 * 19.0;
     let height = top + panel_height * panels.len() as f64 + 30.0;
-    let mut svg = String::new();
-    let _ = writeln!(
-        svg,
-        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}" font-family="system-ui, -apple-system, 'Segoe UI', Helvetica, Arial, sans-serif" font-size="13">"#
+    let mut svg =
+        layout.open(height, "Fleet simulation: work per join as the project's rooms grow, before and after issue 14");
+    let k = reports.first().map_or(0, |r| r.config.containers);
+    layout.notes(&mut svg, &[format!(
+        "{k} webhook receivers + {k} subtitle dispatchers, every event to 2-3 of them at once and redelivered; N rooms already have dial-in rules."
+    )]);
+    layout.legend(
+        &mut svg,
+        68.0,
+        300.0,
+        &[("before (in-memory, lists every rule)", BEFORE), ("after (DynamoDB store)", AFTER)],
     );
-    let _ = writeln!(svg, r##"<rect width="100%" height="100%" fill="#ffffff"/>"##);
-    let _ = writeln!(
-        svg,
-        r##"<text x="16" y="26" font-size="17" font-weight="600" fill="#222">Fleet simulation: work per join as the project's rooms grow, before and after issue 14</text>"##
-    );
-    let k = reports.first().map_or(0, |r| r.containers);
-    let _ = writeln!(
-        svg,
-        r##"<text x="16" y="45" font-size="11.5" fill="#555">{k} webhook receivers + {k} subtitle dispatchers, every event to 2-3 of them at once and redelivered; N rooms already have dial-in rules.</text>"##
-    );
-    for (i, (name, color)) in
-        [("before (in-memory, lists every rule)", BEFORE), ("after (DynamoDB store)", AFTER)].iter().enumerate()
-    {
-        let x = 16.0 + i as f64 * 300.0;
-        let _ = writeln!(svg, r#"<rect x="{x}" y="58" width="12" height="12" fill="{color}"/>"#);
-        let _ = writeln!(svg, r##"<text x="{}" y="68" font-size="12" fill="#333">{name}</text>"##, x + 18.0);
-    }
     for (i, (title, metric, unit)) in panels.iter().enumerate() {
-        let y = top + i as f64 * panel_height;
-        let values: Vec<f64> = reports.iter().map(metric).map(|v| if v.is_nan() { 0.0 } else { v }).collect();
-        let max = values.iter().copied().fold(0.0, f64::max).max(1e-9);
-        let _ = writeln!(svg, r##"<line x1="16" x2="{}" y1="{y}" y2="{y}" stroke="#e4e4e4"/>"##, width - 16.0);
-        let _ =
-            writeln!(svg, r##"<text x="16" y="{}" fill="#222" font-weight="600">{}</text>"##, y + 19.0, escape(title));
-        for (j, (report, value)) in reports.iter().zip(&values).enumerate() {
-            let bar_y = y + 28.0 + j as f64 * 19.0;
-            let color = if report.label.starts_with("before") { BEFORE } else { AFTER };
-            let w = (value / max * bar_width).max(1.5);
-            let label = format!("{} · N = {}", report.label.split(' ').next().unwrap_or("?"), report.background_rooms);
-            let _ = writeln!(
-                svg,
-                r##"<text x="16" y="{}" font-size="11.5" fill="#444">{}</text>"##,
-                bar_y + 12.0,
-                escape(&label)
-            );
-            let _ = writeln!(svg, r#"<rect x="{left}" y="{bar_y}" width="{w:.1}" height="15" rx="2" fill="{color}"/>"#);
-            let _ = writeln!(
-                svg,
-                r##"<text x="{:.1}" y="{}" font-size="11.5" fill="#222">{} {unit}</text>"##,
-                left + w + 6.0,
-                bar_y + 12.0,
-                ms(*value)
-            );
-        }
+        let bars: Vec<Bar> = reports
+            .iter()
+            .map(|r| Bar {
+                label: format!(
+                    "{} · N = {}",
+                    r.config.label.split(' ').next().unwrap_or("?"),
+                    r.config.background_rooms
+                ),
+                value: metric(r),
+                color: if r.config.label.starts_with("before") { BEFORE } else { AFTER },
+            })
+            .collect();
+        layout.panel(&mut svg, top + i as f64 * panel_height, title, None, unit, &bars);
     }
-    let _ = writeln!(
+    layout.close(
         svg,
-        r##"<text x="16" y="{}" font-size="11" fill="#777">Each panel is scaled to its largest bar. make fleet-sim (bench/src/fleet.rs); every figure in bench/fleet/results.json.</text>"##,
-        height - 10.0
-    );
-    svg.push_str("</svg>\n");
-    svg
+        height - 10.0,
+        "Each panel is scaled to its largest bar. make fleet-sim (bench/src/fleet.rs); every figure in bench/fleet/results.json.",
+    )
 }
 
 /// The "before" runs of the last `results.json` in `out`, with their load averages marked
@@ -280,9 +233,9 @@ async fn main() {
         b.check();
     }
     std::fs::create_dir_all(&args.out).expect("output directory");
-    let machine = machine();
+    let mut machine = machine();
+    machine["load_average_at_start"] = json!(load_average());
     let moto = MotoServer::start_serial();
-    let log_dir = workspace_root().join("target/fleet-sim/logs");
 
     // Without a baseline this run has no "before": keep the one the last run recorded, so
     // the published table stays a before/after table.
@@ -300,13 +253,8 @@ async fn main() {
             tokio::time::sleep(Duration::from_secs(2)).await;
             let load = load_average();
             eprintln!("fleet-sim: {label} N={size} (load {load})");
-            let config = FleetConfig {
-                containers: args.containers,
-                meetings: args.meetings,
-                participants: args.participants,
-                redeliveries: args.redeliveries,
-                ..FleetConfig::new(label, bootstraps, store, size, log_dir.clone())
-            };
+            let config =
+                FleetConfig { label: label.into(), bootstraps, store, background_rooms: size, ..args.fleet.clone() };
             let report = fleet::run(&moto, &config).await;
             eprintln!("{}", fleet::summary(&report));
             if store == Store::DynamoDb {
@@ -315,18 +263,18 @@ async fn main() {
             entries.push((report, json!({"before": load, "after": load_average()})));
         }
     }
-    entries.sort_by_key(|(r, _)| (r.background_rooms, r.store == Store::DynamoDb));
+    entries.sort_by_key(|(r, _)| (r.config.background_rooms, r.config.store == Store::DynamoDb));
     let (reports, loads): (Vec<FleetReport>, Vec<Value>) = entries.into_iter().unzip();
     // Work per join must not grow with the rooms (after only).
-    let afters: Vec<&FleetReport> = reports.iter().filter(|r| r.store == Store::DynamoDb).collect();
+    let afters: Vec<&FleetReport> = reports.iter().filter(|r| r.config.store == Store::DynamoDb).collect();
     if let (Some(first), Some(last)) = (afters.first(), afters.last()) {
         if last.per_join.livekit_calls_total > first.per_join.livekit_calls_total + 0.5
             || last.per_join.store_calls_total > first.per_join.store_calls_total + 0.5
         {
             failures.push(format!(
                 "work per join grew from N={} to N={}: LiveKit {:.2} → {:.2}, store {:.2} → {:.2}",
-                first.background_rooms,
-                last.background_rooms,
+                first.config.background_rooms,
+                last.config.background_rooms,
                 first.per_join.livekit_calls_total,
                 last.per_join.livekit_calls_total,
                 first.per_join.store_calls_total,
@@ -365,7 +313,7 @@ async fn main() {
     let mut violations = String::new();
     for r in &reports {
         for v in &r.violations {
-            let _ = writeln!(violations, "- {} N = {}: {v}", r.label, r.background_rooms);
+            let _ = writeln!(violations, "- {} N = {}: {v}", r.config.label, r.config.background_rooms);
         }
     }
     let first = reports.first();
@@ -388,17 +336,17 @@ async fn main() {
          | code | N | event | events | deliveries | LiveKit calls per event | rules returned per event | DynamoDB calls per event | p50 ms | p99 ms |\n\
          | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n{phases}\n\n\
          ## Properties that did not hold\n\n{violations}\n{failures}",
-        k = first.map_or(0, |r| r.containers),
-        m = first.map_or(0, |r| r.meetings),
-        p = first.map_or(0, |r| r.participants),
+        k = first.map_or(0, |r| r.config.containers),
+        m = first.map_or(0, |r| r.config.meetings),
+        p = first.map_or(0, |r| r.config.participants),
         s = first.and_then(|r| r.subtitles.first()).map_or(0, |s| s.requests),
-        limit = first.map_or(0, |r| r.subtitle_limit),
-        red = first.map_or(0, |r| r.redeliveries),
-        attempts = first.map_or(0, |r| r.retry.attempts),
-        base = first.map_or(0, |r| r.retry.base_ms),
-        cap = first.map_or(0, |r| r.retry.cap_ms),
+        limit = first.map_or(0, |r| r.config.subtitle_limit),
+        red = first.map_or(0, |r| r.config.redeliveries),
+        attempts = first.map_or(0, |r| r.config.retry.attempts),
+        base = first.map_or(0, |r| r.config.retry.base_ms),
+        cap = first.map_or(0, |r| r.config.retry.cap_ms),
         nproc = document["machine"]["nproc"],
-        cpu = document["machine"]["cpu"].as_str().unwrap_or("?"),
+        cpu = document["machine"]["cpu_model"].as_str().unwrap_or("?"),
         load_start = document["machine"]["load_average_at_start"].as_str().unwrap_or("?"),
         load_end = document["load_average_at_end"].as_str().unwrap_or("?"),
         kept = if loads.iter().any(|l| l["kept_from_an_earlier_run"] == true) {

@@ -11,7 +11,6 @@
 
 mod cost;
 mod report;
-mod stats;
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -20,6 +19,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use bench::machine::{command_output, load_average, machine};
+use bench::stats;
 use livekit_api::access_token::{Claims, TokenVerifier};
 use serde_json::{json, Value};
 use wire_tests::runtime_api::{Outcome, RuntimeApi};
@@ -589,53 +590,6 @@ fn criterion(config: &Config) -> Value {
     })
 }
 
-fn command_output(program: &str, args: &[&str]) -> String {
-    Command::new(program)
-        .args(args)
-        .output()
-        .ok()
-        .filter(|o| o.status.success())
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-        .unwrap_or_else(|| "unknown".into())
-}
-
-fn machine() -> Value {
-    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
-    let cpu = cpuinfo
-        .lines()
-        .find_map(|l| l.strip_prefix("model name").and_then(|r| r.split_once(':')).map(|(_, v)| v.trim().to_string()))
-        .unwrap_or_else(|| "unknown".into());
-    let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
-    let mem_kib: u64 = meminfo
-        .lines()
-        .find_map(|l| l.strip_prefix("MemTotal:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or(0);
-    let os = std::fs::read_to_string("/etc/os-release")
-        .unwrap_or_default()
-        .lines()
-        .find_map(|l| l.strip_prefix("PRETTY_NAME=").map(|v| v.trim_matches('"').to_string()))
-        .unwrap_or_else(|| "unknown".into());
-    json!({
-        "nproc": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
-        "cpu_model": cpu,
-        "memory_gib": stats::round(mem_kib as f64 / 1024.0 / 1024.0),
-        "kernel": std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default().trim(),
-        "os": os,
-        "rustc": command_output("rustc", &["--version"]),
-        "node": command_output("node", &["--version"]),
-    })
-}
-
-fn loadavg() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .unwrap_or_default()
-        .split_whitespace()
-        .take(3)
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
 fn package_version(dir: &Path, package: &str) -> String {
     let path = dir.join("node_modules").join(package).join("package.json");
     std::fs::read_to_string(&path)
@@ -688,7 +642,7 @@ fn main() {
 
 async fn run(config: &Config) -> Value {
     let started = Instant::now();
-    let load_before = loadavg();
+    let load_before = load_average();
     let events = Events::load();
     let moto = MotoServer::start();
     for runtime in [Runtime::Rust, Runtime::Node, Runtime::Null] {
@@ -816,7 +770,7 @@ async fn run(config: &Config) -> Value {
         "generated_at": command_output("date", &["-u", "+%Y-%m-%dT%H:%M:%SZ"]),
         "git_commit": command_output("git", &["-C", &workspace_root().to_string_lossy(), "rev-parse", "--short", "HEAD"]),
         "duration_s": stats::round(started.elapsed().as_secs_f64()),
-        "machine": { "loadavg_before": load_before, "loadavg_after": loadavg(), "details": machine() },
+        "machine": { "loadavg_before": load_before, "loadavg_after": load_average(), "details": machine() },
         "setup": {
             "cold_runs_per_runtime": config.cold_runs,
             "warm_invocations_per_runtime": config.warm_invocations,

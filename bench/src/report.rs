@@ -4,6 +4,8 @@ use std::fmt::Write as _;
 
 use serde_json::{json, Value};
 
+use bench::svg::{Bar, Layout};
+
 use crate::Config;
 
 fn num(results: &Value, pointer: &str) -> f64 {
@@ -12,7 +14,7 @@ fn num(results: &Value, pointer: &str) -> f64 {
 
 /// Node / Rust: how many times faster (or smaller) Rust is.
 fn ratio(results: &Value, pointer: &str) -> f64 {
-    crate::stats::round(num(results, &format!("/node{pointer}")) / num(results, &format!("/rust{pointer}")))
+    bench::stats::round(num(results, &format!("/node{pointer}")) / num(results, &format!("/rust{pointer}")))
 }
 
 struct Target {
@@ -143,7 +145,7 @@ pub fn write(config: &Config, results: &Value) {
         "handler_as_logged_p99": ratio(&results, "/handler_us_as_logged/p99"),
         "peak_rss": ratio(&results, "/peak_rss_mb/after_warm_run"),
         "artifact_zip": ratio(&results, "/artifact/zip_bytes"),
-        "sign_vs_hmac_floor": crate::stats::round(
+        "sign_vs_hmac_floor": bench::stats::round(
             num(&results, "/criterion/build_and_sign_get/median_ns") / num(&results, "/criterion/hmac_sha256_floor/median_ns")
         ),
     });
@@ -438,10 +440,6 @@ fn cost_table(results: &Value) -> String {
     out
 }
 
-fn escape(text: &str) -> String {
-    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
-}
-
 /// A bar chart, one panel per metric, each scaled to the larger of its two values.
 fn chart(results: &Value) -> String {
     const RUST: &str = "#b7410e";
@@ -454,89 +452,62 @@ fn chart(results: &Value) -> String {
         ("Peak RSS of the function process", "/peak_rss_mb/after_warm_run", 1.0, "MB"),
         ("Deployment zip", "/artifact/zip_bytes", 1e-6, "MB"),
     ];
-    let (width, left, bar_width, top, panel_height) = (860.0, 96.0, 620.0, 96.0, 76.0);
+    let layout = Layout {
+        width: 860.0,
+        left: 96.0,
+        bar_width: 620.0,
+        bar_height: 17.0,
+        bar_step: 22.0,
+        font_size: 12.0,
+        baseline: 13.0,
+        number: fmt,
+    };
+    let (top, panel_height) = (96.0, 76.0);
     let height = top + panel_height * panels.len() as f64 + 34.0;
     let machine = &results["machine"]["details"];
-    let mut svg = String::new();
-    let _ = writeln!(
-        svg,
-        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}" font-family="system-ui, -apple-system, 'Segoe UI', Helvetica, Arial, sans-serif" font-size="13">"#
+    let mut svg = layout.open(height, "LiveKit token Lambda: Rust vs Node.js (lower is better)");
+    layout.notes(
+        &mut svg,
+        &[
+            format!(
+                "Same run, same machine: {} × {}, Linux {}, {}, Node.js {}.",
+                machine["nproc"],
+                machine["cpu_model"].as_str().unwrap_or("?"),
+                machine["kernel"].as_str().unwrap_or("?"),
+                machine["rustc"].as_str().unwrap_or("?").split(" (").next().unwrap_or("?"),
+                machine["node"].as_str().unwrap_or("?"),
+            ),
+            "Both run as Lambda runs them, through the Runtime API on loopback, reading SSM from moto_server."
+                .to_string(),
+        ],
     );
-    let _ = writeln!(svg, r##"<rect width="100%" height="100%" fill="#ffffff"/>"##);
-    let _ = writeln!(
-        svg,
-        r##"<text x="16" y="26" font-size="17" font-weight="600" fill="#222">LiveKit token Lambda: Rust vs Node.js (lower is better)</text>"##
+    layout.legend(
+        &mut svg,
+        84.0,
+        280.0,
+        &[("Rust (bootstrap, provided.al2023)", RUST), ("Node.js (aws-lambda-ric, SDK v3, livekit-server-sdk)", NODE)],
     );
-    let lines = [
-        format!(
-            "Same run, same machine: {} × {}, Linux {}, {}, Node.js {}.",
-            machine["nproc"],
-            machine["cpu_model"].as_str().unwrap_or("?"),
-            machine["kernel"].as_str().unwrap_or("?"),
-            machine["rustc"].as_str().unwrap_or("?").split(" (").next().unwrap_or("?"),
-            machine["node"].as_str().unwrap_or("?"),
-        ),
-        "Both run as Lambda runs them, through the Runtime API on loopback, reading SSM from moto_server.".to_string(),
-    ];
-    for (i, line) in lines.iter().enumerate() {
-        let _ = writeln!(
-            svg,
-            r##"<text x="16" y="{}" font-size="11.5" fill="#555">{}</text>"##,
-            45.0 + i as f64 * 15.0,
-            escape(line)
-        );
-    }
-    let legend_y = 84.0;
-    for (i, (name, color)) in
-        [("Rust (bootstrap, provided.al2023)", RUST), ("Node.js (aws-lambda-ric, SDK v3, livekit-server-sdk)", NODE)]
-            .iter()
-            .enumerate()
-    {
-        let x = 16.0 + i as f64 * 280.0;
-        let _ = writeln!(svg, r#"<rect x="{x}" y="{}" width="12" height="12" fill="{color}"/>"#, legend_y - 10.0);
-        let _ = writeln!(svg, r##"<text x="{}" y="{legend_y}" font-size="12" fill="#333">{name}</text>"##, x + 18.0);
-    }
     for (i, (title, pointer, scale, unit)) in panels.iter().enumerate() {
-        let y = top + i as f64 * panel_height;
         let rust = num(results, &format!("/rust{pointer}")) * scale;
         let node = num(results, &format!("/node{pointer}")) * scale;
-        let max = rust.max(node);
         let ratio = node / rust;
         let verdict = if ratio >= 1.0 {
             format!("Rust {}× lower", fmt(ratio))
         } else {
             format!("Rust {}× higher", fmt(1.0 / ratio))
         };
-        let _ = writeln!(svg, r##"<line x1="16" x2="{}" y1="{y}" y2="{y}" stroke="#e4e4e4"/>"##, width - 16.0);
-        let _ = writeln!(
-            svg,
-            r##"<text x="16" y="{}" fill="#222" xml:space="preserve"><tspan font-weight="600">{}</tspan><tspan fill="#666"> · {verdict}</tspan></text>"##,
-            y + 19.0,
-            escape(title)
-        );
-        for (j, (name, value, color)) in [("Rust", rust, RUST), ("Node.js", node, NODE)].iter().enumerate() {
-            let bar_y = y + 28.0 + j as f64 * 22.0;
-            let w = (value / max * bar_width).max(1.5);
-            let _ = writeln!(svg, r##"<text x="16" y="{}" font-size="12" fill="#444">{name}</text>"##, bar_y + 13.0);
-            let _ = writeln!(svg, r#"<rect x="{left}" y="{bar_y}" width="{w:.1}" height="17" rx="2" fill="{color}"/>"#);
-            let _ = writeln!(
-                svg,
-                r##"<text x="{:.1}" y="{}" font-size="12" fill="#222">{} {unit}</text>"##,
-                left + w + 6.0,
-                bar_y + 13.0,
-                fmt(*value)
-            );
-        }
+        let bars = [
+            Bar { label: "Rust".into(), value: rust, color: RUST },
+            Bar { label: "Node.js".into(), value: node, color: NODE },
+        ];
+        layout.panel(&mut svg, top + i as f64 * panel_height, title, Some(&verdict), unit, &bars);
     }
-    let _ = writeln!(
-        svg,
-        r##"<text x="16" y="{}" font-size="11" fill="#777">Each panel is scaled to its larger value. bench/run.sh, {} run, {}; all figures in bench/results.json.</text>"##,
-        height - 12.0,
+    let footer = format!(
+        "Each panel is scaled to its larger value. bench/run.sh, {} run, {}; all figures in bench/results.json.",
         results["mode"].as_str().unwrap_or("?"),
         results["generated_at"].as_str().unwrap_or("?"),
     );
-    svg.push_str("</svg>\n");
-    svg
+    layout.close(svg, height - 12.0, &footer)
 }
 
 #[cfg(test)]

@@ -64,7 +64,7 @@ pub enum Store {
 }
 
 /// The two bootstraps a run starts `containers` of each.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct Bootstraps {
     pub webhook_receiver: PathBuf,
     pub subtitle_dispatcher: PathBuf,
@@ -104,11 +104,13 @@ impl Default for Retry {
     }
 }
 
-/// One run of the simulation.
-#[derive(Clone, Debug)]
+/// One run of the simulation. Its report records it (without this machine's paths and
+/// settings: those fields are not serialised, and read back as their defaults).
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct FleetConfig {
     /// For the report: e.g. "before (today's code)" or "after".
     pub label: String,
+    #[serde(skip)]
     pub bootstraps: Bootstraps,
     pub store: Store,
     /// `K`: webhook-receiver containers, and as many subtitle-dispatcher containers.
@@ -123,16 +125,21 @@ pub struct FleetConfig {
     /// Deliveries of each event again after it was answered.
     pub redeliveries: usize,
     /// Subtitle requests per meeting, from one identity, spread over every container.
+    #[serde(default)]
     pub subtitle_requests: usize,
     /// `SUBTITLE_REQUESTS_PER_MINUTE` (per identity).
     pub subtitle_limit: u32,
     pub retry: Retry,
     /// Per invocation: no answer within this long counts as a lost answer (retried).
+    #[serde(skip)]
     pub answer_timeout: Duration,
+    #[serde(skip)]
     pub log_dir: PathBuf,
     /// Seeds the choice of containers per delivery (the run is reproducible).
+    #[serde(default)]
     pub seed: u64,
     /// More environment for every process.
+    #[serde(skip)]
     pub env: Vec<(String, String)>,
 }
 
@@ -653,16 +660,9 @@ pub struct SubtitleOutcome {
 /// Everything one run measured.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct FleetReport {
-    pub label: String,
-    pub store: Store,
-    pub containers: usize,
-    pub background_rooms: usize,
-    pub meetings: usize,
-    pub participants: usize,
-    pub copies: usize,
-    pub redeliveries: usize,
-    pub subtitle_limit: u32,
-    pub retry: Retry,
+    /// The run's parameters, `copies` as used (at most `containers`).
+    #[serde(flatten)]
+    pub config: FleetConfig,
     /// Webhook answers by `status code outcome` (e.g. `200 ok`, `200 duplicate`, `503 event_in_progress`).
     pub webhook_answers: BTreeMap<String, usize>,
     /// Delivery copies that never got an answer LiveKit accepts, after every retry.
@@ -725,18 +725,18 @@ impl FleetReport {
         if self.rules_left > 0 {
             v.push(format!("{} dial-in rules left after their rooms finished", self.rules_left));
         }
-        if self.background_rules_left != self.background_rooms {
+        if self.background_rules_left != self.config.background_rooms {
             v.push(format!(
                 "{} of {} other rooms' rules left (a meeting must touch only its own)",
-                self.background_rules_left, self.background_rooms
+                self.background_rules_left, self.config.background_rooms
             ));
         }
         for s in &self.subtitles {
-            let want = (self.subtitle_limit as usize).min(s.requests);
+            let want = (self.config.subtitle_limit as usize).min(s.requests);
             if s.not_limited != want {
                 v.push(format!(
                     "{}: {} of {} subtitle requests from one identity passed the limit of {}/min across {} containers (want {want})",
-                    s.room, s.not_limited, s.requests, self.subtitle_limit, self.containers
+                    s.room, s.not_limited, s.requests, self.config.subtitle_limit, self.config.containers
                 ));
             }
             if s.limited_without_retry_after > 0 {
@@ -749,7 +749,7 @@ impl FleetReport {
         if self.lost_deliveries > 0 {
             v.push(format!(
                 "{} deliveries never got a 2xx after {} attempts",
-                self.lost_deliveries, self.retry.attempts
+                self.lost_deliveries, self.config.retry.attempts
             ));
         }
         if self.refused_deliveries > 0 {
@@ -761,7 +761,7 @@ impl FleetReport {
                 self.per_join.livekit_calls["SIP.ListSIPDispatchRule"], self.per_join.rules_listed
             ));
         }
-        if self.store == Store::DynamoDb && self.store_calls == 0 {
+        if self.config.store == Store::DynamoDb && self.store_calls == 0 {
             v.push("STATE_TABLE is set but no DynamoDB call was made".into());
         }
         // Each function's role may touch only its own key prefix (dynamodb:LeadingKeys).
@@ -1229,16 +1229,7 @@ pub async fn run(moto: &MotoServer, config: &FleetConfig) -> FleetReport {
         None => Default::default(),
     };
     let mut report = FleetReport {
-        label: config.label.clone(),
-        store: config.store,
-        containers: config.containers,
-        background_rooms: config.background_rooms,
-        meetings: config.meetings,
-        participants: config.participants,
-        copies,
-        redeliveries: config.redeliveries,
-        subtitle_limit: config.subtitle_limit,
-        retry: config.retry.clone(),
+        config: FleetConfig { copies, ..config.clone() },
         webhook_answers,
         lost_deliveries: lost,
         refused_deliveries: refused,
@@ -1276,14 +1267,14 @@ pub fn summary(report: &FleetReport) -> String {
         "{} N={} K={}: notices/egress {:?}, rules/room {:?}, rules left {}, subtitles passed {:?} (limit {}), lost {}, \
          per join: LiveKit {:.2} calls ({}), {:.0} rules listed, {:.0} bytes; store {:.2} calls ({}); p50 {:.1} ms p99 {:.1} ms; \
          answers {:?}; store items at the end {:?} ({} without expires_at); {} violations",
-        report.label,
-        report.background_rooms,
-        report.containers,
+        report.config.label,
+        report.config.background_rooms,
+        report.config.containers,
         report.notices_per_egress,
         report.rules_per_room,
         report.rules_left,
         report.subtitles.iter().map(|s| s.not_limited).collect::<Vec<_>>(),
-        report.subtitle_limit,
+        report.config.subtitle_limit,
         report.lost_deliveries,
         report.per_join.livekit_calls_total,
         per_event(&report.per_join.livekit_calls),
@@ -1298,4 +1289,27 @@ pub fn summary(report: &FleetReport) -> String {
         report.store_items_without_ttl,
         report.violations.len(),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `make fleet-sim` reads the published runs back (its kept "before" runs): a report that
+    /// holds its config must still read them, and write every key they had.
+    #[test]
+    fn published_runs_read_back_with_the_same_keys() {
+        let path = crate::workspace_root().join("bench/fleet/results.json");
+        let document: Value =
+            serde_json::from_str(&std::fs::read_to_string(path).expect("results.json")).expect("JSON");
+        let runs = document["runs"].as_array().expect("runs");
+        assert!(!runs.is_empty());
+        for run in runs {
+            let report: FleetReport = serde_json::from_value(run.clone()).expect("a published run reads back");
+            let written = serde_json::to_value(&report).expect("report JSON");
+            for key in run.as_object().expect("run object").keys().filter(|k| *k != "load_average") {
+                assert_eq!(written[key], run[key], "{key}");
+            }
+        }
+    }
 }

@@ -96,6 +96,10 @@ pub enum ActionError {
     LiveKit(#[from] ApiFailure),
     #[error(transparent)]
     State(#[from] StoreError),
+    /// Another invocation is creating the room's dial-in rule right now: a retry finds it
+    /// recorded (or its lock lapsed) and removes it.
+    #[error("the dial-in rule of room {room:?} is being created by another delivery; retry later")]
+    DialInInProgress { room: String },
 }
 
 impl ActionError {
@@ -103,7 +107,7 @@ impl ActionError {
     pub fn is_transient(&self) -> bool {
         match self {
             ActionError::LiveKit(failure) => failure.transient,
-            ActionError::State(_) => true,
+            ActionError::State(_) | ActionError::DialInInProgress { .. } => true,
         }
     }
 }
@@ -359,10 +363,7 @@ pub async fn remove_dial_in(
                 store.delete(&key).await?;
                 Ok(Action::DialInRulesDeleted { room: room.to_string(), count: 0 })
             }
-            Claim::Taken(_) => Err(ActionError::State(StoreError {
-                throttled: true,
-                detail: format!("the dial-in rule of room {room:?} is being created; retry"),
-            })),
+            Claim::Taken(_) => Err(ActionError::DialInInProgress { room: room.to_string() }),
         };
     }
     if let Some(rule_id) = record.get(RULE_ID) {

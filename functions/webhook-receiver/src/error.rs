@@ -10,6 +10,8 @@ use livekit_lambda_shared::ErrorResponse;
 const IN_PROGRESS_RETRY_AFTER_SECS: u64 = 2;
 /// A throttled or unreachable store's wait.
 const STATE_RETRY_AFTER_SECS: u64 = 1;
+/// A room end's wait for the join making the room's rule (one LiveKit call).
+const DIAL_IN_RETRY_AFTER_SECS: u64 = 1;
 
 #[derive(Debug, thiserror::Error)]
 pub enum WebhookError {
@@ -37,6 +39,10 @@ pub enum WebhookError {
     /// Another container is acting on this event right now: LiveKit retries the 503.
     #[error("this event is being handled by another delivery; retry later")]
     InProgress,
+    /// A room end met the room's dial-in rule still being created by a join: LiveKit
+    /// retries the 503 and then removes it.
+    #[error("the room's dial-in rule is being created by another delivery; retry later")]
+    DialInInProgress,
     /// The fleet's state store is throttled or down: nothing was done, LiveKit retries.
     #[error("{0}")]
     StateUnavailable(StoreError),
@@ -66,6 +72,10 @@ impl From<WebhookError> for ErrorResponse {
             WebhookError::InProgress => {
                 return ErrorResponse::new(StatusCode::SERVICE_UNAVAILABLE, "event_in_progress", error.to_string())
                     .retry_after(IN_PROGRESS_RETRY_AFTER_SECS)
+            }
+            WebhookError::DialInInProgress => {
+                return ErrorResponse::new(StatusCode::SERVICE_UNAVAILABLE, "dial_in_in_progress", error.to_string())
+                    .retry_after(DIAL_IN_RETRY_AFTER_SECS)
             }
             WebhookError::StateUnavailable(_) => {
                 return ErrorResponse::new(

@@ -49,7 +49,6 @@ enum Outcome {
 /// What a known event asks of the receiver, decided before anything is written: only
 /// events that act cost a store write.
 enum Plan<'a> {
-    Nothing,
     RecordingNotice(&'a proto::EgressInfo),
     EnsureDialIn(&'a SipDialIn, &'a proto::Room),
     RemoveDialInIfEmpty(&'a str),
@@ -140,6 +139,7 @@ impl WebhookService {
             Ok(Outcome::Acted(done)) => json!({"status": "ok", "event": event.event, "id": event.id, "actions": done}),
             Err(ActError::InProgress) => return Err(WebhookError::InProgress),
             Err(ActError::Action(ActionError::State(error))) => return Err(WebhookError::StateUnavailable(error)),
+            Err(ActError::Action(ActionError::DialInInProgress { .. })) => return Err(WebhookError::DialInInProgress),
             Err(ActError::Action(ActionError::LiveKit(failure))) if failure.transient => {
                 return Err(WebhookError::LiveKitUnavailable(failure))
             }
@@ -162,10 +162,9 @@ impl WebhookService {
             tracing::info!(event = %event.event, event_id = %event.id, "unknown webhook event ignored");
             return Ok(Outcome::Ignored);
         }
-        let plan = self.plan(event);
-        if matches!(plan, Plan::Nothing) {
+        let Some(plan) = self.plan(event) else {
             return Ok(Outcome::Acted(Vec::new()));
-        }
+        };
         let Some(key) = plan.once_key() else {
             return Ok(Outcome::Acted(self.run(credentials, plan, lock_until_ms).await?));
         };
@@ -199,7 +198,8 @@ impl WebhookService {
         }
     }
 
-    fn plan<'a>(&'a self, event: &'a proto::WebhookEvent) -> Plan<'a> {
+    /// `None`: a known event with nothing to do here.
+    fn plan<'a>(&'a self, event: &'a proto::WebhookEvent) -> Option<Plan<'a>> {
         let settings = &self.inner.settings;
         let sip_room = settings.sip.as_ref().zip(event.room.as_ref());
         match event.event.as_str() {
@@ -207,13 +207,13 @@ impl WebhookService {
                 .egress_info
                 .as_ref()
                 .filter(|e| e.status == proto::EgressStatus::EgressLimitReached as i32)
-                .map_or(Plan::Nothing, Plan::RecordingNotice),
-            "participant_joined" => sip_room.map_or(Plan::Nothing, |(sip, room)| Plan::EnsureDialIn(sip, room)),
+                .map(Plan::RecordingNotice),
+            "participant_joined" => sip_room.map(|(sip, room)| Plan::EnsureDialIn(sip, room)),
             "participant_left" | "participant_connection_aborted" => {
-                sip_room.map_or(Plan::Nothing, |(_, room)| Plan::RemoveDialInIfEmpty(&room.name))
+                sip_room.map(|(_, room)| Plan::RemoveDialInIfEmpty(&room.name))
             }
-            "room_finished" => sip_room.map_or(Plan::Nothing, |(_, room)| Plan::RemoveDialIn(&room.name)),
-            _ => Plan::Nothing,
+            "room_finished" => sip_room.map(|(_, room)| Plan::RemoveDialIn(&room.name)),
+            _ => None,
         }
     }
 
@@ -227,7 +227,6 @@ impl WebhookService {
         let store = inner.idempotency.store().as_ref();
         let clients = inner.clients.clients(credentials).await;
         let done = match plan {
-            Plan::Nothing => None,
             Plan::RecordingNotice(egress) => {
                 Some(actions::send_recording_notice(&clients, &inner.settings.recording_topic, egress).await?)
             }

@@ -46,7 +46,7 @@ async fn a_fleet_of_containers_acts_once_per_event_at_10_and_1000_rooms() {
     let mut failures = Vec::new();
     for report in [&small, &large] {
         for violation in &report.violations {
-            failures.push(format!("N={}: {violation}", report.background_rooms));
+            failures.push(format!("N={}: {violation}", report.config.background_rooms));
         }
     }
     // O(1) per join: no more LiveKit or store calls per join at 1,000 rooms than at 10

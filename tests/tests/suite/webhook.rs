@@ -349,6 +349,35 @@ async fn a_failed_cleanup_answers_503_and_the_retry_finishes_it() {
     assert!(livekit.dispatch_rules().await.is_empty());
 }
 
+/// A room end that meets the room's rule still being created by a join: a retryable 503
+/// of its own (not the store's), and LiveKit's retry finds what the join left.
+#[tokio::test]
+async fn a_room_end_during_the_rules_creation_answers_503_dial_in_in_progress() {
+    let Setup { livekit, service, store, .. } = setup(true).await;
+    livekit.add_room("r", &["a"]).await;
+    let key = "webhook#sip-room#r";
+    let creating = [("state".to_string(), "creating".to_string())].into_iter().collect();
+    let lock_until = livekit_lambda_shared::state::now_millis() + 60_000;
+    store.claim(key, &creating, Some(lock_until), u64::MAX / 2).await.unwrap();
+
+    let body = body_of(&event("room_finished", "EV_1", "r"));
+    let response = service.handle(delivery(&body, Some(&sign_webhook(KEY, SECRET, &body, json!({}))))).await;
+    let retry_after = response.headers().get("retry-after").map(|v| v.to_str().unwrap().to_string());
+    let answer: Value = serde_json::from_slice(response.body().as_ref()).unwrap();
+    assert_eq!(
+        (response.status().as_u16(), answer["error"]["code"].as_str(), retry_after.as_deref()),
+        (503, Some("dial_in_in_progress"), Some("1")),
+        "{answer}"
+    );
+    assert!(store.get(key).await.unwrap().is_some(), "the join's lock is left alone");
+
+    // The join gave up (its lock released): the retry has nothing to delete.
+    store.delete(key).await.unwrap();
+    let (status, body) = deliver(&service, &event("room_finished", "EV_1", "r")).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["actions"][0], json!({"type": "dial_in_rules_deleted", "room": "r", "count": 0}));
+}
+
 /// A rule whose PIN could not be published is undone, so no room keeps a rule nobody can
 /// dial; LiveKit's retry makes it afresh and publishes it.
 #[tokio::test]
