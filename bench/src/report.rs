@@ -375,7 +375,7 @@ fn cold_start_breakdown(results: &Value) -> String {
         ("logging", "the log subscriber"),
         ("metrics", "the EMF recorder"),
         ("settings", "settings from the environment"),
-        ("aws_config", "AWS config: region, credentials, HTTPS client"),
+        ("aws_config", "AWS config: region, credentials chain; the platform's root certificates are read here"),
         ("ssm_client", "the SSM client"),
         ("service", "the function's own set-up after it"),
         ("get_parameters", "GetParameters, retries included (moto's own answer time below)"),

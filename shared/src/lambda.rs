@@ -13,16 +13,15 @@
 //! release returns an error there instead of panicking, this repair can go; the test
 //! `queries_that_would_panic_lambda_http_are_repaired_not_fatal` shows what it covers.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use lambda_http::lambda_runtime::{self, LambdaEvent};
 use lambda_http::request::LambdaRequest;
 use lambda_http::tower::{Service as TowerService, ServiceExt};
 use lambda_http::{Adapter, Body, Error, Request, Response};
+use metrics_cloudwatch_embedded::Collector;
 use serde::Serialize;
 use serde_json::{json, Map, Value};
-
-use std::sync::atomic::{AtomicBool, Ordering};
-
-use metrics_cloudwatch_embedded::Collector;
 
 use crate::credentials::Runtime;
 use crate::metrics;
