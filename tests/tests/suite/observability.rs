@@ -254,6 +254,13 @@ async fn observe(
     Observed { output, emf, data, requests, replies }
 }
 
+/// The dev credentials (which sign the sample webhooks and subtitle tokens) under
+/// `prefix`, with LiveKit's API at `api_url`.
+async fn put_dev_credentials(moto: &MotoServer, prefix: &str, api_url: &str) {
+    moto.put_livekit(prefix, DEV_KEY, DEV_SECRET, "https://lk.example.com").await;
+    moto.put(&format!("{prefix}/api-url"), api_url, aws_sdk_ssm::types::ParameterType::SecureString).await;
+}
+
 fn status_of(reply: &Value) -> u64 {
     reply["statusCode"].as_u64().unwrap()
 }
@@ -294,8 +301,7 @@ async fn the_webhook_receiver_counts_events_forgeries_and_duplicates() {
     let livekit = TwirpTestServer::start(DEV_KEY, DEV_SECRET).await;
     livekit.add_room("demo-room", &["jane-1"]).await;
     let prefix = "/observability/webhook-receiver";
-    moto.put_livekit(prefix, DEV_KEY, DEV_SECRET, "https://lk.example.com").await;
-    moto.put(&format!("{prefix}/api-url"), &livekit.url(), aws_sdk_ssm::types::ParameterType::SecureString).await;
+    put_dev_credentials(&moto, prefix, &livekit.url()).await;
     let plan = [
         ("webhook-participant-joined.json", 2),
         ("webhook-egress-limit-reached.json", 2),
@@ -328,8 +334,7 @@ async fn the_subtitle_dispatcher_counts_dispatches_rate_limits_and_livekit_error
     let livekit = TwirpTestServer::start(DEV_KEY, DEV_SECRET).await;
     livekit.add_room("demo-room", &["jane-1"]).await;
     let prefix = "/observability/subtitle-dispatcher";
-    moto.put_livekit(prefix, DEV_KEY, DEV_SECRET, "https://lk.example.com").await;
-    moto.put(&format!("{prefix}/api-url"), &livekit.url(), aws_sdk_ssm::types::ParameterType::SecureString).await;
+    put_dev_credentials(&moto, prefix, &livekit.url()).await;
     let env = [
         ("SUBTITLE_AGENT_NAME", "transcriber".to_string()),
         ("SUBTITLE_LANGUAGES", "en".to_string()),
@@ -348,8 +353,7 @@ async fn the_subtitle_dispatcher_counts_dispatches_rate_limits_and_livekit_error
     // LiveKit unreachable: the call that failed is counted by its method, the request
     // is a 503 with its code.
     let dead = "/observability/subtitle-dispatcher-no-livekit";
-    moto.put_livekit(dead, DEV_KEY, DEV_SECRET, "https://lk.example.com").await;
-    moto.put(&format!("{dead}/api-url"), "http://127.0.0.1:9", aws_sdk_ssm::types::ParameterType::SecureString).await;
+    put_dev_credentials(&moto, dead, "http://127.0.0.1:9").await;
     let run = observe("subtitle-dispatcher", &moto, dead, &env, &[("subtitles-start.json", 1)]).await;
     assert_eq!(status_of(&run.replies[0]), 503, "{:?}", run.replies);
     let failed: Vec<&Datum> = run.data.iter().filter(|d| d.name == "LiveKitApiErrors").collect();
