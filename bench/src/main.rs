@@ -11,6 +11,7 @@
 
 mod cost;
 mod report;
+mod tls;
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -162,7 +163,24 @@ impl Drop for Function {
     }
 }
 
-fn spawn(config: &Config, runtime: Runtime, runtime_api: &str, moto: &MotoServer, label: &str) -> Function {
+/// How a function reaches SSM: moto's endpoint (plain HTTP, or the TLS terminator in front
+/// of it) and what it is told to trust.
+#[derive(Clone, Debug, Default)]
+struct SsmAccess {
+    /// Overrides moto's plain endpoint.
+    endpoint: Option<String>,
+    /// `SSL_CERT_FILE` for Rust, `NODE_EXTRA_CA_CERTS` for Node.js.
+    trust: Option<(PathBuf, PathBuf)>,
+}
+
+fn spawn(
+    config: &Config,
+    runtime: Runtime,
+    runtime_api: &str,
+    moto: &MotoServer,
+    ssm: &SsmAccess,
+    label: &str,
+) -> Function {
     let log = config.work_dir.join(format!("{}-{label}.log", runtime.key()));
     let file = File::create(&log).unwrap_or_else(|e| panic!("create {}: {e}", log.display()));
     let mut command = match runtime {
@@ -201,7 +219,7 @@ fn spawn(config: &Config, runtime: Runtime, runtime_api: &str, moto: &MotoServer
         .env("AWS_LAMBDA_LOG_STREAM_NAME", format!("2026/11/23/[$LATEST]{label}"))
         .env("AWS_REGION", "us-east-1")
         .env("AWS_DEFAULT_REGION", "us-east-1")
-        .env("AWS_ENDPOINT_URL", moto.endpoint())
+        .env("AWS_ENDPOINT_URL", ssm.endpoint.clone().unwrap_or_else(|| moto.endpoint()))
         .env("AWS_ACCESS_KEY_ID", "test")
         .env("AWS_SECRET_ACCESS_KEY", "test")
         .env("LIVEKIT_SSM_PREFIX", runtime.ssm_prefix())
@@ -220,6 +238,13 @@ fn spawn(config: &Config, runtime: Runtime, runtime_api: &str, moto: &MotoServer
             command.env("AWS_EXECUTION_ENV", "AWS_Lambda_nodejs20.x");
         }
         Runtime::Null => {}
+    }
+    if let Some((bundle, ca)) = &ssm.trust {
+        match runtime {
+            Runtime::Rust => command.env("SSL_CERT_FILE", bundle),
+            Runtime::Node => command.env("NODE_EXTRA_CA_CERTS", ca),
+            Runtime::Null => &mut command,
+        };
     }
     let child = command.spawn().unwrap_or_else(|e| panic!("start the {runtime:?} function: {e}"));
     Function { runtime, child, log }
@@ -348,13 +373,20 @@ fn cold_start_phases(log: &Path, spawned_at: SystemTime, total_ms: f64) -> Optio
     Some(phases)
 }
 
-async fn cold_start(config: &Config, runtime: Runtime, moto: &MotoServer, events: &Events, i: usize) -> ColdSample {
+async fn cold_start(
+    config: &Config,
+    runtime: Runtime,
+    moto: &MotoServer,
+    ssm: &SsmAccess,
+    events: &Events,
+    label: &str,
+) -> ColdSample {
     let api = RuntimeApi::start().await;
     let prefix = runtime.ssm_prefix();
     let before = moto.get_parameters_calls(&prefix).len();
     let event = events.get.clone();
     let (started, spawned_at) = (Instant::now(), SystemTime::now());
-    let mut function = spawn(config, runtime, &api.address(), moto, &format!("cold-{i:02}"));
+    let mut function = spawn(config, runtime, &api.address(), moto, ssm, label);
     let outcome = tokio::select! {
         outcome = api.invoke(event, INVOKE_TIMEOUT) => outcome,
         status = function.exited() => {
@@ -372,6 +404,54 @@ async fn cold_start(config: &Config, runtime: Runtime, moto: &MotoServer, events
     drop(function);
     let phases = cold_start_phases(&log, spawned_at, millis);
     ColdSample { millis, peak_rss, ssm_calls, claims, phases }
+}
+
+/// Cold starts with SSM over TLS against the same with plain HTTP, each runtime trusting
+/// the same roots in both (the system's plus the bench's CA), so the difference is the TLS
+/// connection alone: handshake, certificate verification, encryption.
+async fn tls_cold_starts(config: &Config, moto: &MotoServer, events: &Events) -> Value {
+    let terminator = tls::TlsSsm::start(&config.work_dir, moto.port).await;
+    let trust = Some((terminator.bundle_file.clone(), terminator.ca_file.clone()));
+    let plain = SsmAccess { endpoint: None, trust: trust.clone() };
+    let over_tls = SsmAccess { endpoint: Some(terminator.endpoint.clone()), trust };
+    let runs = if config.smoke { 2 } else { (config.cold_runs / 2).max(2) };
+    let mut samples: BTreeMap<(&str, &str), Vec<f64>> = BTreeMap::new();
+    for i in 0..runs {
+        for runtime in [Runtime::Rust, Runtime::Node] {
+            // Alternate which goes first, so drift touches both alike.
+            let order = if i.is_multiple_of(2) {
+                [("plain", &plain), ("tls", &over_tls)]
+            } else {
+                [("tls", &over_tls), ("plain", &plain)]
+            };
+            for (mode, access) in order {
+                let sample = cold_start(config, runtime, moto, access, events, &format!("{mode}-{i:02}")).await;
+                samples.entry((runtime.key(), mode)).or_default().push(sample.millis);
+            }
+        }
+        eprint!("\rbench: cold starts with and without TLS {}/{runs}", i + 1);
+    }
+    eprintln!();
+    let median = |key: (&str, &str)| stats::percentile(&stats::sorted(&samples[&key]), 50.0);
+    let mut out = serde_json::Map::new();
+    for runtime in [Runtime::Rust, Runtime::Node] {
+        let key = runtime.key();
+        out.insert(
+            key.into(),
+            json!({
+                "plain_ms": stats::spread(&samples[&(key, "plain")]),
+                "tls_ms": stats::spread(&samples[&(key, "tls")]),
+                "tls_cost_ms_median": stats::round(median((key, "tls")) - median((key, "plain"))),
+            }),
+        );
+    }
+    out.insert("runs_per_mode".into(), json!(runs));
+    out.insert(
+        "how".into(),
+        json!("moto behind a loopback TLS terminator (rustls, ring) with a test CA; Rust trusts it via SSL_CERT_FILE \
+               (the system bundle plus the CA), Node.js via NODE_EXTRA_CA_CERTS; plain runs get the same trust settings"),
+    );
+    Value::Object(out)
 }
 
 struct WarmResult {
@@ -396,7 +476,7 @@ async fn warm_up(config: &Config, runtime: Runtime, moto: &MotoServer, events: &
     let api = RuntimeApi::start().await;
     let prefix = runtime.ssm_prefix();
     let before = moto.get_parameters_calls(&prefix).len();
-    let mut function = spawn(config, runtime, &api.address(), moto, "warm");
+    let mut function = spawn(config, runtime, &api.address(), moto, &SsmAccess::default(), "warm");
     // The first invocation is this process's cold start; it is not a warm sample.
     let outcome = tokio::select! {
         outcome = api.invoke(events.get.clone(), INVOKE_TIMEOUT) => outcome,
@@ -657,13 +737,15 @@ async fn run(config: &Config) -> Value {
     for i in 0..config.cold_runs {
         let order = if i.is_multiple_of(2) { [Runtime::Rust, Runtime::Node] } else { [Runtime::Node, Runtime::Rust] };
         for runtime in order {
-            let sample = cold_start(config, runtime, &moto, &events, i).await;
+            let sample =
+                cold_start(config, runtime, &moto, &SsmAccess::default(), &events, &format!("cold-{i:02}")).await;
             cold[if runtime == Runtime::Rust { 0 } else { 1 }].push(sample);
         }
         eprint!("\rbench: cold starts {}/{}", i + 1, config.cold_runs);
     }
     eprintln!();
     let [cold_rust, cold_node] = cold;
+    let tls = tls_cold_starts(config, &moto, &events).await;
     assert_equivalent(
         cold_rust[0].claims.as_ref().expect("claims"),
         cold_node[0].claims.as_ref().expect("claims"),
@@ -788,6 +870,7 @@ async fn run(config: &Config) -> Value {
         },
         "ssm_floor": ssm_floor,
         "cost_assumptions": cost::assumptions(),
+        "ssm_over_tls": tls,
         "harness_floor": {"warm_us": floor, "what": "a do-nothing runtime client (bench null-runtime): loopback + harness per invocation"},
         "rust": per_runtime["rust"],
         "node": per_runtime["node"],

@@ -112,6 +112,12 @@ fn check_complete(results: &Value) {
                 missing.push(format!("{runtime}{pointer} = {value}"));
             }
         }
+        for pointer in ["/plain_ms/median", "/tls_ms/median"] {
+            let value = num(results, &format!("/ssm_over_tls/{runtime}{pointer}"));
+            if !(value.is_finite() && value > 0.0) {
+                missing.push(format!("ssm_over_tls/{runtime}{pointer} = {value}"));
+            }
+        }
         let warm_calls = num(results, &format!("/{runtime}/ssm_get_parameters_calls/per_warm_request"));
         if !warm_calls.is_finite() {
             missing.push(format!("{runtime}/ssm_get_parameters_calls/per_warm_request"));
@@ -294,6 +300,7 @@ fn markdown(results: &Value, targets: &[Target]) -> String {
         fmt(num(results, "/ssm_floor/warm_ms")),
     );
     out.push_str(&cold_start_breakdown(results));
+    out.push_str(&tls_table(results));
     out.push_str(&cost_table(results));
     out.push_str("## Targets\n\n| target | goal | measured | met |\n| --- | --- | --- | --- |\n");
     for t in targets {
@@ -336,6 +343,7 @@ fn generated_block(results: &Value, targets: &[Target]) -> String {
     let mut out = markdown_table(results, targets);
     out.push('\n');
     out.push_str(&cold_start_breakdown(results));
+    out.push_str(&tls_table(results));
     out.push_str(&cost_table(results));
     let _ = write!(
         out,
@@ -396,6 +404,32 @@ fn cold_start_breakdown(results: &Value) -> String {
         fmt(num(results, "/rust/cold_start_ms/median")),
         fmt(num(results, "/ssm_floor/first_call_ms")),
         fmt(num(results, "/ssm_floor/warm_ms")),
+    );
+    out
+}
+
+/// Cold starts with SSM over TLS and over plain HTTP, same trust settings.
+fn tls_table(results: &Value) -> String {
+    let t = &results["ssm_over_tls"];
+    let mut out = String::from(
+        "## Cold start with SSM behind TLS (median, same roots trusted in both)\n\n| runtime | plain HTTP | TLS | TLS costs |\n| --- | ---: | ---: | ---: |\n",
+    );
+    for (label, key) in [("Rust", "rust"), ("Node.js", "node")] {
+        let _ = writeln!(
+            out,
+            "| {label} | {} ms | {} ms | {} ms |",
+            fmt(num(t, &format!("/{key}/plain_ms/median"))),
+            fmt(num(t, &format!("/{key}/tls_ms/median"))),
+            fmt(num(t, &format!("/{key}/tls_cost_ms_median"))),
+        );
+    }
+    let _ = writeln!(
+        out,
+        "\n{} cold starts per runtime and mode, alternating. {}. With `SSL_CERT_FILE` set, rustls-native-certs reads \
+         that one bundle instead of the system's bundle and directory, so both columns start faster than the \
+         shipped cold start above.\n",
+        t["runs_per_mode"],
+        t["how"].as_str().unwrap_or("?"),
     );
     out
 }
