@@ -355,11 +355,7 @@ struct ColdSample {
 /// rest: the Runtime API round trip and the first request). `None` for a bootstrap that
 /// logs no `init phases` line (an older build, the Node peer).
 fn cold_start_phases(log: &Path, spawned_at: SystemTime, total_ms: f64) -> Option<BTreeMap<String, f64>> {
-    let text = std::fs::read_to_string(log).ok()?;
-    let line = text
-        .lines()
-        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
-        .find(|entry| entry["message"] == "init phases")?;
+    let line = log_entries(log).into_iter().find(|entry| entry["message"] == "init phases")?;
     let spawned_us = spawned_at.duration_since(UNIX_EPOCH).ok()?.as_micros() as f64;
     let mut phases = BTreeMap::new();
     let process_start = (line["main_at_unix_us"].as_f64()? - spawned_us) / 1000.0;
@@ -432,18 +428,13 @@ async fn tls_cold_starts(config: &Config, moto: &MotoServer, events: &Events) ->
         eprint!("\rbench: cold starts with and without TLS {}/{runs}", i + 1);
     }
     eprintln!();
-    let median = |key: (&str, &str)| stats::percentile(&stats::sorted(&samples[&key]), 50.0);
     let mut out = serde_json::Map::new();
     for runtime in [Runtime::Rust, Runtime::Node] {
         let key = runtime.key();
-        out.insert(
-            key.into(),
-            json!({
-                "plain_ms": stats::spread(&samples[&(key, "plain")]),
-                "tls_ms": stats::spread(&samples[&(key, "tls")]),
-                "tls_cost_ms_median": stats::round(median((key, "tls")) - median((key, "plain"))),
-            }),
-        );
+        let (plain, tls) = (stats::spread(&samples[&(key, "plain")]), stats::spread(&samples[&(key, "tls")]));
+        let cost =
+            stats::round(tls["median"].as_f64().unwrap_or(f64::NAN) - plain["median"].as_f64().unwrap_or(f64::NAN));
+        out.insert(key.into(), json!({"plain_ms": plain, "tls_ms": tls, "tls_cost_ms_median": cost}));
     }
     out.insert("runs_per_mode".into(), json!(runs));
     out.insert(
@@ -683,14 +674,21 @@ fn mb(bytes: u64) -> f64 {
     stats::round(bytes as f64 / 1e6)
 }
 
+/// The JSON objects of a function's log, one per line (Node's runtime client prefixes its
+/// lines with a timestamp and level: the object starts at the first `{`).
+fn log_entries(log: &Path) -> Vec<Value> {
+    let text = std::fs::read_to_string(log).unwrap_or_default();
+    text.lines()
+        .filter_map(|line| line.find('{').and_then(|start| serde_json::from_str::<Value>(&line[start..]).ok()))
+        .collect()
+}
+
 /// The handler time each function logs for itself (`latency_ms` of its one `request` line
 /// per invocation: inside the handler, without the runtime client or event (de)serialisation),
 /// in µs, without the first (cold) invocation.
 fn logged_handler_micros(function: &Function) -> Vec<f64> {
-    let text = std::fs::read_to_string(&function.log).unwrap_or_default();
-    let mut micros: Vec<f64> = text
-        .lines()
-        .filter_map(|line| line.find('{').and_then(|start| serde_json::from_str::<Value>(&line[start..]).ok()))
+    let mut micros: Vec<f64> = log_entries(&function.log)
+        .into_iter()
         .filter(|entry| entry["message"] == "request")
         .filter_map(|entry| entry["latency_ms"].as_f64())
         .map(|ms| ms * 1000.0)
@@ -815,27 +813,28 @@ async fn run(config: &Config) -> Value {
             .map(|(name, samples)| (name, json!(stats::round(stats::percentile(&stats::sorted(&samples), 50.0)))))
             .collect();
         let warm_n = w.all.len();
-        let net: Vec<f64> = w.all.iter().map(|v| v - floor["p50"].as_f64().unwrap_or(0.0)).collect();
-        let warm_net_p50_ms = stats::percentile(&stats::sorted(&net), 50.0) / 1000.0;
-        let cold_median_ms = stats::percentile(&stats::sorted(&cold_ms), 50.0);
+        let net: Vec<f64> =
+            stats::sorted(&w.all.iter().map(|v| v - floor["p50"].as_f64().unwrap_or(0.0)).collect::<Vec<_>>());
+        let net_p50 = stats::percentile(&net, 50.0);
+        let cold_start_ms = stats::spread(&cold_ms);
         per_runtime.insert(
             runtime.key().into(),
             json!({
-                "cold_start_ms": stats::spread(&cold_ms),
+                "cold_start_ms": cold_start_ms,
                 "cold_start_breakdown_ms_median": breakdown,
                 "warm_us": stats::distribution(&w.all),
                 "warm_us_get": stats::distribution(&w.get),
                 "warm_us_post": stats::distribution(&w.post),
                 "handler_us_as_logged": stats::distribution(&logged[index]),
-                "warm_us_net_of_harness_p50": {"p50": stats::round(stats::percentile(&stats::sorted(&net), 50.0)),
-                                               "p99": stats::round(stats::percentile(&stats::sorted(&net), 99.0))},
+                "warm_us_net_of_harness_p50": {"p50": stats::round(net_p50),
+                                               "p99": stats::round(stats::percentile(&net, 99.0))},
                 "peak_rss_mb": {
                     "after_cold_start_median": stats::round(stats::percentile(&stats::sorted(&cold_rss), 50.0)),
                     "after_cold_start_max": stats::round(stats::sorted(&cold_rss)[cold_rss.len() - 1]),
                     "after_warm_run": mb(w.peak_rss),
                 },
                 "artifact": artifacts[runtime.key()].clone(),
-                "monthly_cost": cost::monthly(warm_net_p50_ms, cold_median_ms),
+                "monthly_cost": cost::monthly(net_p50 / 1000.0, cold_start_ms["median"].as_f64().unwrap_or(f64::NAN)),
                 "ssm_get_parameters_calls": {
                     "per_cold_start": cold_calls,
                     "in_warm_process_cold_start": w.cold_ssm_calls,
