@@ -36,7 +36,23 @@ pub struct Credentials {
     /// Keys that verify but never sign (`${prefix}/api-keys`, `LIVEKIT_KEYS`); may list
     /// the current key too, with the same secret.
     pub verifiers: KeySet,
+    /// Room links' own keys (`${prefix}/room-link-keys`, `ROOM_LINK_KEYS`), never a LiveKit
+    /// secret: the first listed signs, all verify. Empty where links are off.
+    pub room_link_keys: KeySet,
 }
+
+/// `CREDENTIALS_FORCED_REFRESH_SECONDS` when unset: after a token or link signed by a key
+/// this container does not know, SSM is re-read at most this often (a key added by a
+/// rotation is picked up; forged requests cannot hammer SSM).
+pub const DEFAULT_FORCED_REFRESH: Duration = Duration::from_secs(30);
+
+/// `CREDENTIALS_FORCED_REFRESH_SECONDS`, read the same way by every function that verifies.
+pub fn forced_refresh_interval(env: &EnvSettings) -> Result<Duration, Error> {
+    env.duration_secs("CREDENTIALS_FORCED_REFRESH_SECONDS", DEFAULT_FORCED_REFRESH.as_secs(), 1..=3600)
+}
+
+/// Shortest room-link secret: HS256 wants a key as long as its 256-bit output.
+pub const MIN_ROOM_LINK_SECRET_CHARS: usize = 32;
 
 impl Credentials {
     /// Builds credentials from the configured URL (any of ws/wss/http/https) and an
@@ -62,7 +78,14 @@ impl Credentials {
             }
             None => derived_api_url,
         };
-        Ok(Self { api_key, api_secret, client_url, api_url, verifiers: KeySet::default() })
+        Ok(Self {
+            api_key,
+            api_secret,
+            client_url,
+            api_url,
+            verifiers: KeySet::default(),
+            room_link_keys: KeySet::default(),
+        })
     }
 
     /// Adds the keys that verify. A set that lists the current key with another secret
@@ -76,6 +99,26 @@ impl Credentials {
             )));
         }
         self.verifiers = verifiers;
+        Ok(self)
+    }
+
+    /// Adds the room links' keys. A secret shorter than 32 characters, or one that is also a
+    /// LiveKit secret, is refused: a link key must never sign anything LiveKit accepts.
+    pub fn with_room_link_keys(mut self, keys: KeySet) -> Result<Self, KeySetError> {
+        for key in keys.key_ids() {
+            let secret = keys.get(key).map(Secret::expose).unwrap_or_default();
+            if secret.chars().count() < MIN_ROOM_LINK_SECRET_CHARS {
+                return Err(KeySetError(format!(
+                    "the secret of key `{key}` is shorter than {MIN_ROOM_LINK_SECRET_CHARS} characters"
+                )));
+            }
+            let livekit =
+                std::iter::once(&self.api_secret).chain(self.verifiers.key_ids().filter_map(|k| self.verifiers.get(k)));
+            if livekit.into_iter().any(|s| s.expose() == secret) {
+                return Err(KeySetError(format!("key `{key}` reuses a LiveKit API secret; give links their own")));
+            }
+        }
+        self.room_link_keys = keys;
         Ok(self)
     }
 
@@ -96,6 +139,7 @@ impl Credentials {
             client_url: DEV_URL.into(),
             api_url: "http://localhost:7880".into(),
             verifiers: KeySet::default(),
+            room_link_keys: KeySet::default(),
         }
     }
 }
@@ -211,6 +255,15 @@ impl CredentialStore {
         self
     }
 
+    /// For a function that signs room links: the same batched SSM call also reads
+    /// `${prefix}/room-link-keys`.
+    pub fn with_room_link_keys(mut self) -> Self {
+        if let CredentialSource::Ssm(parameters) = self.source {
+            self.source = CredentialSource::Ssm(parameters.with_room_link_keys());
+        }
+        self
+    }
+
     /// Chooses the source from the environment, in this order: SSM when
     /// `LIVEKIT_SSM_PREFIX` is set; else `LIVEKIT_API_KEY`/`LIVEKIT_API_SECRET`/`LIVEKIT_URL`;
     /// else, only locally, LiveKit's dev defaults (with a loud warning).
@@ -251,6 +304,9 @@ impl CredentialStore {
             let credentials = KeySet::parse(verifiers.as_deref().unwrap_or_default())
                 .and_then(|keys| credentials.with_verifiers(keys))
                 .map_err(|e| Error::config("LIVEKIT_KEYS", e.to_string()))?;
+            let credentials = KeySet::parse(env.non_empty("ROOM_LINK_KEYS").as_deref().unwrap_or_default())
+                .and_then(|keys| credentials.with_room_link_keys(keys))
+                .map_err(|e| Error::config("ROOM_LINK_KEYS", e.to_string()))?;
             tracing::info!(
                 verifying_keys = credentials.verifiers.len(),
                 "LiveKit credentials come from LIVEKIT_API_KEY / LIVEKIT_API_SECRET / LIVEKIT_URL (+ LIVEKIT_KEYS)"

@@ -12,6 +12,9 @@ use crate::secret::Secret;
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct KeySet {
     keys: BTreeMap<String, Secret>,
+    /// The key listed first: where a set also signs (room links), it signs with this one,
+    /// so a rotation puts the new key on top and leaves the old one below to verify.
+    first: Option<String>,
 }
 
 impl KeySet {
@@ -21,6 +24,7 @@ impl KeySet {
     /// contain no whitespace and no commas; a key is listed once.
     pub fn parse(text: &str) -> Result<Self, KeySetError> {
         let mut keys = BTreeMap::new();
+        let mut first = None;
         let entries = text
             .lines()
             .map(str::trim)
@@ -47,12 +51,23 @@ impl KeySet {
             if keys.insert(key.to_string(), Secret::new(secret)).is_some() {
                 return Err(KeySetError(format!("key `{key}` is listed twice")));
             }
+            first.get_or_insert_with(|| key.to_string());
         }
-        Ok(Self { keys })
+        Ok(Self { keys, first })
     }
 
     pub fn from_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Self {
-        Self { keys: pairs.into_iter().map(|(k, s)| (k.to_string(), Secret::new(s))).collect() }
+        let pairs: Vec<_> = pairs.into_iter().collect();
+        Self {
+            first: pairs.first().map(|(k, _)| k.to_string()),
+            keys: pairs.into_iter().map(|(k, s)| (k.to_string(), Secret::new(s))).collect(),
+        }
+    }
+
+    /// The key listed first and its secret: the one that signs.
+    pub fn signing(&self) -> Option<(&str, &Secret)> {
+        let key = self.first.as_deref()?;
+        Some((key, self.keys.get(key)?))
     }
 
     /// The secret of `key`, if the set has it.
@@ -141,6 +156,14 @@ mod tests {
                 assert!(!error.contains(secret), "{text:?}: {error}");
             }
         }
+    }
+
+    #[test]
+    fn the_key_listed_first_signs() {
+        let set = KeySet::parse("# newest first\nzz-new: s1\naa-old: s2").unwrap();
+        assert_eq!(set.signing().map(|(k, s)| (k, s.expose())), Some(("zz-new", "s1")), "not the sorted first");
+        assert_eq!(KeySet::from_pairs([("b", "1"), ("a", "2")]).signing().unwrap().0, "b");
+        assert!(KeySet::default().signing().is_none());
     }
 
     #[test]

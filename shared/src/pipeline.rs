@@ -12,7 +12,7 @@ use lambda_http::http::{Method, Request, Response};
 use lambda_http::Body;
 
 use crate::credentials::{CredentialStore, Runtime};
-use crate::routes::{self, Function, Matched};
+use crate::routes::{self, Function, Matched, Route};
 use crate::settings::EnvSettings;
 use crate::web::{apply_security_headers, log_request, CorsPolicy, ErrorResponse, RequestFacts};
 
@@ -25,6 +25,12 @@ pub trait Service: Clone + Send + Sync + Sized + 'static {
     /// verify, `${prefix}/api-keys`). A function that only signs sets this to false: its
     /// role is not allowed to read them.
     const VERIFIES_LIVEKIT_TOKENS: bool = true;
+
+    /// Whether the function signs and redeems room links under these settings, and so
+    /// reads their keys (`${prefix}/room-link-keys`) in the same batched SSM call.
+    fn reads_room_link_keys(_env: &EnvSettings) -> bool {
+        false
+    }
 
     /// Reads the function's settings; credentials come from a store that the local
     /// server shares between functions. Async: a function with fleet state connects its
@@ -46,6 +52,12 @@ pub trait Service: Clone + Send + Sync + Sized + 'static {
         true
     }
 
+    /// Whether `route` is served: a feature switched off inside a function answers 404 on
+    /// its routes (before any method check), as if it were not deployed.
+    fn serves(&self, _route: &Route) -> bool {
+        self.enabled()
+    }
+
     /// What the function does for a request on one of its routes, with a method the
     /// route accepts (`OPTIONS` is answered before this is called).
     fn call(
@@ -62,6 +74,9 @@ pub trait Service: Clone + Send + Sync + Sized + 'static {
             let mut credentials = CredentialStore::from_env(env, runtime).await?;
             if !Self::VERIFIES_LIVEKIT_TOKENS {
                 credentials = credentials.signing_only();
+            }
+            if Self::reads_room_link_keys(env) {
+                credentials = credentials.with_room_link_keys();
             }
             Self::with_credentials(env, Arc::new(credentials)).await
         }
@@ -85,7 +100,7 @@ pub async fn handle<S: Service>(service: &S, request: Request<Body>) -> Response
     let started = Instant::now();
     let mut facts = RequestFacts::default();
     let path = request.uri().path();
-    let matched = routes::find(path).filter(|m| m.route.function == S::FUNCTION && service.enabled());
+    let matched = routes::find(path).filter(|m| m.route.function == S::FUNCTION && service.serves(m.route));
     let route = matched.as_ref().map_or("unknown", |m| m.route.path);
     let result = match matched {
         None => Err(ErrorResponse::not_found()),

@@ -40,21 +40,46 @@ pub struct Route {
     pub function: Function,
     pub path: &'static str,
     pub methods: &'static [Method],
+    /// Behind the JWT authorizer when authentication is on (API Gateway's, or the local
+    /// server's identical check): the caller's verified claims reach the function.
+    /// `OPTIONS` (a browser's CORS preflight carries no token) is never guarded.
+    pub guarded: bool,
 }
 
 pub const TOKEN: &str = "/token";
 pub const HEALTH: &str = "/health";
 pub const WEBHOOK: &str = "/webhook";
 pub const SUBTITLES: &str = "/rooms/{room}/subtitles";
+/// Room links (docs/room-links.md): created and revoked by verified callers, redeemed by
+/// guests at `/guest/token`, which no authorizer guards because a guest has no account.
+pub const ROOM_LINKS: &str = "/rooms/{room}/links";
+pub const ROOM_LINK: &str = "/rooms/{room}/links/{link}";
+pub const GUEST_TOKEN: &str = "/guest/token";
+
+const TOKEN_METHODS: &[Method] = &[Method::GET, Method::POST, Method::OPTIONS];
 
 pub const ROUTES: &[Route] = &[
-    Route { function: Function::TokenGenerator, path: TOKEN, methods: &[Method::GET, Method::POST, Method::OPTIONS] },
-    Route { function: Function::TokenGenerator, path: HEALTH, methods: &[Method::GET] },
-    Route { function: Function::WebhookReceiver, path: WEBHOOK, methods: &[Method::POST] },
+    Route { function: Function::TokenGenerator, path: TOKEN, methods: TOKEN_METHODS, guarded: true },
+    Route { function: Function::TokenGenerator, path: HEALTH, methods: &[Method::GET], guarded: false },
+    Route { function: Function::TokenGenerator, path: GUEST_TOKEN, methods: TOKEN_METHODS, guarded: false },
+    Route {
+        function: Function::TokenGenerator,
+        path: ROOM_LINKS,
+        methods: &[Method::POST, Method::OPTIONS],
+        guarded: true,
+    },
+    Route {
+        function: Function::TokenGenerator,
+        path: ROOM_LINK,
+        methods: &[Method::DELETE, Method::OPTIONS],
+        guarded: true,
+    },
+    Route { function: Function::WebhookReceiver, path: WEBHOOK, methods: &[Method::POST], guarded: false },
     Route {
         function: Function::SubtitleDispatcher,
         path: SUBTITLES,
         methods: &[Method::POST, Method::DELETE, Method::OPTIONS],
+        guarded: false,
     },
 ];
 
@@ -62,8 +87,15 @@ pub const ROUTES: &[Route] = &[
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Matched<'a> {
     pub route: &'static Route,
-    /// The raw (still percent-encoded) `{…}` segment, for routes that have one.
-    pub segment: Option<&'a str>,
+    /// The raw (still percent-encoded) `{…}` segments, in order, for routes that have them.
+    pub segments: Vec<&'a str>,
+}
+
+impl<'a> Matched<'a> {
+    /// The first `{…}` segment (the room, on every route that has one).
+    pub fn segment(&self) -> Option<&'a str> {
+        self.segments.first().copied()
+    }
 }
 
 /// The route a path belongs to, whichever function serves it.
@@ -71,13 +103,17 @@ pub fn find(path: &str) -> Option<Matched<'_>> {
     ROUTES.iter().find_map(|route| matches(route, path))
 }
 
+/// Compares segment by segment: a `{…}` segment matches one non-empty path segment.
 fn matches<'a>(route: &'static Route, path: &'a str) -> Option<Matched<'a>> {
-    match route.path.split_once('{') {
-        None => (route.path == path).then_some(Matched { route, segment: None }),
-        Some((prefix, rest)) => {
-            let suffix = rest.split_once('}').map_or("", |(_, suffix)| suffix);
-            let segment = path.strip_prefix(prefix)?.strip_suffix(suffix)?;
-            (!segment.is_empty() && !segment.contains('/')).then_some(Matched { route, segment: Some(segment) })
+    let mut template = route.path.split('/');
+    let mut given = path.split('/');
+    let mut segments = Vec::new();
+    loop {
+        match (template.next(), given.next()) {
+            (None, None) => return Some(Matched { route, segments }),
+            (Some(t), Some(g)) if t.starts_with('{') && t.ends_with('}') && !g.is_empty() => segments.push(g),
+            (Some(t), Some(g)) if t == g => {}
+            _ => return None,
         }
     }
 }
@@ -93,12 +129,25 @@ mod tests {
 
     #[test]
     fn paths_find_their_route_and_function() {
-        let found = |path| find(path).map(|m| (m.route.function, m.route.path, m.segment));
-        assert_eq!(found("/token"), Some((Function::TokenGenerator, TOKEN, None)));
-        assert_eq!(found("/health"), Some((Function::TokenGenerator, HEALTH, None)));
-        assert_eq!(found("/webhook"), Some((Function::WebhookReceiver, WEBHOOK, None)));
-        assert_eq!(found("/rooms/a%20b/subtitles"), Some((Function::SubtitleDispatcher, SUBTITLES, Some("a%20b"))));
-        for none in ["/tokens", "/", "/rooms//subtitles", "/rooms/a/b/subtitles", "/rooms/a/subtitles/"] {
+        let found = |path| find(path).map(|m| (m.route.function, m.route.path, m.segments));
+        assert_eq!(found("/token"), Some((Function::TokenGenerator, TOKEN, vec![])));
+        assert_eq!(found("/health"), Some((Function::TokenGenerator, HEALTH, vec![])));
+        assert_eq!(found("/guest/token"), Some((Function::TokenGenerator, GUEST_TOKEN, vec![])));
+        assert_eq!(found("/webhook"), Some((Function::WebhookReceiver, WEBHOOK, vec![])));
+        assert_eq!(found("/rooms/a%20b/subtitles"), Some((Function::SubtitleDispatcher, SUBTITLES, vec!["a%20b"])));
+        assert_eq!(found("/rooms/r/links"), Some((Function::TokenGenerator, ROOM_LINKS, vec!["r"])));
+        assert_eq!(found("/rooms/r/links/l-1"), Some((Function::TokenGenerator, ROOM_LINK, vec!["r", "l-1"])));
+        for none in [
+            "/tokens",
+            "/",
+            "/rooms//subtitles",
+            "/rooms/a/b/subtitles",
+            "/rooms/a/subtitles/",
+            "/rooms/a/links/",
+            "/rooms/a/links/b/c",
+            "/rooms//links/b",
+            "/token/",
+        ] {
             assert_eq!(found(none), None, "{none}");
         }
     }

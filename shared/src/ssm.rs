@@ -21,7 +21,7 @@ use aws_smithy_http_client::tls::{rustls_provider::CryptoMode, Provider};
 
 use crate::credentials::Credentials;
 use crate::error::Error;
-use crate::keys::KeySet;
+use crate::keys::{KeySet, KeySetError};
 use crate::secret::Secret;
 use crate::settings::EnvSettings;
 
@@ -236,6 +236,8 @@ pub struct ParameterNames {
     pub api_url: String,
     /// Optional: the keys that verify, in LiveKit's `key: secret` format (SecureString).
     pub api_keys: String,
+    /// Optional: room links' own keys, same format, the first listed signs (SecureString).
+    pub room_link_keys: String,
 }
 
 impl ParameterNames {
@@ -247,14 +249,18 @@ impl ParameterNames {
             url: format!("{prefix}/url"),
             api_url: format!("{prefix}/api-url"),
             api_keys: format!("{prefix}/api-keys"),
+            room_link_keys: format!("{prefix}/room-link-keys"),
         }
     }
 
     /// What one `GetParameters` call asks for (at most 10 names per call).
-    pub fn requested(&self, verifier_keys: bool) -> Vec<String> {
+    pub fn requested(&self, verifier_keys: bool, room_link_keys: bool) -> Vec<String> {
         let mut names = vec![self.api_key.clone(), self.api_secret.clone(), self.url.clone(), self.api_url.clone()];
         if verifier_keys {
             names.push(self.api_keys.clone());
+        }
+        if room_link_keys {
+            names.push(self.room_link_keys.clone());
         }
         names
     }
@@ -269,6 +275,8 @@ pub struct SsmParameters {
     stats: Arc<FetchStats>,
     /// Whether `api-keys` is read too (every function that verifies LiveKit tokens).
     verifier_keys: bool,
+    /// Whether `room-link-keys` is read too (the token generator with room links on).
+    room_link_keys: bool,
 }
 
 /// Counters kept across fetches: the backoff goes on growing from the init phase into the
@@ -300,12 +308,24 @@ impl SsmParameters {
     }
 
     pub fn with_policy(client: aws_sdk_ssm::Client, prefix: &str, policy: RetryPolicy) -> Self {
-        Self { client, names: ParameterNames::under(prefix), policy, stats: Arc::default(), verifier_keys: true }
+        Self {
+            client,
+            names: ParameterNames::under(prefix),
+            policy,
+            stats: Arc::default(),
+            verifier_keys: true,
+            room_link_keys: false,
+        }
     }
 
     /// Leaves `api-keys` out: for a function that only signs.
     pub fn signing_only(self) -> Self {
         Self { verifier_keys: false, ..self }
+    }
+
+    /// Reads `room-link-keys` too: for the function that signs and redeems room links.
+    pub fn with_room_link_keys(self) -> Self {
+        Self { room_link_keys: true, ..self }
     }
 
     pub fn policy(&self) -> &RetryPolicy {
@@ -423,7 +443,7 @@ impl SsmParameters {
     async fn get_parameters(&self) -> Result<GetParametersOutput, GetParametersFailure> {
         // Names SSM does not have come back as `InvalidParameters`, not as an error: the
         // required ones are checked in `credentials_from`, `api-keys` may be absent.
-        let names = self.names.requested(self.verifier_keys);
+        let names = self.names.requested(self.verifier_keys, self.room_link_keys);
         self.client.get_parameters().set_names(Some(names)).with_decryption(true).send().await
     }
 
@@ -452,17 +472,23 @@ impl SsmParameters {
             &value(&self.names.url),
             api_url.as_deref(),
         )?;
-        let Some(api_keys) = find(&self.names.api_keys).filter(|_| self.verifier_keys) else {
-            return Ok(credentials);
+        let invalid = |name: &str, e: KeySetError| Error::InvalidCredentials(format!("SSM parameter {name}: {e}"));
+        // Optional key sets: secrets again, so encrypted at rest or refused.
+        let key_set = |name: &String, wanted: bool| -> Result<Option<KeySet>, Error> {
+            let Some(parameter) = find(name).filter(|_| wanted) else { return Ok(None) };
+            if parameter.r#type() != Some(&ParameterType::SecureString) {
+                return Err(Error::NotSecureString(name.clone()));
+            }
+            KeySet::parse(parameter.value().unwrap_or_default()).map(Some).map_err(|e| invalid(name, e))
         };
-        // Secrets again: encrypted at rest, or refused.
-        if api_keys.r#type() != Some(&ParameterType::SecureString) {
-            return Err(Error::NotSecureString(self.names.api_keys.clone()));
+        let credentials = match key_set(&self.names.api_keys, self.verifier_keys)? {
+            Some(keys) => credentials.with_verifiers(keys).map_err(|e| invalid(&self.names.api_keys, e))?,
+            None => credentials,
+        };
+        match key_set(&self.names.room_link_keys, self.room_link_keys)? {
+            Some(keys) => credentials.with_room_link_keys(keys).map_err(|e| invalid(&self.names.room_link_keys, e)),
+            None => Ok(credentials),
         }
-        let name = &self.names.api_keys;
-        KeySet::parse(api_keys.value().unwrap_or_default())
-            .and_then(|keys| credentials.with_verifiers(keys))
-            .map_err(|e| Error::InvalidCredentials(format!("SSM parameter {name}: {e}")))
     }
 }
 
@@ -509,7 +535,9 @@ mod tests {
         assert_eq!(names.url, "/dissertation-editor/livekit/url");
         assert_eq!(names.api_url, "/dissertation-editor/livekit/api-url");
         assert_eq!(names.api_keys, "/dissertation-editor/livekit/api-keys");
-        assert_eq!(names.requested(true).len(), 5, "one GetParameters call takes at most 10 names");
-        assert!(!names.requested(false).contains(&names.api_keys));
+        assert_eq!(names.room_link_keys, "/dissertation-editor/livekit/room-link-keys");
+        assert_eq!(names.requested(true, true).len(), 6, "one GetParameters call takes at most 10 names");
+        assert!(!names.requested(false, true).contains(&names.api_keys));
+        assert!(!names.requested(true, false).contains(&names.room_link_keys));
     }
 }

@@ -21,7 +21,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use async_trait::async_trait;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
-use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure};
 
 use crate::error::Error;
 use crate::settings::EnvSettings;
@@ -40,6 +41,22 @@ pub type Fields = BTreeMap<String, String>;
 pub struct StoreError {
     pub throttled: bool,
     pub detail: String,
+}
+
+/// Seconds a client waits before retrying a request the store could not serve.
+pub const RETRY_AFTER_SECS: u64 = 1;
+
+/// The one answer to a request the store could not serve: retryable, nothing acted on.
+impl From<StoreError> for crate::ErrorResponse {
+    fn from(error: StoreError) -> Self {
+        crate::ErrorResponse::new(
+            lambda_http::http::StatusCode::SERVICE_UNAVAILABLE,
+            "state_unavailable",
+            "the state store is unavailable; retry later",
+        )
+        .retry_after(RETRY_AFTER_SECS)
+        .with_detail(&error)
+    }
 }
 
 /// What [`StateStore::claim`] found.
@@ -86,6 +103,21 @@ pub trait StateStore: Debug + Send + Sync {
     /// when this use is allowed. The window is part of the key, so a new window is a new
     /// item; `expires_at` lets DynamoDB delete the old ones.
     async fn count(&self, key: &str, limit: u32, expires_at: u64) -> Result<bool, StoreError>;
+
+    /// Counts one use of an item that must already exist (a room link's record): never
+    /// creates it, so a deleted (revoked) item stays gone. `limit`: at most that many uses.
+    async fn use_existing(&self, key: &str, limit: Option<u32>) -> Result<Use, StoreError>;
+}
+
+/// What [`StateStore::use_existing`] found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Use {
+    /// Counted: this is use number `n` (from 1).
+    Counted(u32),
+    /// The item holds `limit` uses already; nothing was counted.
+    Exhausted,
+    /// No live item: never written, deleted, or expired.
+    Missing,
 }
 
 pub type SharedStore = Arc<dyn StateStore>;
@@ -97,14 +129,7 @@ pub async fn from_env(env: &EnvSettings) -> Result<SharedStore, Error> {
         return Ok(Arc::new(MemoryStore::default()));
     };
     let timeout = Duration::from_millis(env.u64_in("STATE_TIMEOUT_MS", DEFAULT_TIMEOUT_MS, 50..=10_000)?);
-    let timeouts =
-        aws_config::timeout::TimeoutConfig::builder().connect_timeout(timeout).operation_timeout(timeout).build();
-    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .http_client(crate::ssm::https_client())
-        .timeout_config(timeouts)
-        .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(3))
-        .load()
-        .await;
+    let config = aws_config_loader(timeout).load().await;
     if config.region().is_none() {
         return Err(Error::config("AWS_REGION", "is required to use the DynamoDB table named by STATE_TABLE"));
     }
@@ -202,6 +227,17 @@ impl StateStore for MemoryStore {
         }
         item.hits += 1;
         Ok(true)
+    }
+
+    async fn use_existing(&self, key: &str, limit: Option<u32>) -> Result<Use, StoreError> {
+        let now = now_secs();
+        let mut items = self.items();
+        let Some(item) = items.get_mut(key).filter(|item| item.expires_at >= now) else { return Ok(Use::Missing) };
+        if limit.is_some_and(|limit| item.hits >= limit) {
+            return Ok(Use::Exhausted);
+        }
+        item.hits += 1;
+        Ok(Use::Counted(item.hits))
     }
 }
 
@@ -373,6 +409,50 @@ impl StateStore for DynamoStore {
             Err(error) => Err(store_error("UpdateItem", &error)),
         }
     }
+
+    async fn use_existing(&self, key: &str, limit: Option<u32>) -> Result<Use, StoreError> {
+        // One conditional UpdateItem: the item must be there and live, and below its limit.
+        let mut condition = String::from("attribute_exists(#pk) AND #exp >= :now");
+        if limit.is_some() {
+            condition.push_str(" AND (attribute_not_exists(#hits) OR #hits < :limit)");
+        }
+        let mut update = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key_of(key)))
+            .update_expression("ADD #hits :one")
+            .condition_expression(condition)
+            .expression_attribute_names("#pk", PK)
+            .expression_attribute_names("#exp", EXPIRES_AT)
+            .expression_attribute_names("#hits", HITS)
+            .expression_attribute_values(":one", number(1))
+            .expression_attribute_values(":now", number(now_secs()))
+            .return_values(ReturnValue::UpdatedNew)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
+        if let Some(limit) = limit {
+            update = update.expression_attribute_values(":limit", number(limit.into()));
+        }
+        match update.send().await {
+            Ok(output) => {
+                let hits = output.attributes.as_ref().and_then(|a| a.get(HITS)).and_then(|v| v.as_n().ok());
+                Ok(Use::Counted(hits.and_then(|n| n.parse().ok()).unwrap_or(1)))
+            }
+            Err(error) if is_condition_failure(&error) => {
+                let old = match error.as_service_error() {
+                    Some(UpdateItemError::ConditionalCheckFailedException(failed)) => failed.item.clone(),
+                    _ => None,
+                };
+                // A live item that failed the condition is at its limit; else it is gone.
+                let live = match old {
+                    Some(item) => expires_of(&item) >= now_secs(),
+                    None => self.get(key).await?.is_some(),
+                };
+                Ok(if live { Use::Exhausted } else { Use::Missing })
+            }
+            Err(error) => Err(store_error("UpdateItem", &error)),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -415,5 +495,24 @@ mod tests {
         }
         assert_eq!(allowed, [true, true, false]);
         assert!(store.count("other", 2, later).await.unwrap(), "per key");
+    }
+
+    #[tokio::test]
+    async fn memory_uses_existing_items_only_up_to_the_limit() {
+        let store = MemoryStore::default();
+        let later = now_secs() + 60;
+        assert_eq!(store.use_existing("link", Some(2)).await.unwrap(), Use::Missing, "never created by a use");
+        store.claim("link", &fields(&[("room", "r")]), None, later).await.unwrap();
+        assert_eq!(store.use_existing("link", Some(2)).await.unwrap(), Use::Counted(1));
+        assert_eq!(store.use_existing("link", Some(2)).await.unwrap(), Use::Counted(2));
+        assert_eq!(store.use_existing("link", Some(2)).await.unwrap(), Use::Exhausted);
+        store.claim("open", &Fields::new(), None, later).await.unwrap();
+        for n in 1..=3 {
+            assert_eq!(store.use_existing("open", None).await.unwrap(), Use::Counted(n));
+        }
+        store.delete("link").await.unwrap();
+        assert_eq!(store.use_existing("link", Some(2)).await.unwrap(), Use::Missing, "revoked stays revoked");
+        store.put("old", &Fields::new(), now_secs() - 1).await.unwrap();
+        assert_eq!(store.use_existing("old", None).await.unwrap(), Use::Missing, "expired");
     }
 }

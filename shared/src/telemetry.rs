@@ -230,7 +230,11 @@ impl std::io::Write for CapturedLogs {
 
 /// Now, as RFC 3339 in UTC with milliseconds (what Lambda's JSON log format reads).
 fn now_rfc3339() -> String {
-    let millis = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or_default();
+    rfc3339(SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or_default())
+}
+
+/// Milliseconds since the epoch as RFC 3339 in UTC (`2026-11-29T23:05:00.123Z`).
+pub fn rfc3339(millis: i64) -> String {
     aws_smithy_types::DateTime::from_millis(millis)
         .fmt(aws_smithy_types::date_time::Format::DateTime)
         .unwrap_or_default()

@@ -271,6 +271,12 @@ impl CorsPolicy {
     }
 }
 
+/// A `{…}` path segment, percent-decoded the way a query value is (a route's `{room}`).
+pub fn decode_segment(segment: &str) -> Result<String, RequestError> {
+    let mut query = parse_query(Some(&format!("v={segment}")))?;
+    Ok(query.remove("v").unwrap_or_default())
+}
+
 /// Parses a query string strictly: every key at most once, valid percent-encoding,
 /// valid UTF-8. (Lenient parsers silently pick one of two `room=` values or replace
 /// broken bytes, and then the token is for a room nobody asked for.)

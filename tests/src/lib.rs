@@ -400,6 +400,11 @@ pub fn expected_status(event_file: &str) -> u16 {
         "health.json" | "token-get.json" | "token-get-signed-in.json" => 200,
         "token-post-standard.json" | "token-post-empty.json" | "token-post-machine.json" => 201,
         "token-options-preflight.json" => 204,
+        "guest-token-get.json" => 200,
+        "room-link-create.json" => 201,
+        "room-link-create-preflight.json" | "room-link-revoke-preflight.json" => 204,
+        // No state table behind `sam local invoke`: links are stateless, nothing to revoke.
+        "room-link-revoke.json" => 501,
         "token-bad-room.json" => 400,
         "webhook-egress-limit-reached.json" | "webhook-participant-joined.json" => 200,
         "webhook-bad-signature.json" => 401,
@@ -555,6 +560,10 @@ pub async fn production_ssm_client(endpoint: &str, timeout: Duration) -> aws_sdk
         .await;
     aws_sdk_ssm::Client::new(&config)
 }
+
+/// The room-link key that signed `events/guest-token-get.json`: a sample, never deployed
+/// (`ROOM_LINK_KEYS="sample: …"` for `sam local invoke`, docs/room-links.md).
+pub const SAMPLE_ROOM_LINK_KEY: (&str, &str) = ("sample", "sample-room-link-key-never-deploy-it-0001");
 
 /// Whether a sample event went through API Gateway's JWT authorizer.
 pub fn is_authorized_event(path: &Path) -> bool {

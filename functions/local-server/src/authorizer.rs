@@ -37,7 +37,6 @@ pub struct JwtAuthorizer {
     audiences: Vec<String>,
     /// `AUTH_JWKS_URL`, or `jwks_uri` from the issuer's discovery document.
     jwks_url: Option<String>,
-    route_scopes: Vec<String>,
     client: reqwest::Client,
     keys: Mutex<KeySet>,
 }
@@ -109,7 +108,6 @@ impl JwtAuthorizer {
             issuer,
             audiences,
             jwks_url: env.non_empty("AUTH_JWKS_URL"),
-            route_scopes: auth.route_scopes(),
             client,
             keys: Mutex::new(KeySet::default()),
         }))
@@ -119,22 +117,27 @@ impl JwtAuthorizer {
         &self.issuer
     }
 
-    /// Verifies the request's bearer token and returns the request context API Gateway
-    /// would pass to the function, or the refusal it would answer with.
-    pub async fn authorize(&self, headers: &HeaderMap) -> Result<RequestContext, ErrorResponse> {
+    /// Verifies the request's bearer token against a route that requires one of
+    /// `route_scopes` (none: any verified token), and returns the request context API
+    /// Gateway would pass to the function, or the refusal it would answer with.
+    pub async fn authorize(
+        &self,
+        headers: &HeaderMap,
+        route_scopes: &[String],
+    ) -> Result<RequestContext, ErrorResponse> {
         let token = bearer_token(headers).ok_or_else(|| unauthorized("a bearer token is required"))?;
         let claims = self.verify(token).await?;
         let held = scopes_of(&claims);
-        if !self.route_scopes.is_empty() && !held.iter().any(|s| self.route_scopes.contains(s)) {
+        if !route_scopes.is_empty() && !held.iter().any(|s| route_scopes.contains(s)) {
             return Err(ErrorResponse::new(
                 StatusCode::FORBIDDEN,
                 "insufficient_scope",
-                format!("the token needs one of the scopes {}", self.route_scopes.join(", ")),
+                format!("the token needs one of the scopes {}", route_scopes.join(", ")),
             ));
         }
         let strings: Map<String, Value> = claims.iter().map(|(k, v)| (k.clone(), json!(gateway_string(v)))).collect();
         // API Gateway lists the scopes when the route requires some.
-        let scopes = if self.route_scopes.is_empty() { Value::Null } else { json!(held) };
+        let scopes = if route_scopes.is_empty() { Value::Null } else { json!(held) };
         let authorizer: ApiGatewayRequestAuthorizer =
             serde_json::from_value(json!({"jwt": {"claims": strings, "scopes": scopes}}))
                 .map_err(|_| unauthorized("the token's claims could not be read"))?;

@@ -48,10 +48,14 @@ pub struct LocalRoutes {
 
 impl LocalRoutes {
     pub async fn from_env(env: &EnvSettings) -> Result<Self, livekit_lambda_shared::Error> {
-        let credentials = Arc::new(CredentialStore::from_env(env, Runtime::Local).await?);
+        let mut credentials = CredentialStore::from_env(env, Runtime::Local).await?;
+        if TokenService::reads_room_link_keys(env) {
+            credentials = credentials.with_room_link_keys();
+        }
+        let credentials = Arc::new(credentials);
         let token_settings = TokenSettings::from_env(env)?;
         let authorizer = JwtAuthorizer::from_env(env, &token_settings.auth)?.map(Arc::new);
-        let token = TokenService::new(token_settings, credentials.clone());
+        let token = TokenService::with_credentials(env, credentials.clone()).await?;
         let webhook = WebhookService::with_credentials(env, credentials.clone()).await?;
         let subtitles = SubtitleService::with_credentials(env, credentials).await?;
         Ok(Self { token, webhook, subtitles, authorizer })
@@ -75,23 +79,26 @@ impl LocalRoutes {
         }
     }
 
-    /// The template's routes: `ANY /token` behind the JWT authorizer when it is on,
-    /// `OPTIONS /token` (CORS preflight) and `/health` open. A refused request never
-    /// reaches the function, as with API Gateway.
+    /// The template's routes: the route table's guarded routes (`/token`, the room-link
+    /// routes) behind the JWT authorizer when it is on, with the scopes the template
+    /// requires; `OPTIONS` (CORS preflight), `/health` and `/guest/token` open. A refused
+    /// request never reaches the function, as with API Gateway.
     async fn authorize(&self, mut request: Request<Body>) -> Result<Request<Body>, Response<Body>> {
         // Only the authorizer may say who the caller is.
         request.extensions_mut().remove::<RequestContext>();
         let Some(authorizer) = &self.authorizer else { return Ok(request) };
-        if request.uri().path() != routes::TOKEN || request.method() == Method::OPTIONS {
+        let Some(route) = routes::find(request.uri().path()).map(|m| m.route) else { return Ok(request) };
+        if !route.guarded || request.method() == Method::OPTIONS {
             return Ok(request);
         }
-        match authorizer.authorize(request.headers()).await {
+        let scopes = self.token.route_scopes(route.path);
+        match authorizer.authorize(request.headers(), &scopes).await {
             Ok(context) => {
                 request.extensions_mut().insert(context);
                 Ok(request)
             }
             Err(refusal) => {
-                tracing::info!(target: "request", route = routes::TOKEN, status = refusal.status.as_u16(), error_code = refusal.code, "refused by the JWT authorizer");
+                tracing::info!(target: "request", route = route.path, status = refusal.status.as_u16(), error_code = refusal.code, "refused by the JWT authorizer");
                 Err(self::refusal(refusal))
             }
         }

@@ -73,15 +73,7 @@ impl From<SubtitleError> for ErrorResponse {
                 )
                 .with_detail(&error)
             }
-            SubtitleError::StateUnavailable(_) => {
-                return ErrorResponse::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "state_unavailable",
-                    "the state store is unavailable; retry later",
-                )
-                .retry_after(1)
-                .with_detail(&error)
-            }
+            SubtitleError::StateUnavailable(store) => return store.clone().into(),
             SubtitleError::LiveKit(_) => {
                 return ErrorResponse::new(
                     StatusCode::BAD_GATEWAY,

@@ -27,9 +27,7 @@ const MAX_BODY_BYTES: usize = 4096;
 /// The room named by the route's `{room}` segment, percent-decoded and validated with
 /// the limit every function shares (`MAX_NAME_CHARS`).
 fn room_of_segment(segment: &str, settings: &SubtitleSettings) -> Result<RoomName, SubtitleError> {
-    let mut query = web::parse_query(Some(&format!("room={segment}")))?;
-    let room = query.remove("room").unwrap_or_default();
-    RoomName::parse(room, settings.names).map_err(SubtitleError::InvalidRoom)
+    RoomName::parse(web::decode_segment(segment)?, settings.names).map_err(SubtitleError::InvalidRoom)
 }
 
 #[derive(Debug, Serialize)]
@@ -244,7 +242,7 @@ impl Service for SubtitleService {
     ) -> Result<Response<Body>, ErrorResponse> {
         let settings = &self.inner.settings;
         let agent = settings.active_agent().unwrap_or_default();
-        let room = room_of_segment(route.segment.unwrap_or_default(), settings)?;
+        let room = room_of_segment(route.segment().unwrap_or_default(), settings)?;
         facts.room = Some(room.to_string());
         Ok(self.start_or_stop(request, agent, &room, facts).await?)
     }

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use livekit_lambda_shared::validate::NameLimit;
 use livekit_lambda_shared::web::CorsPolicy;
-use livekit_lambda_shared::{EnvSettings, Error};
+use livekit_lambda_shared::{credentials, EnvSettings, Error};
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct SubtitleSettings {
@@ -39,7 +39,7 @@ impl Default for SubtitleSettings {
             cors: CorsPolicy::Closed,
             api_timeout: Duration::from_secs(3),
             names: NameLimit::default(),
-            forced_refresh_interval: Duration::from_secs(30),
+            forced_refresh_interval: credentials::DEFAULT_FORCED_REFRESH,
         }
     }
 }
@@ -68,7 +68,7 @@ impl SubtitleSettings {
             cors: CorsPolicy::from_env(env)?,
             api_timeout: livekit_lambda_shared::livekit::api_timeout(env)?,
             names: NameLimit::from_env(env)?,
-            forced_refresh_interval: env.duration_secs("CREDENTIALS_FORCED_REFRESH_SECONDS", 30, 1..=3600)?,
+            forced_refresh_interval: credentials::forced_refresh_interval(env)?,
         })
     }
 

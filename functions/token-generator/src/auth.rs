@@ -142,8 +142,17 @@ impl AuthSettings {
     /// The scopes API Gateway should require on the `/token` route (any one of them):
     /// none when users may come without a scope, since one route serves both callers.
     pub fn route_scopes(&self) -> Vec<String> {
+        self.route_scopes_with(&[])
+    }
+
+    /// The same, for a route that applications holding `more` may call too (room links).
+    pub fn route_scopes_with(&self, more: &[&str]) -> Vec<String> {
         match &self.user_scope {
-            Some(user_scope) => vec![user_scope.clone(), self.mint_scope.clone()],
+            Some(user_scope) => std::iter::once(user_scope.as_str())
+                .chain(std::iter::once(self.mint_scope.as_str()))
+                .chain(more.iter().copied())
+                .map(str::to_string)
+                .collect(),
             None => Vec::new(),
         }
     }
@@ -223,6 +232,28 @@ impl Caller {
     }
 
     pub fn from_claims(verified: &VerifiedClaims, settings: &AuthSettings) -> Result<Self, TokenError> {
+        Self::from_claims_with(verified, settings, &[settings.mint_scope.as_str()])
+    }
+
+    /// Who may create and revoke room links: an application holding one of
+    /// `application_scopes` (the links scope, or the mint scope), or a signed-in user.
+    pub fn link_creator(
+        request: &Request<Body>,
+        settings: &AuthSettings,
+        application_scopes: &[&str],
+    ) -> Result<Self, TokenError> {
+        let verified = VerifiedClaims::of(request).ok_or(TokenError::Unauthenticated(
+            "a bearer token is required (is the JWT authorizer attached to this route?)",
+        ))?;
+        Self::from_claims_with(&verified, settings, application_scopes)
+    }
+
+    /// An application when the claims hold one of `application_scopes`, else a user.
+    fn from_claims_with(
+        verified: &VerifiedClaims,
+        settings: &AuthSettings,
+        application_scopes: &[&str],
+    ) -> Result<Self, TokenError> {
         if let Some(issuer) = &settings.issuer {
             if verified.claim("iss").map(|i| i.trim_end_matches('/')) != Some(issuer.as_str()) {
                 return Err(TokenError::Unauthenticated("the token is from another issuer"));
@@ -234,7 +265,7 @@ impl Caller {
             });
         let rooms =
             settings.rooms_claim.as_ref().map(|claim| verified.claim(claim).map(claim_list).unwrap_or_default());
-        if verified.has_scope(&settings.mint_scope) {
+        if application_scopes.iter().any(|scope| verified.has_scope(scope)) {
             let client_id = ["client_id", "azp", "cid", "sub"]
                 .iter()
                 .find_map(|c| verified.claim(c))
@@ -243,9 +274,13 @@ impl Caller {
         }
         if let Some(scope) = &settings.user_scope {
             if !verified.has_scope(scope) {
+                let scopes: Vec<String> = std::iter::once(scope.as_str())
+                    .chain(application_scopes.iter().copied())
+                    .map(|s| format!("`{s}`"))
+                    .collect();
                 return Err(TokenError::InsufficientScope(format!(
-                    "the token needs the `{scope}` or `{}` scope",
-                    settings.mint_scope
+                    "the token needs one of the scopes {}",
+                    scopes.join(", ")
                 )));
             }
         }

@@ -1,9 +1,12 @@
 //! The token generator's one error type, mapped to HTTP in one place.
 
 use lambda_http::http::StatusCode;
+use livekit_lambda_shared::state::StoreError;
 use livekit_lambda_shared::validate::NameProblem;
 use livekit_lambda_shared::web::RequestError;
 use livekit_lambda_shared::ErrorResponse;
+
+use crate::links::LinkRefusal;
 
 #[derive(Clone, Debug, thiserror::Error)]
 pub enum TokenError {
@@ -38,6 +41,12 @@ pub enum TokenError {
     RoomNotAllowed(String),
     #[error("attribute `{0}` is set by the server from the verified token")]
     ReservedAttribute(String),
+    #[error(transparent)]
+    Link(#[from] LinkRefusal),
+    #[error(transparent)]
+    State(#[from] StoreError),
+    #[error("room links are redeemed at /guest/token, not here")]
+    LinkNotHere,
 }
 
 /// The one place a token-generator error becomes what the caller sees.
@@ -59,6 +68,12 @@ impl From<TokenError> for ErrorResponse {
             TokenError::InsufficientScope(_) => (StatusCode::FORBIDDEN, "insufficient_scope"),
             TokenError::RoomNotAllowed(_) => (StatusCode::FORBIDDEN, "room_not_allowed"),
             TokenError::ReservedAttribute(_) => (StatusCode::FORBIDDEN, "field_not_allowed"),
+            TokenError::Link(refusal) => {
+                let (status, code) = refusal.status_and_code();
+                (StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST), code)
+            }
+            TokenError::State(store) => return store.clone().into(),
+            TokenError::LinkNotHere => (StatusCode::BAD_REQUEST, "field_not_allowed"),
         };
         ErrorResponse::new(status, code, error.to_string())
     }

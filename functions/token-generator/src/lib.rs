@@ -4,6 +4,7 @@
 
 pub mod auth;
 pub mod error;
+pub mod links;
 pub mod request;
 pub mod service;
 pub mod settings;

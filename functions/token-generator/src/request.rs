@@ -13,6 +13,7 @@ use serde::de::{Deserializer, MapAccess, Visitor};
 use serde_json::value::RawValue;
 
 use crate::error::TokenError;
+use crate::links::{LinkClaims, LinkRefusal};
 use crate::settings::{TokenSettings, MAX_ATTRIBUTE_KEY_CHARS, MAX_ATTRIBUTE_VALUE_BYTES};
 
 /// A validated request for one participant token.
@@ -64,17 +65,10 @@ impl TokenRequest {
     /// `POST /token` with a `TokenSourceRequest` body. Every field is optional; a
     /// missing room or identity is generated.
     pub fn from_standard_body(headers: &HeaderMap, body: &[u8], settings: &TokenSettings) -> Result<Self, TokenError> {
-        match media_type(headers).as_deref() {
-            Some("application/json") => {}
-            // No Content-Type with no body is a bare POST: treat it as `{}`.
-            None if body.iter().all(u8::is_ascii_whitespace) => {}
-            _ => return Err(TokenError::UnsupportedMediaType),
+        let (source, room_link) = standard_body(headers, body)?;
+        if room_link.is_some() {
+            return Err(TokenError::LinkNotHere);
         }
-        let source = if body.iter().all(u8::is_ascii_whitespace) {
-            TokenSourceRequest::default()
-        } else {
-            parse_token_source_request(body)?
-        };
         Self::from_token_source_request(source, settings)
     }
 
@@ -110,6 +104,82 @@ impl TokenRequest {
             None => None,
         };
         Ok(Self { room, identity, name, metadata, attributes: source.participant_attributes, room_config })
+    }
+}
+
+/// The `TokenSourceRequest` of a standard `POST` body, and its `room_link` field (which
+/// livekit-protocol's type does not know): `{}` or no body at all is a request with
+/// nothing set.
+fn standard_body(headers: &HeaderMap, body: &[u8]) -> Result<(TokenSourceRequest, Option<String>), TokenError> {
+    match media_type(headers).as_deref() {
+        Some("application/json") => {}
+        // No Content-Type with no body is a bare POST: treat it as `{}`.
+        None if body.iter().all(u8::is_ascii_whitespace) => {}
+        _ => return Err(TokenError::UnsupportedMediaType),
+    }
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok((TokenSourceRequest::default(), None));
+    }
+    parse_token_source_request(body)
+}
+
+/// A guest's redemption of a room link at `/guest/token`: the link, and what a guest may
+/// choose (a display name when the link fixes none, metadata, attributes, agents).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct GuestRequest {
+    pub link: String,
+    source: TokenSourceRequest,
+}
+
+impl GuestRequest {
+    /// `GET /guest/token?link=…[&participant=<display name>][&room=<room>]`.
+    pub fn from_query(query: Option<&str>) -> Result<Self, TokenError> {
+        let mut params = parse_query(query)?;
+        let link = params.remove("link").ok_or(LinkRefusal::Required)?;
+        let source = TokenSourceRequest {
+            room_name: params.remove("room"),
+            participant_name: params.remove("participant"),
+            ..TokenSourceRequest::default()
+        };
+        Ok(Self { link, source })
+    }
+
+    /// `POST /guest/token`, LiveKit's standard body with the link in its `room_link` field
+    /// or, for `TokenSource.endpoint` (which sends only the standard fields), in the URL's
+    /// `link` query parameter.
+    pub fn from_standard_body(headers: &HeaderMap, query: Option<&str>, body: &[u8]) -> Result<Self, TokenError> {
+        let (source, in_body) = standard_body(headers, body)?;
+        let in_query = parse_query(query)?.remove("link");
+        let link = match (in_body, in_query) {
+            (Some(a), Some(b)) if a != b => {
+                return Err(LinkRefusal::BadRequest("`room_link` and the `link` parameter differ".into()).into())
+            }
+            (a, b) => a.or(b).ok_or(LinkRefusal::Required)?,
+        };
+        Ok(Self { link, source })
+    }
+
+    /// The validated token request for the guest of link `claims`: the link's room and
+    /// name, an identity the server chose, and the request's own fields checked as any.
+    pub fn into_token_request(
+        self,
+        claims: &LinkClaims,
+        identity: String,
+        settings: &TokenSettings,
+    ) -> Result<TokenRequest, TokenError> {
+        let mut source = self.source;
+        if source.room_name.as_deref().is_some_and(|room| !room.is_empty() && room != claims.room) {
+            return Err(LinkRefusal::WrongRoom.into());
+        }
+        if source.participant_identity.as_deref().is_some_and(|identity| !identity.is_empty()) {
+            return Err(LinkRefusal::IdentityChosenByServer.into());
+        }
+        source.room_name = Some(claims.room.clone());
+        source.participant_identity = Some(identity);
+        if !claims.name.is_empty() {
+            source.participant_name = Some(claims.name.clone());
+        }
+        TokenRequest::from_token_source_request(source, settings)
     }
 }
 
@@ -235,12 +305,20 @@ impl<'de> serde::Deserialize<'de> for TopLevelFields {
     }
 }
 
-fn parse_token_source_request(body: &[u8]) -> Result<TokenSourceRequest, TokenError> {
+/// The request, and the `room_link` field taken out of it.
+fn parse_token_source_request(body: &[u8]) -> Result<(TokenSourceRequest, Option<String>), TokenError> {
     let classify = |e: serde_json::Error| match e.classify() {
         serde_json::error::Category::Data => TokenError::InvalidField(truncate(e.to_string())),
         _ => TokenError::InvalidJson(truncate(e.to_string())),
     };
-    let fields: TopLevelFields = serde_json::from_slice(body).map_err(classify)?;
+    let mut fields: TopLevelFields = serde_json::from_slice(body).map_err(classify)?;
+    let room_link = match fields.0.iter().position(|(key, _)| canonical_field(key) == ROOM_LINK_FIELD) {
+        Some(at) => Some(
+            serde_json::from_str::<String>(fields.0.remove(at).1.get())
+                .map_err(|_| TokenError::InvalidField(format!("`{ROOM_LINK_FIELD}` must be a string")))?,
+        ),
+        None => None,
+    };
     // Re-assemble the object without the nulls and let livekit-protocol's generated
     // deserialiser read it: snake_case and lowerCamelCase both work, unknown fields
     // are ignored (forward compatible with newer client SDKs), types are checked.
@@ -255,8 +333,11 @@ fn parse_token_source_request(body: &[u8]) -> Result<TokenSourceRequest, TokenEr
         object.push_str(value.get());
     }
     object.push('}');
-    serde_json::from_str(&object).map_err(classify)
+    Ok((serde_json::from_str(&object).map_err(classify)?, room_link))
 }
+
+/// The body field a room link travels in (`roomLink` too, as protobuf JSON would spell it).
+const ROOM_LINK_FIELD: &str = "room_link";
 
 fn truncate(mut message: String) -> String {
     if message.len() > 200 {

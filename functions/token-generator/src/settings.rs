@@ -8,6 +8,7 @@ use livekit_lambda_shared::web::CorsPolicy;
 use livekit_lambda_shared::{EnvSettings, Error};
 
 use crate::auth::AuthSettings;
+use crate::links::LinkSettings;
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct TokenSettings {
@@ -24,6 +25,8 @@ pub struct TokenSettings {
     pub limits: Limits,
     /// Who may mint a token (`AUTH_*`); off by default.
     pub auth: AuthSettings,
+    /// Room links (`ROOM_LINK*`); off by default.
+    pub links: LinkSettings,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -53,6 +56,7 @@ impl Default for TokenSettings {
             cors: CorsPolicy::Closed,
             limits: Limits { body_bytes: 16 * 1024, names: NameLimit(128), metadata_bytes: 4096, attributes: 32 },
             auth: AuthSettings::default(),
+            links: LinkSettings::default(),
         }
     }
 }
@@ -60,6 +64,7 @@ impl Default for TokenSettings {
 impl TokenSettings {
     pub fn from_env(env: &EnvSettings) -> Result<Self, Error> {
         let defaults = Self::default();
+        let auth = AuthSettings::from_env(env)?;
         Ok(Self {
             ttl: env.duration_secs("TOKEN_TTL_SECONDS", defaults.ttl.as_secs(), 60..=86_400)?,
             publish_sources: env.list_of("PUBLISH_SOURCES", PUBLISH_SOURCES)?,
@@ -72,7 +77,8 @@ impl TokenSettings {
                 metadata_bytes: env.usize_in("MAX_METADATA_BYTES", defaults.limits.metadata_bytes, 0..=64 * 1024)?,
                 attributes: env.usize_in("MAX_ATTRIBUTES", defaults.limits.attributes, 0..=256)?,
             },
-            auth: AuthSettings::from_env(env)?,
+            links: LinkSettings::from_env(env, &auth)?,
+            auth,
         })
     }
 }

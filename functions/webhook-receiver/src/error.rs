@@ -8,8 +8,6 @@ use livekit_lambda_shared::ErrorResponse;
 
 /// A concurrent duplicate's wait: the other delivery finishes within its deadline.
 const IN_PROGRESS_RETRY_AFTER_SECS: u64 = 2;
-/// A throttled or unreachable store's wait.
-const STATE_RETRY_AFTER_SECS: u64 = 1;
 /// A room end's wait for the join making the room's rule (one LiveKit call).
 const DIAL_IN_RETRY_AFTER_SECS: u64 = 1;
 
@@ -77,15 +75,7 @@ impl From<WebhookError> for ErrorResponse {
                 return ErrorResponse::new(StatusCode::SERVICE_UNAVAILABLE, "dial_in_in_progress", error.to_string())
                     .retry_after(DIAL_IN_RETRY_AFTER_SECS)
             }
-            WebhookError::StateUnavailable(_) => {
-                return ErrorResponse::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "state_unavailable",
-                    "the state store is unavailable; retry later",
-                )
-                .retry_after(STATE_RETRY_AFTER_SECS)
-                .with_detail(&error)
-            }
+            WebhookError::StateUnavailable(store) => return store.clone().into(),
         };
         ErrorResponse::new(status, code, error.to_string())
     }

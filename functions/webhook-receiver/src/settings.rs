@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use livekit_lambda_shared::{EnvSettings, Error};
+use livekit_lambda_shared::{credentials, EnvSettings, Error};
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct WebhookSettings {
@@ -53,7 +53,7 @@ impl Default for WebhookSettings {
             recording_topic: "recording-status".into(),
             sip: None,
             api_timeout: Duration::from_secs(3),
-            forced_refresh_interval: Duration::from_secs(30),
+            forced_refresh_interval: credentials::DEFAULT_FORCED_REFRESH,
             idempotency_ttl: Duration::from_secs(86_400),
         }
     }
@@ -77,11 +77,7 @@ impl WebhookSettings {
             recording_topic: env.non_empty("RECORDING_NOTICE_TOPIC").unwrap_or(defaults.recording_topic),
             sip,
             api_timeout: livekit_lambda_shared::livekit::api_timeout(env)?,
-            forced_refresh_interval: env.duration_secs(
-                "CREDENTIALS_FORCED_REFRESH_SECONDS",
-                defaults.forced_refresh_interval.as_secs(),
-                1..=3600,
-            )?,
+            forced_refresh_interval: credentials::forced_refresh_interval(env)?,
             idempotency_ttl: env.duration_secs(
                 "IDEMPOTENCY_TTL_SECONDS",
                 defaults.idempotency_ttl.as_secs(),

@@ -27,28 +27,28 @@ use tokio::net::TcpListener;
 use wire_tests::oidc::TestIssuer;
 use wire_tests::{http, verify_with_node_sdk, workspace_root};
 
-const KEY: &str = "devkey";
-const SECRET: &str = "secret";
+pub(crate) const KEY: &str = "devkey";
+pub(crate) const SECRET: &str = "secret";
 
 /// What a response amounts to: status, error code, and the LiveKit token's content.
 #[derive(Debug, PartialEq)]
-struct Outcome {
-    status: u16,
-    code: String,
-    token: Option<Minted>,
+pub(crate) struct Outcome {
+    pub status: u16,
+    pub code: String,
+    pub token: Option<Minted>,
 }
 
 #[derive(Debug, PartialEq)]
-struct Minted {
-    identity: String,
-    name: String,
-    room: String,
-    attributes: BTreeMap<String, String>,
-    room_admin: bool,
-    publish_sources: Vec<String>,
+pub(crate) struct Minted {
+    pub identity: String,
+    pub name: String,
+    pub room: String,
+    pub attributes: BTreeMap<String, String>,
+    pub room_admin: bool,
+    pub publish_sources: Vec<String>,
 }
 
-fn outcome(status: u16, body: &[u8]) -> Outcome {
+pub(crate) fn outcome(status: u16, body: &[u8]) -> Outcome {
     let body: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
     let jwt = body.get("token").or_else(|| body.get("participant_token")).and_then(Value::as_str);
     let token = jwt.map(|jwt| {
@@ -69,23 +69,30 @@ fn outcome(status: u16, body: &[u8]) -> Outcome {
     Outcome { status, code, token }
 }
 
-struct Deployment {
-    issuer: TestIssuer,
-    routes: LocalRoutes,
-    port: u16,
+pub(crate) struct Deployment {
+    pub issuer: TestIssuer,
+    pub routes: LocalRoutes,
+    pub port: u16,
 }
 
 /// The issuer's clients: an application allowed to mint, one that may also make
-/// moderators, and one with an unrelated scope.
+/// moderators, one that may only create room links, and one with an unrelated scope.
 fn issuer() -> TestIssuer {
     TestIssuer::start(json!({
         "app-backend": {"secret": "app-secret", "scopes": ["livekit/token"]},
         "moderator-app": {"secret": "mod-secret", "scopes": ["livekit/token", "livekit/admin"]},
+        "scheduler": {"secret": "scheduler-secret", "scopes": ["livekit/links"]},
         "reports": {"secret": "reports-secret", "scopes": ["reports/read"]},
     }))
 }
 
-async fn deploy(extra: &[(&str, &str)]) -> Deployment {
+pub(crate) async fn deploy(extra: &[(&str, &str)]) -> Deployment {
+    deploy_with(extra, |routes| routes).await
+}
+
+/// A deployment whose routes `adapt` may change before the local server starts (a state
+/// store shared with another deployment: two containers of one fleet).
+pub(crate) async fn deploy_with(extra: &[(&str, &str)], adapt: impl FnOnce(LocalRoutes) -> LocalRoutes) -> Deployment {
     let issuer = issuer();
     let mut pairs = vec![
         ("LIVEKIT_API_KEY".to_string(), KEY.to_string()),
@@ -96,11 +103,11 @@ async fn deploy(extra: &[(&str, &str)]) -> Deployment {
         ("AUTH_ISSUER".into(), issuer.url.clone()),
         // Cognito-style: user tokens have `aud` = the browser client; application
         // tokens have no `aud`, only `client_id`.
-        ("AUTH_AUDIENCE".into(), "browser-app,app-backend,moderator-app,reports".into()),
+        ("AUTH_AUDIENCE".into(), "browser-app,app-backend,moderator-app,scheduler,reports".into()),
         ("AUTH_ADMIN_CLAIM".into(), "groups=moderators".into()),
     ];
     pairs.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-    let routes = LocalRoutes::from_env(&EnvSettings::from_pairs(pairs)).await.expect("settings");
+    let routes = adapt(LocalRoutes::from_env(&EnvSettings::from_pairs(pairs)).await.expect("settings"));
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
     tokio::spawn(serve(listener, routes.clone()));
@@ -108,7 +115,7 @@ async fn deploy(extra: &[(&str, &str)]) -> Deployment {
 }
 
 /// A signed-in user's access token (as a hosted sign-in gives a browser).
-fn user_claims(sub: &str, scope: &str) -> Value {
+pub(crate) fn user_claims(sub: &str, scope: &str) -> Value {
     json!({"sub": sub, "aud": "browser-app", "scope": scope, "token_use": "access",
            "name": "Jane Doe", "email": "jane@example.com"})
 }
@@ -179,7 +186,7 @@ impl Deployment {
         local
     }
 
-    fn client_token(&self, client: &str, secret: &str) -> String {
+    pub(crate) fn client_token(&self, client: &str, secret: &str) -> String {
         let (status, body) = self.issuer.client_credentials(client, secret, None);
         assert_eq!(status, 200, "{body}");
         body["access_token"].as_str().expect("access_token").to_string()
@@ -189,7 +196,7 @@ impl Deployment {
 /// `requestContext.authorizer.jwt` as API Gateway builds it from a verified token: every
 /// claim as a string (arrays `[a b]`), and the scopes when the route requires some (it
 /// does with the default AUTH_USER_SCOPE).
-fn gateway_view(token: &str) -> Value {
+pub(crate) fn gateway_view(token: &str) -> Value {
     let payload = token.split('.').nth(1).expect("a JWT");
     let claims: serde_json::Map<String, Value> =
         serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).expect("base64url")).expect("JSON claims");
@@ -215,7 +222,7 @@ fn now() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs()
 }
 
-fn minted(outcome: &Outcome) -> &Minted {
+pub(crate) fn minted(outcome: &Outcome) -> &Minted {
     outcome.token.as_ref().unwrap_or_else(|| panic!("no token: {outcome:?}"))
 }
 

@@ -8,14 +8,16 @@ use std::sync::Arc;
 
 use livekit_api::access_token::TokenVerifier;
 use livekit_lambda_shared::web::CorsPolicy;
-use livekit_lambda_shared::{CredentialStore, Credentials, Secret};
+use livekit_lambda_shared::{CredentialStore, Credentials, KeySet, Secret};
 use serde_json::Value;
 use subtitle_dispatcher::{SubtitleService, SubtitleSettings};
+use token_generator::links::LinkSettings;
 use token_generator::{TokenService, TokenSettings};
 use webhook_receiver::{WebhookService, WebhookSettings};
 use wire_tests::livekit_server::TwirpTestServer;
 use wire_tests::{
     event_files, event_name, expected_status, function_for_path, is_authorized_event, load_event, signed_in_settings,
+    SAMPLE_ROOM_LINK_KEY,
 };
 
 fn verify(token: &Value) -> livekit_api::access_token::Claims {
@@ -28,9 +30,16 @@ fn verify(token: &Value) -> livekit_api::access_token::Claims {
 async fn every_sample_event_gets_its_documented_answer() {
     let settings =
         TokenSettings { cors: CorsPolicy::Origins(vec!["http://localhost:3000".into()]), ..TokenSettings::default() };
+    // Signed in, with room links on (the samples' link is signed by the sample key).
+    let links = LinkSettings {
+        enabled: true,
+        url_template: "http://localhost:3000/join/{room}#{link}".into(),
+        ..LinkSettings::default()
+    };
+    let link_keys = KeySet::from_pairs([SAMPLE_ROOM_LINK_KEY]);
     let signed_in = TokenService::new(
-        TokenSettings { auth: signed_in_settings(), ..settings.clone() },
-        Arc::new(CredentialStore::fixed(Credentials::development())),
+        TokenSettings { auth: signed_in_settings(), links, ..settings.clone() },
+        Arc::new(CredentialStore::fixed(Credentials::development().with_room_link_keys(link_keys.clone()).unwrap())),
     );
     let token = TokenService::new(settings, Arc::new(CredentialStore::fixed(Credentials::development())));
     let livekit = TwirpTestServer::start("devkey", "secret").await;
@@ -54,7 +63,9 @@ async fn every_sample_event_gets_its_documented_answer() {
         let response = match function_for_path(request.uri().path()) {
             "webhook-receiver" => webhook.handle(request).await,
             "subtitle-dispatcher" => subtitles.handle(request).await,
-            _ if is_authorized_event(&path) => signed_in.handle(request).await,
+            _ if is_authorized_event(&path) || name.starts_with("guest-") || name.starts_with("room-link") => {
+                signed_in.handle(request).await
+            }
             _ => token.handle(request).await,
         };
         let status = response.status().as_u16();
@@ -113,6 +124,28 @@ async fn every_sample_event_gets_its_documented_answer() {
                 assert!(!claims.video.room_admin);
             }
             "token-bad-room.json" => assert_eq!(body["error"]["code"], "invalid_room"),
+            "guest-token-get.json" => {
+                let claims = verify(&body["token"]);
+                assert_eq!((claims.video.room.as_str(), claims.name.as_str()), ("demo-room", "Client"));
+                assert!(claims.sub.starts_with("guest:samplelink0000001:"), "{}", claims.sub);
+                assert_eq!(claims.attributes["auth.invited_by"], "user:8f1c2d3e-4b5a-6978-8a9b-0c1d2e3f4a5b");
+                assert_eq!(claims.attributes["auth.link_id"], "samplelink0000001");
+                assert!(!claims.video.room_admin);
+            }
+            "room-link-create.json" => {
+                let link = body["link"].as_str().expect("the link");
+                let url = body["url"].as_str().expect("the url");
+                assert_eq!(url, format!("http://localhost:3000/join/demo-room#{link}"));
+                let claims = token_generator::links::verify(link, &link_keys).expect("a link the sample key verifies");
+                assert_eq!((claims.room.as_str(), claims.name.as_str()), ("demo-room", "Client"));
+                assert_eq!(claims.by, "user:8f1c2d3e-4b5a-6978-8a9b-0c1d2e3f4a5b");
+                assert_eq!(claims.exp - claims.iat, 3600);
+                assert_eq!((body["revocable"].as_bool(), body["role"].as_str()), (Some(false), Some("participant")));
+            }
+            "room-link-revoke.json" => assert_eq!(body["error"]["code"], "link_state_unavailable"),
+            "room-link-create-preflight.json" | "room-link-revoke-preflight.json" => {
+                assert_eq!(headers["access-control-allow-origin"], "http://localhost:3000");
+            }
             "token-options-preflight.json" => {
                 assert_eq!(headers["access-control-allow-origin"], "http://localhost:3000");
                 assert!(headers["access-control-allow-methods"].to_str().unwrap().contains("POST"));

@@ -8,6 +8,7 @@ mod bootstrap;
 mod burst;
 mod events;
 mod fleet;
+mod links;
 mod local_server;
 mod observability;
 mod official_sdk;

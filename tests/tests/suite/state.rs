@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use livekit_lambda_shared::state::{now_millis, now_secs, Claim, Fields, MemoryStore, StateStore};
+use livekit_lambda_shared::state::{now_millis, now_secs, Claim, Fields, MemoryStore, StateStore, Use};
 use wire_tests::fleet::{create_table, dynamo_store};
 use wire_tests::MotoServer;
 
@@ -43,6 +43,23 @@ async fn semantics(store: &dyn StateStore) {
     }
     assert_eq!(allowed, [true, true, true, false]);
     assert!(store.count("subtitles#rate#bob#1", 3, later).await.unwrap());
+
+    // Uses of an existing item (a room link's record): never created by a use, stopped at
+    // the limit, gone once deleted or expired.
+    assert_eq!(store.use_existing("links#absent", Some(2)).await.unwrap(), Use::Missing);
+    assert_eq!(store.get("links#absent").await.unwrap(), None, "a use creates nothing");
+    store.claim("links#l1", &fields(&[("room", "r"), ("by", "user:u")]), None, later).await.unwrap();
+    assert_eq!(store.use_existing("links#l1", Some(2)).await.unwrap(), Use::Counted(1));
+    assert_eq!(store.use_existing("links#l1", Some(2)).await.unwrap(), Use::Counted(2));
+    assert_eq!(store.use_existing("links#l1", Some(2)).await.unwrap(), Use::Exhausted);
+    assert_eq!(store.get("links#l1").await.unwrap(), Some(fields(&[("room", "r"), ("by", "user:u")])));
+    store.claim("links#open", &fields(&[]), None, later).await.unwrap();
+    assert_eq!(store.use_existing("links#open", None).await.unwrap(), Use::Counted(1));
+    assert_eq!(store.use_existing("links#open", None).await.unwrap(), Use::Counted(2));
+    store.delete("links#open").await.unwrap();
+    assert_eq!(store.use_existing("links#open", None).await.unwrap(), Use::Missing);
+    store.put("links#old", &fields(&[]), now_secs() - 5).await.unwrap();
+    assert_eq!(store.use_existing("links#old", None).await.unwrap(), Use::Missing);
 }
 
 #[tokio::test]

@@ -14,10 +14,11 @@ use serde_norway::Value;
 use wire_tests::{event_files, workspace_root};
 
 /// The SSM parameters each function may read, by binary name: the token generator only
-/// signs; the two that verify LiveKit tokens also read the keys that only verify.
+/// signs LiveKit tokens, and signs and reads room links with their own keys; the two that
+/// verify LiveKit tokens also read the keys that only verify.
 fn own_parameters(binary: &str) -> &'static [&'static str] {
     match binary {
-        "token-generator" => &["api-key", "api-secret", "url", "api-url"],
+        "token-generator" => &["api-key", "api-secret", "url", "api-url", "room-link-keys"],
         "webhook-receiver" | "subtitle-dispatcher" => &["api-key", "api-secret", "url", "api-url", "api-keys"],
         other => panic!("function {other} has no parameter list in tests/tests/suite/template.rs: add one"),
     }
@@ -27,11 +28,14 @@ fn own_parameters(binary: &str) -> &'static [&'static str] {
 const STATE_TABLE: &str = "StateTable";
 
 /// What each function may do in the state table, by binary name: the DynamoDB actions its
-/// code calls (sorted) and the prefix of the partition key of every item it touches. The
-/// token generator keeps no state: no table, no permission.
+/// code calls (sorted) and the prefix of the partition key of every item it touches.
 fn own_state_access(binary: &str) -> Option<(&'static [&'static str], &'static str)> {
     match binary {
-        "token-generator" => None,
+        // Room links' records: created, used (counted), read and deleted (revoked).
+        "token-generator" => {
+            let actions = &["dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"];
+            Some((actions, token_generator::links::STORE_PREFIX))
+        }
         // Event locks and outcomes, recording notices, dial-in rooms and PIN claims.
         "webhook-receiver" => Some((&["dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem"], "webhook#")),
         // One atomic counter per identity and minute.
@@ -42,13 +46,24 @@ fn own_state_access(binary: &str) -> Option<(&'static [&'static str], &'static s
 
 /// What the function's code asks SSM for, by binary name.
 fn requested_parameters(binary: &str) -> Vec<String> {
-    let verifies = match binary {
-        "token-generator" => token_generator::TokenService::VERIFIES_LIVEKIT_TOKENS,
-        "webhook-receiver" => webhook_receiver::WebhookService::VERIFIES_LIVEKIT_TOKENS,
-        "subtitle-dispatcher" => subtitle_dispatcher::SubtitleService::VERIFIES_LIVEKIT_TOKENS,
+    // With every feature on: what the role must allow is the most the code may ask for.
+    let all_on = livekit_lambda_shared::EnvSettings::from_pairs([("ROOM_LINKS", "on")]);
+    let (verifies, links) = match binary {
+        "token-generator" => (
+            token_generator::TokenService::VERIFIES_LIVEKIT_TOKENS,
+            token_generator::TokenService::reads_room_link_keys(&all_on),
+        ),
+        "webhook-receiver" => (
+            webhook_receiver::WebhookService::VERIFIES_LIVEKIT_TOKENS,
+            webhook_receiver::WebhookService::reads_room_link_keys(&all_on),
+        ),
+        "subtitle-dispatcher" => (
+            subtitle_dispatcher::SubtitleService::VERIFIES_LIVEKIT_TOKENS,
+            subtitle_dispatcher::SubtitleService::reads_room_link_keys(&all_on),
+        ),
         other => panic!("function {other} is not known to tests/tests/suite/template.rs: add it"),
     };
-    ParameterNames::under("").requested(verifies).iter().map(|n| n.trim_start_matches('/').to_string()).collect()
+    ParameterNames::under("").requested(verifies, links).iter().map(|n| n.trim_start_matches('/').to_string()).collect()
 }
 
 #[test]
@@ -265,7 +280,7 @@ fn state_prefixes_keep_each_function_to_its_own_items() {
         .filter_map(own_state_access)
         .map(|(_, prefix)| prefix)
         .collect();
-    assert_eq!(prefixes.len(), 2);
+    assert_eq!(prefixes.len(), 3);
     for a in &prefixes {
         assert!(a.ends_with('#'), "{a}: a prefix ends at its separator");
         for b in &prefixes {
@@ -335,7 +350,8 @@ fn the_state_table_reaches_exactly_the_functions_that_keep_state() {
             }
         }
     }
-    assert_eq!(with_table, BTreeSet::from(["subtitle-dispatcher".to_string(), "webhook-receiver".to_string()]));
+    let expected = ["subtitle-dispatcher", "token-generator", "webhook-receiver"].map(String::from);
+    assert_eq!(with_table, BTreeSet::from(expected));
     assert_eq!(ref_name(&template["Outputs"]["StateTableName"]["Value"]), Some(STATE_TABLE));
 }
 
@@ -1280,5 +1296,43 @@ fn the_operating_guide_lists_every_metric_with_its_unit() {
     let guide = std::fs::read_to_string(workspace_root().join("docs/operating.md")).expect("docs/operating.md");
     for (name, unit, ..) in METRICS {
         assert!(guide.contains(&format!("| `{name}` | {unit} |")), "docs/operating.md: no row | `{name}` | {unit} |");
+    }
+}
+
+/// The route table's `guarded` is what the template deploys: a guarded route sits behind
+/// the JWT authorizer (always, or whenever authentication is on), an open one never; its
+/// `OPTIONS` preflight is always open. The local server guards by the same table.
+#[test]
+fn guarded_routes_are_the_ones_behind_the_authorizer() {
+    let template = template();
+    let resources = template["Resources"].as_mapping().unwrap();
+    for route in livekit_lambda_shared::routes::ROUTES {
+        let explicit: Vec<&Value> = resources
+            .values()
+            .filter(|r| r["Type"] == "AWS::ApiGatewayV2::Route")
+            .map(|r| &r["Properties"])
+            .filter(|p| {
+                p["RouteKey"].as_str().and_then(|k| k.split_once(' ')).is_some_and(|(_, path)| path == route.path)
+            })
+            .collect();
+        for properties in &explicit {
+            let key = properties["RouteKey"].as_str().unwrap();
+            let kind = &properties["AuthorizationType"];
+            let behind = kind == "JWT"
+                || tagged(kind)
+                    .is_some_and(|(tag, args)| tag == "!If" && as_list(args).get(1).is_some_and(|v| *v == "JWT"));
+            if key.starts_with("OPTIONS ") {
+                assert_eq!(kind, "NONE", "{key}: a preflight carries no token");
+            } else {
+                assert_eq!(behind, route.guarded, "{key}: guarded in shared/src/routes.rs is {}", route.guarded);
+            }
+        }
+        if route.guarded {
+            assert!(
+                explicit.iter().any(|p| p["RouteKey"] == format!("ANY {}", route.path)),
+                "{}: a guarded route is an explicit route (its authorizer is conditional)",
+                route.path
+            );
+        }
     }
 }
