@@ -2,7 +2,7 @@
 //! architecture, handler and build method; least-privilege IAM (each role reads only its
 //! own SSM parameters and touches only its own items of the state table); the state table
 //! itself; every route has a handler and a sample event, and every handler route is
-//! deployed.
+//! deployed; the HTTP API's CORS configuration says what the functions' CORS policy says.
 
 use std::collections::BTreeSet;
 
