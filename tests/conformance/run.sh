@@ -2,6 +2,8 @@
 # Conformance with LiveKit's own clients and SDKs (issue 7). Installs what it needs
 # (idempotently: stamps skip a second install) and runs:
 #   browser.test.mjs   livekit-client (npm) in headless Debian Chromium via playwright-core
+#   browser-auth.test.mjs  the same, with authentication on: the JWT authorizer's 401 is
+#                      readable from an allowed origin only (issue 20, item 6)
 #   sdk.test.mjs       livekit-server-sdk (npm): TokenVerifier over every token form, and
 #                      WebhookReceiver vs our POST /webhook over cases/webhooks.json
 #   test_python_sdk.py livekit-api (PyPI): TokenVerifier and WebhookReceiver, same corpora
@@ -63,14 +65,14 @@ status=0
 step "bundle the test page (esbuild)"
 node build.mjs
 step "node --test (livekit-client in Chromium, livekit-server-sdk)"
-node --test --test-concurrency=1 browser.test.mjs sdk.test.mjs || status=1
+node --test --test-concurrency=1 browser.test.mjs browser-auth.test.mjs sdk.test.mjs || status=1
 step "pytest (livekit-api)"
 "$VENV/bin/python" -m pytest test_python_sdk.py || status=1
 
 step "MATRIX.md"
 # A suite that crashed before its first check (e.g. a collection error) records nothing:
 # its rows would silently vanish from the matrix, so that is a failure too.
-for suite in browser-livekit-client node-server-sdk python-livekit-api; do
+for suite in browser-livekit-client browser-auth-refusals node-server-sdk python-livekit-api; do
   [[ -f .results/$suite.json ]] || { echo "conformance: suite $suite recorded no matrix rows"; status=1; }
 done
 # Also fills the <!-- conformance-matrix:begin/end --> block of docs/conformance.md (README links it).

@@ -66,7 +66,16 @@ impl LocalRoutes {
     }
 
     pub async fn dispatch(&self, request: Request<Body>) -> Response<Body> {
-        self.route(request).await.unwrap_or_else(|refusal| refusal)
+        // API Gateway's CorsConfiguration (template.yaml, built from the same
+        // ALLOWED_ORIGINS) puts CORS headers on its own refusals too, so a browser can read
+        // a 401 and ask its user to sign in again. The functions' answers carry theirs
+        // already; the authorizer's get the token generator's policy, the one CORS
+        // implementation, as API Gateway applies one configuration to the whole API.
+        let request_headers = request.headers().clone();
+        self.route(request).await.unwrap_or_else(|mut refusal| {
+            self.token.cors().decorate(&request_headers, &mut refusal);
+            refusal
+        })
     }
 
     /// The function the route table names for the path; an unknown path is the token

@@ -6,6 +6,7 @@ mod auth;
 mod bad_input;
 mod bootstrap;
 mod burst;
+mod cors;
 mod events;
 mod fleet;
 mod links;

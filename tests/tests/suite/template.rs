@@ -2,7 +2,7 @@
 //! architecture, handler and build method; least-privilege IAM (each role reads only its
 //! own SSM parameters and touches only its own items of the state table); the state table
 //! itself; every route has a handler and a sample event, and every handler route is
-//! deployed.
+//! deployed; the HTTP API's CORS configuration says what the functions' CORS policy says.
 
 use std::collections::BTreeSet;
 
@@ -441,6 +441,8 @@ fn token_routes_carry_the_authorizer_only_when_auth_is_on() {
     let scopes = if_auth(&route["AuthorizationScopes"]);
     assert_eq!(scopes[0], "RequireRouteScopes");
     // A browser's CORS preflight has no Authorization header: never behind the authorizer.
+    // With the API's CorsConfiguration too: a route matching OPTIONS still gets the
+    // preflight, and without this one that route would be ANY /token, authorizer and all.
     let preflight = &resources["TokenPreflightRoute"]["Properties"];
     assert_eq!(
         (preflight["RouteKey"].as_str(), preflight["AuthorizationType"].as_str()),
@@ -477,10 +479,140 @@ fn outputs_give_the_api_and_token_urls() {
     assert!(sub_text(&outputs["TokenUrl"]["Value"]).is_some_and(|v| v.ends_with("/token")));
     let api = &template["Resources"]["HttpApi"]["Properties"];
     assert!(api["DefaultRouteSettings"]["ThrottlingRateLimit"] != Value::Null, "route throttling is configured");
-    assert!(
-        api.get("CorsConfiguration").is_none(),
-        "CORS is the functions' job (closed unless ALLOWED_ORIGINS is set)"
-    );
+}
+
+/// What the functions' own CORS answers say, for an allowed origin: (methods a preflight of
+/// each route allows, whether a preflight allows each of `headers`, max age, whether any
+/// answer allows credentials, whether any answer exposes headers).
+struct FunctionCors {
+    methods: BTreeSet<String>,
+    headers: Vec<(&'static str, bool)>,
+    max_age: String,
+    credentials: bool,
+    exposes: bool,
+}
+
+fn function_cors(headers: &[&'static str]) -> FunctionCors {
+    use lambda_http::http::{HeaderMap, HeaderValue};
+    use livekit_lambda_shared::routes::ROUTES;
+    use livekit_lambda_shared::web::{json_response, CorsPolicy};
+    use livekit_lambda_shared::EnvSettings;
+
+    let origin = "https://app.example.com";
+    let policy = CorsPolicy::from_env(&EnvSettings::from_pairs([("ALLOWED_ORIGINS", origin)])).unwrap();
+    let mut request = HeaderMap::new();
+    request.insert("origin", HeaderValue::from_static(origin));
+    request.insert("access-control-request-method", HeaderValue::from_static("POST"));
+    request.insert("access-control-request-headers", HeaderValue::from_str(&headers.join(", ")).unwrap());
+    let mut answered = Vec::new();
+    let mut methods = BTreeSet::new();
+    for route in ROUTES {
+        let preflight = policy.preflight(&request, route.methods).expect("an allowed origin's preflight");
+        let allowed = preflight.headers()["access-control-allow-methods"].to_str().unwrap().to_string();
+        methods.extend(allowed.split(',').map(|m| m.trim().to_string()));
+        answered.push(preflight);
+    }
+    let mut answer = json_response(lambda_http::http::StatusCode::OK, &serde_json::json!({}));
+    policy.decorate(&request, &mut answer);
+    assert_eq!(answer.headers()["access-control-allow-origin"], origin);
+    let allowed_headers = answered[0].headers()["access-control-allow-headers"].to_str().unwrap().to_ascii_lowercase();
+    let allowed_headers: Vec<&str> = allowed_headers.split(',').map(str::trim).collect();
+    answered.push(answer);
+    FunctionCors {
+        methods,
+        headers: headers.iter().map(|h| (*h, allowed_headers.contains(h))).collect(),
+        max_age: answered[0].headers()["access-control-max-age"].to_str().unwrap().to_string(),
+        credentials: answered.iter().any(|a| a.headers().contains_key("access-control-allow-credentials")),
+        exposes: answered.iter().any(|a| a.headers().contains_key("access-control-expose-headers")),
+    }
+}
+
+/// With authentication on, API Gateway answers the JWT authorizer's 401/403 itself; only the
+/// HTTP API's CorsConfiguration can make them readable to a browser (issue 20). It must say
+/// what the functions' CorsPolicy says, so a browser sees one policy whoever answers: same
+/// origins (the one parameter), methods, request headers, max age, no credentials, nothing
+/// exposed; and it exists only when origins are given, so CORS stays closed by default.
+#[test]
+fn the_http_apis_cors_configuration_is_the_functions_cors_policy() {
+    let template = template();
+    let parameter = &template["Parameters"]["AllowedOrigins"];
+    assert_eq!(parameter["Default"], "", "CORS is closed by default");
+    let (tag, condition) = tagged(&template["Conditions"]["HasAllowedOrigins"]).expect("!Not");
+    assert_eq!(tag, "!Not");
+    let (tag, equals) = tagged(&as_list(condition)[0].clone()).map(|(t, v)| (t, v.clone())).expect("!Equals");
+    assert_eq!(tag, "!Equals");
+    let equals = as_list(&equals).into_iter().cloned().collect::<Vec<_>>();
+    assert_eq!((ref_name(&equals[0]), equals[1].as_str()), (Some("AllowedOrigins"), Some("")));
+
+    let api = &template["Resources"]["HttpApi"]["Properties"];
+    let (tag, args) = tagged(&api["CorsConfiguration"]).expect("CorsConfiguration is an !If");
+    assert_eq!(tag, "!If");
+    let args = as_list(args);
+    assert_eq!(args[0], "HasAllowedOrigins");
+    assert_eq!(ref_name(args[2]), Some("AWS::NoValue"), "no CorsConfiguration at all without origins");
+    let cors = args[1];
+
+    let (tag, split) = tagged(&cors["AllowOrigins"]).expect("AllowOrigins is a !Split");
+    assert_eq!(tag, "!Split");
+    let split = as_list(split);
+    assert_eq!((split[0].as_str(), ref_name(split[1])), (Some(","), Some("AllowedOrigins")));
+
+    let texts = |value: &Value| -> Vec<String> {
+        as_list(value).iter().map(|v| v.as_str().expect("a plain string").to_ascii_lowercase()).collect()
+    };
+    // An app's own header as TokenSource.endpoint lets it add one, and the two every
+    // browser caller sends.
+    let probe = ["authorization", "content-type", "x-app-trace"];
+    let function = function_cors(&probe);
+    let methods: BTreeSet<String> = texts(&cors["AllowMethods"]).into_iter().map(|m| m.to_uppercase()).collect();
+    assert_eq!(methods, function.methods, "AllowMethods: every method of the route table, as the preflights allow");
+    let headers = texts(&cors["AllowHeaders"]);
+    for (header, allowed_by_function) in function.headers {
+        // `*` never covers Authorization (Fetch standard): it must be named.
+        let allowed_by_gateway =
+            headers.iter().any(|h| h == header) || (header != "authorization" && headers.iter().any(|h| h == "*"));
+        assert_eq!(allowed_by_gateway, allowed_by_function, "AllowHeaders and CorsPolicy disagree on {header}");
+    }
+    assert_eq!(cors["MaxAge"].as_u64().map(|s| s.to_string()), Some(function.max_age), "MaxAge");
+    assert_eq!(cors["AllowCredentials"].as_bool(), Some(function.credentials), "AllowCredentials");
+    assert_eq!(cors.get("ExposeHeaders").is_some(), function.exposes, "ExposeHeaders");
+}
+
+/// API Gateway compares the parameter's origins with the browser's `Origin` as written;
+/// the functions trim and lowercase them. The parameter accepts only values both read the
+/// same way, so the gateway and the functions never allow different origins.
+#[test]
+fn allowed_origins_accepts_only_what_gateway_and_functions_read_alike() {
+    use livekit_lambda_shared::web::CorsPolicy;
+    use livekit_lambda_shared::EnvSettings;
+
+    let template = template();
+    let pattern = template["Parameters"]["AllowedOrigins"]["AllowedPattern"].as_str().expect("AllowedPattern");
+    let pattern = regex_lite::Regex::new(pattern).expect("a regex");
+    for good in
+        ["", "*", "https://app.example.com", "https://app.example.com,http://localhost:3000", "http://[::1]:8080"]
+    {
+        assert!(pattern.is_match(good), "{good:?} is refused");
+        let policy = CorsPolicy::from_env(&EnvSettings::from_pairs([("ALLOWED_ORIGINS", good)])).expect(good);
+        let gateway: Vec<String> = good.split(',').map(String::from).collect();
+        let read_alike = match policy {
+            CorsPolicy::Closed => good.is_empty(),
+            CorsPolicy::AnyOrigin => good == "*",
+            CorsPolicy::Origins(origins) => origins == gateway,
+        };
+        assert!(read_alike, "{good:?}: the functions read another list than API Gateway's");
+    }
+    for bad in [
+        "https://app.example.com/",
+        "https://app.example.com, http://localhost:3000",
+        "https://App.example.com",
+        "app.example.com",
+        "https://app.example.com/path",
+        "*,https://app.example.com",
+        "https://app.example.com,",
+    ] {
+        assert!(!pattern.is_match(bad), "{bad:?} is accepted");
+    }
 }
 
 /// A route's throttle as the template deploys it by default: (rate per second, burst).
