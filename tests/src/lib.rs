@@ -571,6 +571,19 @@ pub fn is_authorized_event(path: &Path) -> bool {
     serde_json::from_str::<Value>(&text).is_ok_and(|event| event["requestContext"]["authorizer"]["jwt"].is_object())
 }
 
+/// Whether a sample event is for a deployment with authentication on (`AuthMode=jwt`): it
+/// went through the authorizer, or it is a room-link route (room links need it).
+pub fn is_signed_in_deployment_event(path: &Path) -> bool {
+    use livekit_lambda_shared::routes::{self, GUEST_TOKEN, ROOM_LINK, ROOM_LINKS};
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let raw_path = serde_json::from_str::<Value>(&text).map(|e| e["rawPath"].as_str().unwrap_or_default().to_string());
+    let links = raw_path
+        .ok()
+        .and_then(|p| routes::find(&p).map(|m| m.route.path))
+        .is_some_and(|route| [GUEST_TOKEN, ROOM_LINKS, ROOM_LINK].contains(&route));
+    links || is_authorized_event(path)
+}
+
 /// The token generator's authentication as the template sets it with `AuthMode=jwt` for
 /// the sample events' (Cognito) issuer, plus `AuthAdminClaim=cognito:groups=moderators`.
 pub fn signed_in_settings() -> token_generator::AuthSettings {

@@ -17,8 +17,8 @@ use serde_json::Value;
 use wire_tests::livekit_server::TwirpTestServer;
 use wire_tests::runtime_api::{Outcome, RuntimeApi};
 use wire_tests::{
-    event_files, event_name, expected_status, function_for_path, is_authorized_event, logical_id, signed_in_settings,
-    workspace_root, MotoServer,
+    event_files, event_name, expected_status, function_for_path, is_signed_in_deployment_event, logical_id,
+    signed_in_settings, workspace_root, MotoServer, SAMPLE_ROOM_LINK_KEY,
 };
 
 /// The sample webhooks are signed with the dev credentials, so the webhook receiver's
@@ -96,7 +96,10 @@ async fn every_bootstrap_answers_its_sample_events_with_one_ssm_call() {
     let mut by_function: BTreeMap<(&str, bool), Vec<PathBuf>> = BTreeMap::new();
     for path in event_files() {
         let path_in_event = read_event(&path)["rawPath"].as_str().unwrap_or_default().to_string();
-        by_function.entry((function_for_path(&path_in_event), is_authorized_event(&path))).or_default().push(path);
+        by_function
+            .entry((function_for_path(&path_in_event), is_signed_in_deployment_event(&path)))
+            .or_default()
+            .push(path);
     }
     assert!(by_function.len() >= 4, "samples for every function, signed-in ones too: {by_function:?}");
 
@@ -108,6 +111,12 @@ async fn every_bootstrap_answers_its_sample_events_with_one_ssm_call() {
             auth_env.push(("AUTH_MODE", "jwt".to_string()));
             auth_env.push(("AUTH_ISSUER", auth.issuer.clone().unwrap_or_default()));
             auth_env.push(("AUTH_ADMIN_CLAIM", "cognito:groups=moderators".to_string()));
+            // Room links on, as with RoomLinks=on: the sample link's key in SSM.
+            auth_env.push(("ROOM_LINKS", "on".to_string()));
+            auth_env.push(("ROOM_LINK_URL", "http://localhost:3000/join/{room}#{link}".to_string()));
+            let (kid, secret) = SAMPLE_ROOM_LINK_KEY;
+            let keys = format!("{kid}: {secret}");
+            moto.put(&format!("{prefix}/room-link-keys"), &keys, aws_sdk_ssm::types::ParameterType::SecureString).await;
         }
         let (key, secret) = credentials_for(binary);
         moto.put_livekit(&prefix, key, secret, "https://lk.example.com").await;

@@ -16,8 +16,8 @@ use token_generator::{TokenService, TokenSettings};
 use webhook_receiver::{WebhookService, WebhookSettings};
 use wire_tests::livekit_server::TwirpTestServer;
 use wire_tests::{
-    event_files, event_name, expected_status, function_for_path, is_authorized_event, load_event, signed_in_settings,
-    SAMPLE_ROOM_LINK_KEY,
+    event_files, event_name, expected_status, function_for_path, is_signed_in_deployment_event, load_event,
+    signed_in_settings, SAMPLE_ROOM_LINK_KEY,
 };
 
 fn verify(token: &Value) -> livekit_api::access_token::Claims {
@@ -63,9 +63,7 @@ async fn every_sample_event_gets_its_documented_answer() {
         let response = match function_for_path(request.uri().path()) {
             "webhook-receiver" => webhook.handle(request).await,
             "subtitle-dispatcher" => subtitles.handle(request).await,
-            _ if is_authorized_event(&path) || name.starts_with("guest-") || name.starts_with("room-link") => {
-                signed_in.handle(request).await
-            }
+            _ if is_signed_in_deployment_event(&path) => signed_in.handle(request).await,
             _ => token.handle(request).await,
         };
         let status = response.status().as_u16();
