@@ -16,6 +16,11 @@
 #   or LIVEKIT_KEYS_FILE                           during a rotation, LiveKit's `key: secret`
 #                                                  format, one per line or comma-separated;
 #                                                  see docs/key-rotation.md). Never prompted for.
+#   ROOM_LINK_KEYS       -> ${PREFIX}/room-link-keys (optional SecureString: room links' own
+#                                                  keys with RoomLinks=on, same format, the
+#                                                  first listed signs, secrets of 32+ chars,
+#                                                  never a LiveKit secret; docs/room-links.md).
+#                                                  Never prompted for.
 #   KMS_KEY_ID           -> optional customer managed key (ARN/id/alias) instead of aws/ssm;
 #                           pass its key ARN to the stack's KmsKeyArn parameter too.
 #
@@ -59,19 +64,29 @@ if [[ -z "$keys" && -n "${LIVEKIT_KEYS_FILE:-}" ]]; then
   [[ -r "$LIVEKIT_KEYS_FILE" ]] || { echo "error: cannot read LIVEKIT_KEYS_FILE" >&2; exit 2; }
   keys="$(<"$LIVEKIT_KEYS_FILE")"
 fi
-if [[ -n "$keys" ]]; then
+check_key_set() { # check_key_set NAME VARIABLE VALUE MIN_SECRET_CHARS
   # Light check (the functions parse strictly): every entry is `key: secret`. Entries are
   # counted, never printed.
-  n=0
+  local n=0 entry secret
   while IFS= read -r entry; do
     entry="${entry#"${entry%%[![:space:]]*}"}"
     [[ -z "$entry" || "$entry" == \#* ]] && continue
     n=$((n + 1))
-    [[ "$entry" == *:* ]] || { echo "error: api-keys entry $n is not 'key: secret'" >&2; exit 2; }
-  done < <(printf '%s\n' "$keys" | tr ',' '\n')
-  (( n > 0 )) || { echo "error: LIVEKIT_KEYS has no entries" >&2; exit 2; }
+    [[ "$entry" == *:* ]] || { echo "error: $1 entry $n is not 'key: secret'" >&2; exit 2; }
+    secret="${entry#*:}"; secret="${secret//[[:space:]\"\']/}"
+    (( ${#secret} >= $4 )) || { echo "error: $1 entry $n has a secret shorter than $4 characters" >&2; exit 2; }
+  done < <(printf '%s\n' "$3" | tr ',' '\n')
+  (( n > 0 )) || { echo "error: $2 has no entries" >&2; exit 2; }
+}
+if [[ -n "$keys" ]]; then
+  check_key_set api-keys LIVEKIT_KEYS "$keys" 1
 elif [[ -n "$keys_only" ]]; then
   echo "error: --keys-only needs LIVEKIT_KEYS or LIVEKIT_KEYS_FILE" >&2; exit 2
+fi
+
+room_link_keys="${ROOM_LINK_KEYS:-}"
+if [[ -n "$room_link_keys" ]]; then
+  check_key_set room-link-keys ROOM_LINK_KEYS "$room_link_keys" 32
 fi
 
 if [[ -z "$keys_only" ]]; then
@@ -118,6 +133,9 @@ if [[ -z "$keys_only" ]]; then
     put "$prefix/api-url" "$LIVEKIT_API_URL"
   else
     echo "skipped $prefix/api-url (derived from the url at run time)"
+  fi
+  if [[ -n "$room_link_keys" ]]; then
+    put "$prefix/room-link-keys" "$room_link_keys"
   fi
 fi
 echo "done. Deploy with SsmPrefix=$prefix"

@@ -113,7 +113,7 @@ pub fn request(status: StatusCode, error_code: Option<&'static str>) {
 }
 
 /// A token issued: `form` is `get` or `post` (LiveKit's standard endpoint), `caller` the
-/// kind of caller (`anonymous`, `user`, `client`).
+/// kind of caller (`anonymous`, `user`, `client`, or `guest`: a room link redeemed).
 pub fn token_issued(form: &'static str, caller: &'static str) {
     counter!(TOKENS_ISSUED, "form" => form, "caller" => caller).increment(1);
 }
