@@ -168,21 +168,7 @@ fn user(d: &Deployment, sub: &str, extra: Value) -> String {
 /// A link signed here, with the deployment's key `kid` (or any secret), for cases the
 /// API cannot produce: already expired, signed by a key the deployment does not hold.
 fn forged(kid: &str, secret: &str, room: &str, exp: u64) -> String {
-    let claims = LinkClaims {
-        iss: links::LINK_ISSUER.into(),
-        aud: links::LINK_AUDIENCE.into(),
-        jti: "forgedlink000001".into(),
-        room: room.into(),
-        role: Role::Moderator,
-        name: String::new(),
-        by: "user:nobody".into(),
-        owner: None,
-        iat: now_secs(),
-        exp,
-        max_uses: None,
-        stored: false,
-    };
-    links::sign(&claims, &KeySet::from_pairs([(kid, secret)])).expect("signed")
+    sign_link(&KeySet::from_pairs([(kid, secret)]), room, exp)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -441,4 +427,90 @@ async fn max_uses_and_revocation_hold_across_containers() {
     let moderator = user(&b, "mod-1", json!({"groups": ["moderators"]}));
     let path = format!("/rooms/consultation/links/{}", created["link_id"].as_str().unwrap());
     assert_eq!(b.local_call(&call("DELETE", path, None), Some(&moderator)).await.0, 204);
+}
+
+/// Link keys rotate like LiveKit keys (docs/room-links.md#rotating-the-link-keys): the new
+/// key goes on top of `room-link-keys` in SSM and signs; the old one verifies until it is
+/// removed. A warm container that has not seen the new key yet re-reads SSM once when a
+/// link names it, then accepts both.
+#[tokio::test]
+async fn link_keys_rotate_like_livekit_keys() {
+    use aws_sdk_ssm::types::ParameterType;
+    use livekit_lambda_shared::ssm::SsmParameters;
+    use livekit_lambda_shared::{CachePolicy, CredentialSource, CredentialStore};
+    use token_generator::links::LinkSettings;
+    use token_generator::{TokenService, TokenSettings};
+
+    const OLD: (&str, &str) = ("links-old", "old-room-link-secret-old-room-link-1");
+    const NEW: (&str, &str) = ("links-new", "new-room-link-secret-new-room-link-2");
+    let moto = MotoServer::start();
+    let prefix = "/rotation/links";
+    moto.put_livekit(prefix, KEY, SECRET, "wss://lk.example.com").await;
+    let keys_parameter = format!("{prefix}/room-link-keys");
+    moto.put(&keys_parameter, &format!("{}: {}", OLD.0, OLD.1), ParameterType::SecureString).await;
+    let container = || {
+        let parameters = SsmParameters::new(moto.ssm_client(), prefix).signing_only().with_room_link_keys();
+        let store = CredentialStore::new(
+            CredentialSource::Ssm(parameters),
+            CachePolicy { max_age: Duration::from_secs(3600), stale_limit: Duration::from_secs(3600) },
+        );
+        let links = LinkSettings { enabled: true, url_template: JOIN_PAGE.into(), ..LinkSettings::default() };
+        TokenService::new(TokenSettings { links, ..TokenSettings::default() }, Arc::new(store))
+    };
+    let redeem = |service: &TokenService, link: &str| {
+        let request = Request::get(format!("/guest/token?link={link}")).body(Body::Empty).unwrap();
+        let service = service.clone();
+        async move {
+            let response = service.handle(request).await;
+            reply(response.status().as_u16(), response.body().as_ref())
+        }
+    };
+    let signed_by = |keys: &[(&str, &str)]| forged_with(&KeySet::from_pairs(keys.iter().copied()));
+
+    let warm = container();
+    let old_link = signed_by(&[OLD]);
+    assert_eq!(redeem(&warm, &old_link).await.status, 200, "before the rotation");
+    let calls_before = moto.get_parameters_calls(prefix).len();
+
+    // The new key on top: it signs from now on; the old one still verifies.
+    moto.put(&keys_parameter, &format!("{}: {}, {}: {}", NEW.0, NEW.1, OLD.0, OLD.1), ParameterType::SecureString)
+        .await;
+    let new_link = signed_by(&[NEW, OLD]);
+    assert_eq!(redeem(&warm, &new_link).await.status, 200, "a warm container learns the new key");
+    assert_eq!(redeem(&warm, &old_link).await.status, 200, "and still accepts the old one");
+    assert_eq!(moto.get_parameters_calls(prefix).len(), calls_before + 1, "one re-read for the unknown key");
+    let forged = signed_by(&[(NEW.0, "a-secret-nobody-was-ever-given-at-all")]);
+    assert_eq!(redeem(&warm, &forged).await.code, "link_invalid", "a known key with a bad signature");
+    assert_eq!(moto.get_parameters_calls(prefix).len(), calls_before + 1, "a forgery costs no SSM call");
+
+    // The old key retired: a new container refuses what it signed.
+    moto.put(&keys_parameter, &format!("{}: {}", NEW.0, NEW.1), ParameterType::SecureString).await;
+    let cold = container();
+    assert_eq!(redeem(&cold, &new_link).await.status, 200);
+    let retired = redeem(&cold, &old_link).await;
+    assert_eq!((retired.status, retired.code.as_str()), (401, "link_invalid"));
+}
+
+/// A link for `consultation`, valid for a minute, signed by the first of `keys`.
+fn forged_with(keys: &KeySet) -> String {
+    sign_link(keys, "consultation", now_secs() + 60)
+}
+
+/// A moderator link for `room` expiring at `exp`, signed by the first of `keys`.
+fn sign_link(keys: &KeySet, room: &str, exp: u64) -> String {
+    let claims = LinkClaims {
+        iss: links::LINK_ISSUER.into(),
+        aud: links::LINK_AUDIENCE.into(),
+        jti: "forgedlink000001".into(),
+        room: room.into(),
+        role: Role::Moderator,
+        name: String::new(),
+        by: "user:nobody".into(),
+        owner: None,
+        iat: now_secs(),
+        exp,
+        max_uses: None,
+        stored: false,
+    };
+    links::sign(&claims, keys).expect("signed")
 }
