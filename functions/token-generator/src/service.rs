@@ -204,10 +204,7 @@ impl TokenService {
         facts: &mut RequestFacts,
     ) -> Result<Response<Body>, TokenError> {
         let (auth, links) = (&self.settings.auth, &self.settings.links);
-        let caller = Caller::link_creator(request, auth, &[&auth.mint_scope, &links.scope])?;
-        facts.caller = caller.log_name();
-        let room = self.room_of(route)?;
-        facts.room = Some(room.clone());
+        let (caller, room) = self.link_caller(route, request, facts)?;
         caller.check_room(&room, auth)?;
         let body = web::body_within(request, MAX_LINK_BODY_BYTES)?;
         let ask: LinkRequest = if body.iter().all(u8::is_ascii_whitespace) {
@@ -293,11 +290,7 @@ impl TokenService {
         request: &Request<Body>,
         facts: &mut RequestFacts,
     ) -> Result<Response<Body>, TokenError> {
-        let (auth, links) = (&self.settings.auth, &self.settings.links);
-        let caller = Caller::link_creator(request, auth, &[&auth.mint_scope, &links.scope])?;
-        facts.caller = caller.log_name();
-        let room = self.room_of(route)?;
-        facts.room = Some(room.clone());
+        let (caller, room) = self.link_caller(route, request, facts)?;
         let link_id = route.segments.get(1).copied().unwrap_or_default();
         let store = self.link_store.as_ref().ok_or(LinkRefusal::NeedsStore("revocation"))?;
         if link_id.is_empty() || link_id.len() > 64 || !link_id.bytes().all(|b| b.is_ascii_alphanumeric()) {
@@ -380,6 +373,22 @@ impl TokenService {
         let token = spec.sign(&credentials)?;
         metrics::token_issued(form.metric_label(), "guest");
         Ok(form.reply(&token, &credentials.client_url, &spec))
+    }
+
+    /// Who creates or revokes a link (a user, or an application with the links or mint
+    /// scope), and the route's room; both go in the request log line.
+    fn link_caller(
+        &self,
+        route: &Matched<'_>,
+        request: &Request<Body>,
+        facts: &mut RequestFacts,
+    ) -> Result<(Caller, String), TokenError> {
+        let auth = &self.settings.auth;
+        let caller = Caller::link_creator(request, auth, &[&auth.mint_scope, &self.settings.links.scope])?;
+        facts.caller = caller.log_name();
+        let room = self.room_of(route)?;
+        facts.room = Some(room.clone());
+        Ok((caller, room))
     }
 
     /// The route's `{room}`, percent-decoded and validated like every room name.

@@ -154,26 +154,8 @@ impl Deployment {
     /// Path 2: the event Lambda receives after API Gateway's authorizer accepted `token`
     /// (its claims as API Gateway passes them), or with no authorizer context at all.
     async fn lambda(&self, call: &Call<'_>, token: Option<&str>) -> Outcome {
-        let sample = if call.body.is_some() { "token-post-machine.json" } else { "token-get-signed-in.json" };
-        let text = std::fs::read_to_string(workspace_root().join("events").join(sample)).unwrap();
-        let mut event: Value = serde_json::from_str(&text).unwrap();
-        event["rawQueryString"] = json!(call.query);
-        event.as_object_mut().unwrap().remove("queryStringParameters");
-        if let Some(body) = &call.body {
-            event["body"] = json!(body.to_string());
-            event["headers"].as_object_mut().unwrap().remove("content-length");
-        }
-        match token {
-            Some(token) => {
-                event["headers"]["authorization"] = json!(format!("Bearer {token}"));
-                event["requestContext"]["authorizer"] = json!({"jwt": gateway_view(token)});
-            }
-            None => {
-                event["headers"].as_object_mut().unwrap().remove("authorization");
-                event["requestContext"].as_object_mut().unwrap().remove("authorizer");
-            }
-        }
-        let request: Request<Body> = into_lambda_request(event).expect("a readable event").into();
+        let (method, path) = if call.body.is_some() { ("POST", "/token") } else { ("GET", "/token") };
+        let request = gateway_event(method, &format!("{path}?{}", call.query), call.body.as_ref(), token);
         let response = self.routes.token.handle(request).await;
         outcome(response.status().as_u16(), response.body().as_ref())
     }
@@ -191,6 +173,51 @@ impl Deployment {
         assert_eq!(status, 200, "{body}");
         body["access_token"].as_str().expect("access_token").to_string()
     }
+}
+
+/// The API Gateway (HTTP API, payload 2.0) event for `method path?query` with an optional
+/// JSON body, built from a sample in `events/` as Lambda would receive it: after API
+/// Gateway's authorizer accepted `token` (its claims in the authorizer context), or with
+/// no authorizer context at all.
+pub(crate) fn gateway_event(
+    method: &str,
+    path_and_query: &str,
+    body: Option<&Value>,
+    token: Option<&str>,
+) -> Request<Body> {
+    let text = std::fs::read_to_string(workspace_root().join("events/token-post-machine.json")).unwrap();
+    let mut event: Value = serde_json::from_str(&text).unwrap();
+    let (path, query) = path_and_query.split_once('?').unwrap_or((path_and_query, ""));
+    let route = livekit_lambda_shared::routes::find(path).map_or(path, |m| m.route.path);
+    event["routeKey"] = json!(format!("ANY {route}"));
+    event["requestContext"]["routeKey"] = event["routeKey"].clone();
+    event["rawPath"] = json!(path);
+    event["requestContext"]["http"]["path"] = json!(path);
+    event["requestContext"]["http"]["method"] = json!(method);
+    event["rawQueryString"] = json!(query);
+    let object = event.as_object_mut().unwrap();
+    object.remove("queryStringParameters");
+    object.remove("pathParameters");
+    let headers = event["headers"].as_object_mut().unwrap();
+    headers.remove("content-length");
+    match body {
+        Some(body) => event["body"] = json!(body.to_string()),
+        None => {
+            headers.remove("content-type");
+            event.as_object_mut().unwrap().remove("body");
+        }
+    }
+    match token {
+        Some(token) => {
+            event["headers"]["authorization"] = json!(format!("Bearer {token}"));
+            event["requestContext"]["authorizer"] = json!({"jwt": gateway_view(token)});
+        }
+        None => {
+            event["headers"].as_object_mut().unwrap().remove("authorization");
+            event["requestContext"].as_object_mut().unwrap().remove("authorizer");
+        }
+    }
+    into_lambda_request(event).expect("a readable event").into()
 }
 
 /// `requestContext.authorizer.jwt` as API Gateway builds it from a verified token: every

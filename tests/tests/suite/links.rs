@@ -10,15 +10,14 @@ use std::time::Duration;
 
 use lambda_http::http::Request;
 use lambda_http::Body;
-use livekit_lambda_shared::lambda::into_lambda_request;
 use livekit_lambda_shared::state::now_secs;
 use livekit_lambda_shared::KeySet;
 use serde_json::{json, Value};
 use token_generator::links::{self, LinkClaims, Role};
 use wire_tests::fleet::{create_table, dynamo_store};
-use wire_tests::{http, verify_with_node_sdk, workspace_root, MotoServer};
+use wire_tests::{http, verify_with_node_sdk, MotoServer};
 
-use crate::auth::{deploy, deploy_with, gateway_view, minted, outcome, user_claims, Deployment, Outcome, KEY, SECRET};
+use crate::auth::{deploy, deploy_with, gateway_event, minted, outcome, user_claims, Deployment, Outcome, KEY, SECRET};
 
 /// Two keys, newest first: `links-2` signs, both verify (a rotation in progress).
 const LINK_KEYS: &str =
@@ -72,39 +71,7 @@ impl Deployment {
     /// The event Lambda receives once API Gateway let the request through (with
     /// `bearer`'s claims in the authorizer context), into the same handler.
     async fn lambda_call(&self, c: &Call<'_>, bearer: Option<&str>) -> (u16, Vec<u8>) {
-        let text = std::fs::read_to_string(workspace_root().join("events/room-link-create.json")).unwrap();
-        let mut event: Value = serde_json::from_str(&text).unwrap();
-        let (path, query) = c.path.split_once('?').unwrap_or((&c.path, ""));
-        let route = livekit_lambda_shared::routes::find(path).expect("a routed path").route.path;
-        event["routeKey"] = json!(format!("ANY {route}"));
-        event["requestContext"]["routeKey"] = event["routeKey"].clone();
-        event["rawPath"] = json!(path);
-        event["requestContext"]["http"]["path"] = json!(path);
-        event["requestContext"]["http"]["method"] = json!(c.method);
-        event["rawQueryString"] = json!(query);
-        let object = event.as_object_mut().unwrap();
-        object.remove("pathParameters");
-        object.remove("queryStringParameters");
-        event["headers"].as_object_mut().unwrap().remove("content-length");
-        match &c.body {
-            Some(body) => event["body"] = json!(body.to_string()),
-            None => {
-                event.as_object_mut().unwrap().remove("body");
-                event["headers"].as_object_mut().unwrap().remove("content-type");
-            }
-        }
-        match bearer {
-            Some(token) => {
-                event["headers"]["authorization"] = json!(format!("Bearer {token}"));
-                event["requestContext"]["authorizer"] = json!({"jwt": gateway_view(token)});
-            }
-            None => {
-                event["headers"].as_object_mut().unwrap().remove("authorization");
-                event["requestContext"].as_object_mut().unwrap().remove("authorizer");
-            }
-        }
-        let request: Request<Body> = into_lambda_request(event).expect("a readable event").into();
-        let response = self.routes.token.handle(request).await;
+        let response = self.routes.token.handle(gateway_event(c.method, &c.path, c.body.as_ref(), bearer)).await;
         (response.status().as_u16(), response.body().as_ref().to_vec())
     }
 
