@@ -3,7 +3,9 @@
 # (idempotently: stamps skip a second install) and runs:
 #   browser.test.mjs   livekit-client (npm) in headless Debian Chromium via playwright-core
 #   browser-auth.test.mjs  the same, with authentication on: the JWT authorizer's 401 is
-#                      readable from an allowed origin only (issue 20, item 6)
+#                      readable from an allowed origin only (issue 20, item 6); with room
+#                      links on, a guest without an account redeems a link through
+#                      TokenSource.endpoint, and a refused link's 401 is readable there too
 #   sdk.test.mjs       livekit-server-sdk (npm): TokenVerifier over every token form, and
 #                      WebhookReceiver vs our POST /webhook over cases/webhooks.json
 #   test_python_sdk.py livekit-api (PyPI): TokenVerifier and WebhookReceiver, same corpora

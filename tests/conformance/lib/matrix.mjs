@@ -68,7 +68,10 @@ export class Recorder {
   }
 }
 
-const ROUTE_ORDER = ['GET /token', 'POST /token', 'OPTIONS /token', 'GET + POST /token', 'POST /webhook'];
+const ROUTE_ORDER = [
+  'GET /token', 'POST /token', 'OPTIONS /token', 'GET + POST /token',
+  'POST /rooms/{room}/links', 'GET /guest/token', 'POST /guest/token', 'GET + POST /guest/token', 'POST /webhook',
+];
 const esc = (s) => String(s).replace(/\|/g, '\\|').replace(/\n/g, ' ');
 
 export function render() {

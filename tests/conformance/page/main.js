@@ -8,6 +8,15 @@ const log = (entry) => {
   return entry;
 };
 const failure = (e) => ({ ok: false, name: e?.name ?? 'Error', message: String(e?.message ?? e) });
+/** What the page learnt from a TokenSource reply. */
+const accepted = (response) => ({
+  ok: true,
+  keys: Object.keys(response).sort(),
+  serverUrl: response.serverUrl,
+  participantToken: response.participantToken,
+  // What the SDK itself makes of the token (its own JWT decoding).
+  sdkPayload: JSON.parse(JSON.stringify(decodeTokenPayload(response.participantToken))),
+});
 
 window.conformance = {
   version,
@@ -29,20 +38,27 @@ window.conformance = {
     for (const step of steps) {
       const opts = step.copy ? structuredClone(options) : options;
       try {
-        const response = await source.fetch(opts, step.force);
-        results.push({
-          ok: true,
-          keys: Object.keys(response).sort(),
-          serverUrl: response.serverUrl,
-          participantToken: response.participantToken,
-          // What the SDK itself makes of the token (its own JWT decoding).
-          sdkPayload: JSON.parse(JSON.stringify(decodeTokenPayload(response.participantToken))),
-        });
+        results.push(accepted(await source.fetch(opts, step.force)));
       } catch (e) {
         results.push(failure(e));
       }
     }
     return log(results);
+  },
+
+  /**
+   * A guest's join page (room links, docs/room-links.md): the link is this page's URL
+   * fragment, where ROOM_LINK_URL puts it (a fragment never reaches a server log), unless
+   * `link` is given. The guest has no account and sends no Authorization header: the
+   * official call, TokenSource.endpoint, with the link in the URL's `link` parameter.
+   */
+  async guestJoin(guestTokenUrl, options = {}, link = decodeURIComponent(location.hash.slice(1))) {
+    const url = `${guestTokenUrl}?${new URLSearchParams({ link })}`;
+    try {
+      return log({ ...accepted(await TokenSource.endpoint(url).fetch(options)), link });
+    } catch (e) {
+      return log({ ...failure(e), link });
+    }
   },
 
   /** The seed contract: GET /token?room&participant, then values for new Room().connect(url, token). */
