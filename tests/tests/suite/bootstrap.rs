@@ -178,6 +178,11 @@ async fn every_bootstrap_answers_its_sample_events_with_one_ssm_call() {
             assert!(!output.contains(token.as_str()), "{binary}: an issued token appeared in the logs");
         }
         for path in &events {
+            // A room link is a bearer credential until it expires: never in a log line.
+            let query = read_event(path)["rawQueryString"].as_str().unwrap_or_default().to_string();
+            if let Some(link) = query.split('&').find_map(|pair| pair.strip_prefix("link=")) {
+                assert!(!output.contains(link), "{binary}: a room link appeared in the logs");
+            }
             let authorization = read_event(path)["headers"]["authorization"].as_str().map(String::from);
             if let Some(authorization) = authorization {
                 assert!(
