@@ -1067,7 +1067,8 @@ async fn run(config: &Config) -> Value {
 /// warm invocations (chunks alternating between the builds). A label ending in `+bundle`
 /// runs its build with `SSL_CERT_FILE` on the system's CA bundle (the template lever); one
 /// ending in `+al2023` with the certificate layout of Lambda's provided.al2023 rebuilt from
-/// this machine's bundle (see [`al2023_layout`]), to estimate what Lambda pays.
+/// this machine's bundle (see [`al2023_layout`]), to estimate what Lambda pays; one ending
+/// in `+tls` reaches SSM through the TLS terminator.
 async fn compare(config: &Config) -> Value {
     assert!(!config.compare.is_empty(), "bench compare LABEL=BOOTSTRAP...");
     let load_before = load_average();
@@ -1087,11 +1088,17 @@ async fn compare(config: &Config) -> Value {
         std::fs::create_dir_all(&build.work_dir).expect("work dir");
     }
     let al2023 = al2023_layout(&config.work_dir);
+    let terminator = tls::TlsSsm::start(&config.work_dir, moto.port).await;
     let access: Vec<SsmAccess> = config
         .compare
         .iter()
         .map(|(label, _)| {
-            if label.ends_with("+al2023") {
+            if label.ends_with("+tls") {
+                // SSM behind TLS, trusting the bundle plus the test CA (see tls_cold_starts);
+                // compare with a `+bundle` row for the handshake alone.
+                let trust = Some((terminator.bundle_file.clone(), terminator.ca_file.clone()));
+                SsmAccess { endpoint: Some(terminator.endpoint.clone()), trust, cert_dir: None }
+            } else if label.ends_with("+al2023") {
                 let (bundle, dir) = al2023.clone();
                 SsmAccess { endpoint: None, trust: Some((bundle.clone(), bundle)), cert_dir: Some(dir) }
             } else {
