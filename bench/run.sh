@@ -77,8 +77,8 @@ elif [ "$MODE" = smoke ]; then
   cargo build --workspace --bins --tests
   BOOTSTRAP="$TARGET/debug/token-generator"
 else
-  step "build: token-generator (release, x86_64 native)"
-  cargo build --release -p token-generator
+  step "build: token-generator, webhook-receiver and the hello-world floor (release, x86_64 native)"
+  cargo build --release -p token-generator -p webhook-receiver -p bench-hello
   BOOTSTRAP="$TARGET/release/token-generator"
 fi
 

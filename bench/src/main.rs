@@ -24,6 +24,7 @@ use bench::machine::{command_output, load_average, machine};
 use bench::stats;
 use livekit_api::access_token::{Claims, TokenVerifier};
 use serde_json::{json, Value};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use wire_tests::runtime_api::{Outcome, RuntimeApi};
 use wire_tests::{workspace_root, MotoServer};
 
@@ -43,6 +44,10 @@ pub enum Runtime {
     Node,
     /// A do-nothing runtime client (this binary, `null-runtime`): the harness's own floor.
     Null,
+    /// A lambda_http hello-world (`bench/hello`): the cold-start floor of a Rust function.
+    Hello,
+    /// The webhook receiver, cold-started with a signed delivery (its own breakdown).
+    Webhook,
 }
 
 impl Runtime {
@@ -51,6 +56,8 @@ impl Runtime {
             Runtime::Rust => "rust",
             Runtime::Node => "node",
             Runtime::Null => "harness_floor",
+            Runtime::Hello => "hello_world",
+            Runtime::Webhook => "webhook",
         }
     }
 
@@ -59,9 +66,20 @@ impl Runtime {
     }
 }
 
+/// The webhook receiver's API key and secret: the ones `events/webhook-*.json` are signed
+/// with (LiveKit's development pair).
+const WEBHOOK_KEY: (&str, &str) = ("devkey", "secret");
+/// Debian's CA bundle: what rustls-native-certs reads first on this machine.
+const SYSTEM_BUNDLE: &str = "/etc/ssl/certs/ca-certificates.crt";
+/// The webhook receiver's state table on moto (created by the harness), as deployed.
+const STATE_TABLE: &str = "bench-state";
+
+#[derive(Clone)]
 pub struct Config {
     pub smoke: bool,
     pub rust_bootstrap: PathBuf,
+    pub hello_bootstrap: PathBuf,
+    pub webhook_bootstrap: PathBuf,
     pub node_peer: PathBuf,
     pub node_ric: PathBuf,
     pub criterion_dir: PathBuf,
@@ -70,12 +88,27 @@ pub struct Config {
     pub work_dir: PathBuf,
     pub cold_runs: usize,
     pub warm_invocations: usize,
+    /// `bench compare`: token-generator builds to set side by side (label, bootstrap).
+    pub compare: Vec<(String, PathBuf)>,
+}
+
+impl Config {
+    /// The binary a Rust runtime starts.
+    fn bootstrap(&self, runtime: Runtime) -> &Path {
+        match runtime {
+            Runtime::Hello => &self.hello_bootstrap,
+            Runtime::Webhook => &self.webhook_bootstrap,
+            _ => &self.rust_bootstrap,
+        }
+    }
 }
 
 fn usage() -> ! {
     eprintln!(
         "usage: bench [--smoke] [--rust-bootstrap PATH] [--out DIR] [--criterion DIR] [--criterion-profile NAME]\n\
-         \x20            [--cold N] [--warm N]\n       bench null-runtime\n\
+         \x20            [--hello-bootstrap PATH] [--webhook-bootstrap PATH] [--cold N] [--warm N]\n\
+         \x20      bench compare [--cold N] [--warm N] [--hello-bootstrap PATH] LABEL=BOOTSTRAP...\n\
+         \x20      bench null-runtime\n\
          Normally run through bench/run.sh, which builds and installs what this needs."
     );
     std::process::exit(2)
@@ -83,28 +116,37 @@ fn usage() -> ! {
 
 fn parse_args() -> Config {
     let root = workspace_root();
-    let mut args = std::env::args().skip(1);
+    let mut args = std::env::args().skip(1).filter(|arg| arg != "compare");
     let mut smoke = false;
+    let mut compare = Vec::new();
     let (mut bootstrap, mut out, mut criterion, mut profile, mut cold, mut warm) = (None, None, None, None, None, None);
+    let (mut hello, mut webhook) = (None, None);
     while let Some(arg) = args.next() {
         let mut value = || args.next().unwrap_or_else(|| usage());
         match arg.as_str() {
             "--smoke" => smoke = true,
             "--rust-bootstrap" => bootstrap = Some(PathBuf::from(value())),
+            "--hello-bootstrap" => hello = Some(PathBuf::from(value())),
+            "--webhook-bootstrap" => webhook = Some(PathBuf::from(value())),
             "--out" => out = Some(PathBuf::from(value())),
             "--criterion" => criterion = Some(PathBuf::from(value())),
             "--criterion-profile" => profile = Some(value()),
             "--cold" => cold = Some(value().parse().unwrap_or_else(|_| usage())),
             "--warm" => warm = Some(value().parse().unwrap_or_else(|_| usage())),
+            labelled if labelled.contains('=') => {
+                let (label, path) = labelled.split_once('=').expect("LABEL=BOOTSTRAP");
+                compare.push((label.to_string(), PathBuf::from(path)));
+            }
             _ => usage(),
         }
     }
-    let default_bootstrap =
-        root.join(if smoke { "target/debug/token-generator" } else { "target/release/token-generator" });
+    let build = |binary: &str| root.join(if smoke { "target/debug" } else { "target/release" }).join(binary);
     let out_dir = out.unwrap_or_else(|| if smoke { root.join("target/bench-smoke") } else { root.join("bench") });
     Config {
         smoke,
-        rust_bootstrap: bootstrap.unwrap_or(default_bootstrap),
+        rust_bootstrap: bootstrap.unwrap_or_else(|| build("token-generator")),
+        hello_bootstrap: hello.unwrap_or_else(|| build("hello-world")),
+        webhook_bootstrap: webhook.unwrap_or_else(|| build("webhook-receiver")),
         node_peer: root.join("bench/node-peer"),
         node_ric: root.join("bench/node-ric"),
         criterion_dir: criterion.unwrap_or_else(|| root.join("target/criterion/token_signing")),
@@ -113,6 +155,7 @@ fn parse_args() -> Config {
         out_dir,
         cold_runs: cold.unwrap_or(if smoke { 2 } else { 30 }),
         warm_invocations: warm.unwrap_or(if smoke { 20 } else { 10_000 }),
+        compare,
     }
 }
 
@@ -171,6 +214,8 @@ struct SsmAccess {
     endpoint: Option<String>,
     /// `SSL_CERT_FILE` for Rust, `NODE_EXTRA_CA_CERTS` for Node.js.
     trust: Option<(PathBuf, PathBuf)>,
+    /// `SSL_CERT_DIR` for Rust (`bench compare`'s Amazon Linux 2023 layout).
+    cert_dir: Option<PathBuf>,
 }
 
 fn spawn(
@@ -184,10 +229,10 @@ fn spawn(
     let log = config.work_dir.join(format!("{}-{label}.log", runtime.key()));
     let file = File::create(&log).unwrap_or_else(|e| panic!("create {}: {e}", log.display()));
     let mut command = match runtime {
-        Runtime::Rust => {
-            let dir = config.rust_bootstrap.parent().expect("bootstrap has a directory");
-            let mut c = Command::new(&config.rust_bootstrap);
-            c.current_dir(dir);
+        Runtime::Rust | Runtime::Hello | Runtime::Webhook => {
+            let bootstrap = config.bootstrap(runtime);
+            let mut c = Command::new(bootstrap);
+            c.current_dir(bootstrap.parent().expect("bootstrap has a directory"));
             c
         }
         Runtime::Node => {
@@ -228,10 +273,14 @@ fn spawn(
         .stdout(Stdio::from(file.try_clone().expect("log file")))
         .stderr(Stdio::from(file));
     match runtime {
-        Runtime::Rust => {
-            let dir = config.rust_bootstrap.parent().expect("bootstrap has a directory");
+        Runtime::Rust | Runtime::Hello | Runtime::Webhook => {
+            let dir = config.bootstrap(runtime).parent().expect("bootstrap has a directory");
             command.env("LAMBDA_TASK_ROOT", dir).env("_HANDLER", "bootstrap");
             command.env("AWS_EXECUTION_ENV", "AWS_Lambda_provided.al2023");
+            if runtime == Runtime::Webhook {
+                // As deployed: the fleet's state in DynamoDB (a delivery that acts writes there).
+                command.env("STATE_TABLE", STATE_TABLE);
+            }
         }
         Runtime::Node => {
             command.env("LAMBDA_TASK_ROOT", &config.node_peer).env("_HANDLER", "index.handler");
@@ -241,10 +290,13 @@ fn spawn(
     }
     if let Some((bundle, ca)) = &ssm.trust {
         match runtime {
-            Runtime::Rust => command.env("SSL_CERT_FILE", bundle),
+            Runtime::Rust | Runtime::Hello | Runtime::Webhook => command.env("SSL_CERT_FILE", bundle),
             Runtime::Node => command.env("NODE_EXTRA_CA_CERTS", ca),
             Runtime::Null => &mut command,
         };
+    }
+    if let Some(dir) = &ssm.cert_dir {
+        command.env("SSL_CERT_DIR", dir);
     }
     let child = command.spawn().unwrap_or_else(|e| panic!("start the {runtime:?} function: {e}"));
     Function { runtime, child, log }
@@ -273,6 +325,8 @@ enum Sample {
 struct Events {
     get: Value,
     post: Value,
+    /// A signed `participant_joined` delivery: verified and acknowledged, nothing to act on.
+    webhook: Value,
 }
 
 impl Events {
@@ -282,7 +336,11 @@ impl Events {
             serde_json::from_str(&std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display())))
                 .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
         };
-        Self { get: read("token-get.json"), post: read("token-post-standard.json") }
+        Self {
+            get: read("token-get.json"),
+            post: read("token-post-standard.json"),
+            webhook: read("webhook-participant-joined.json"),
+        }
     }
 
     fn event(&self, sample: Sample) -> &Value {
@@ -296,9 +354,19 @@ impl Events {
 /// Checks one answer to a sample event (status, shape, CORS, token) and returns the token's
 /// claims, so the harness fails loudly the moment either function stops doing the real work.
 fn check_reply(runtime: Runtime, sample: Sample, reply: &Value, verify: bool) -> Option<Claims> {
-    if runtime == Runtime::Null {
-        assert_eq!(reply["statusCode"], 200, "null runtime: {reply}");
-        return None;
+    match runtime {
+        Runtime::Null | Runtime::Hello => {
+            assert_eq!(reply["statusCode"], 200, "{runtime:?}: {reply}");
+            return None;
+        }
+        Runtime::Webhook => {
+            // Verified (signature, body digest) and acknowledged.
+            assert_eq!(reply["statusCode"], 200, "webhook receiver: {reply}");
+            let body: Value = serde_json::from_str(reply["body"].as_str().unwrap_or_default()).unwrap_or_default();
+            assert_eq!(body["event"], "participant_joined", "webhook receiver: {reply}");
+            return None;
+        }
+        Runtime::Rust | Runtime::Node => {}
     }
     let expected = if sample == Sample::Get { 200 } else { 201 };
     assert_eq!(reply["statusCode"], expected, "{runtime:?} {sample:?}: {reply}");
@@ -369,6 +437,39 @@ fn cold_start_phases(log: &Path, spawned_at: SystemTime, total_ms: f64) -> Optio
     Some(phases)
 }
 
+/// The median of each phase over the cold starts that logged their phases.
+fn phase_medians(cold: &[ColdSample]) -> serde_json::Map<String, Value> {
+    let mut by_phase: BTreeMap<String, Vec<f64>> = BTreeMap::new();
+    for phases in cold.iter().filter_map(|s| s.phases.as_ref()) {
+        for (name, ms) in phases {
+            by_phase.entry(name.clone()).or_default().push(*ms);
+        }
+    }
+    by_phase
+        .into_iter()
+        .map(|(name, samples)| (name, json!(stats::round(stats::percentile(&stats::sorted(&samples), 50.0)))))
+        .collect()
+}
+
+/// Issue 19's measure of our own cold-start time: a function's median cold start minus
+/// the hello-world's (process start, runtime, Runtime API: what any Rust function pays)
+/// minus moto's own answer to GetParameters on a new connection (what a fake SSM costs,
+/// not the function). All three from this run.
+fn own_overhead(token: &Value, webhook: &Value, hello: &Value, ssm_floor: &Value) -> Value {
+    let median = |v: &Value| v["cold_start_ms"]["median"].as_f64().unwrap_or(f64::NAN);
+    let ssm = ssm_floor["raw_new_connection_ms"]["median"].as_f64().unwrap_or(f64::NAN);
+    let floor = median(hello);
+    json!({
+        "token_generator": stats::round(median(token) - floor - ssm),
+        "webhook_receiver": stats::round(median(webhook) - floor - ssm),
+        "hello_world_ms": floor,
+        "ssm_answer_ms": ssm,
+        "target_ms": 2.0,
+        "how": "median cold start − the hello-world's median cold start − moto's median GetParameters answer on a new \
+                connection (a raw HTTP request, no SDK, two between each round of cold starts), all from this run",
+    })
+}
+
 async fn cold_start(
     config: &Config,
     runtime: Runtime,
@@ -380,7 +481,7 @@ async fn cold_start(
     let api = RuntimeApi::start().await;
     let prefix = runtime.ssm_prefix();
     let before = moto.get_parameters_calls(&prefix).len();
-    let event = events.get.clone();
+    let event = if runtime == Runtime::Webhook { events.webhook.clone() } else { events.get.clone() };
     let (started, spawned_at) = (Instant::now(), SystemTime::now());
     let mut function = spawn(config, runtime, &api.address(), moto, ssm, label);
     let outcome = tokio::select! {
@@ -408,8 +509,8 @@ async fn cold_start(
 async fn tls_cold_starts(config: &Config, moto: &MotoServer, events: &Events) -> Value {
     let terminator = tls::TlsSsm::start(&config.work_dir, moto.port).await;
     let trust = Some((terminator.bundle_file.clone(), terminator.ca_file.clone()));
-    let plain = SsmAccess { endpoint: None, trust: trust.clone() };
-    let over_tls = SsmAccess { endpoint: Some(terminator.endpoint.clone()), trust };
+    let plain = SsmAccess { endpoint: None, trust: trust.clone(), cert_dir: None };
+    let over_tls = SsmAccess { endpoint: Some(terminator.endpoint.clone()), trust, cert_dir: None };
     let runs = if config.smoke { 2 } else { (config.cold_runs / 2).max(2) };
     let mut samples: BTreeMap<(&str, &str), Vec<f64>> = BTreeMap::new();
     for i in 0..runs {
@@ -529,6 +630,62 @@ async fn ssm_floor(moto: &MotoServer, rounds: usize) -> Value {
         assert_eq!(reply.parameters().len(), 3);
     }
     json!({"first_call_ms": stats::round(samples[0]), "warm_ms": stats::spread(&samples[1..])["median"].clone(), "calls": rounds})
+}
+
+/// moto's answer alone, in ms: GetParameters as a raw HTTP request on a new connection, no
+/// SDK (no signing, no client set-up in this debug-built harness): what the fake SSM costs
+/// a cold start, the part that is not the function's. Taken between the cold starts, so
+/// it sees the same load.
+async fn raw_get_parameters(moto: &MotoServer) -> f64 {
+    let names: Vec<String> =
+        ["api-key", "api-secret", "url"].iter().map(|n| format!("{}/{n}", Runtime::Rust.ssm_prefix())).collect();
+    let body = json!({"Names": names, "WithDecryption": true}).to_string();
+    let headers = [
+        ("Content-Type", "application/x-amz-json-1.1"),
+        ("X-Amz-Target", "AmazonSSM.GetParameters"),
+        (
+            "Authorization",
+            "AWS4-HMAC-SHA256 Credential=test/20261129/us-east-1/ssm/aws4_request, SignedHeaders=host, Signature=0",
+        ),
+    ];
+    let mut request = format!("POST / HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nContent-Length: {}\r\n", moto.port, body.len());
+    for (name, value) in headers {
+        request.push_str(&format!("{name}: {value}\r\n"));
+    }
+    request.push_str("\r\n");
+    request.push_str(&body);
+    let started = Instant::now();
+    // One write with Nagle off, as the SDK's client does: a head and a body written apart
+    // would wait on a delayed ACK and measure the kernel, not moto.
+    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", moto.port)).await.expect("connect to moto");
+    stream.set_nodelay(true).expect("nodelay");
+    stream.write_all(request.as_bytes()).await.expect("write the request");
+    // Timed to the answer's last byte (Content-Length), not to the server closing the
+    // connection: the function stops waiting there too.
+    let mut reply = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        let read = stream.read(&mut chunk).await.expect("read the answer");
+        assert!(read > 0, "moto closed the connection before answering: {}", String::from_utf8_lossy(&reply));
+        reply.extend_from_slice(&chunk[..read]);
+        let text = String::from_utf8_lossy(&reply);
+        if let Some(end) = text.find("\r\n\r\n") {
+            let length = text[..end]
+                .lines()
+                .find_map(|line| {
+                    line.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().to_string())
+                })
+                .and_then(|v| v.parse::<usize>().ok())
+                .expect("moto answers with a Content-Length");
+            if reply.len() >= end + 4 + length {
+                break;
+            }
+        }
+    }
+    let millis = started.elapsed().as_secs_f64() * 1000.0;
+    let text = String::from_utf8_lossy(&reply);
+    assert!(text.starts_with("HTTP/1.1 200") && text.matches("\"Name\"").count() == 3, "raw GetParameters: {text}");
+    millis
 }
 
 /// A Lambda runtime client that does nothing: GET next, POST a constant response. Run as
@@ -704,6 +861,12 @@ fn main() {
         null_runtime();
     }
     let config = parse_args();
+    if std::env::args().nth(1).as_deref() == Some("compare") {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("tokio runtime");
+        std::fs::create_dir_all(&config.work_dir).expect("work dir");
+        println!("{}", serde_json::to_string_pretty(&runtime.block_on(compare(&config))).expect("JSON"));
+        return;
+    }
     for (what, path) in [
         ("the Rust bootstrap", config.rust_bootstrap.clone()),
         ("the runtime interface client", config.node_ric.join("node_modules/aws-lambda-ric/index.mjs")),
@@ -726,23 +889,33 @@ async fn run(config: &Config) -> Value {
     for runtime in [Runtime::Rust, Runtime::Node, Runtime::Null] {
         moto.put_livekit(&runtime.ssm_prefix(), API_KEY, API_SECRET, LIVEKIT_URL).await;
     }
+    moto.put_livekit(&Runtime::Webhook.ssm_prefix(), WEBHOOK_KEY.0, WEBHOOK_KEY.1, LIVEKIT_URL).await;
+    wire_tests::fleet::create_table(&moto, STATE_TABLE).await;
     let ssm_floor = ssm_floor(&moto, if config.smoke { 3 } else { 50 }).await;
     eprintln!("bench: moto GetParameters floor {ssm_floor}");
 
-    // Cold starts, Rust and Node interleaved (the order alternates) so drift in the
-    // machine's load touches both alike.
-    let mut cold: [Vec<ColdSample>; 2] = [Vec::new(), Vec::new()];
+    // Cold starts: the token generator, the Node peer, the hello-world floor and the
+    // webhook receiver in turn, the order rotating, so drift in the machine's load touches
+    // all of them alike.
+    const COLD: [Runtime; 4] = [Runtime::Rust, Runtime::Node, Runtime::Hello, Runtime::Webhook];
+    let mut cold: [Vec<ColdSample>; 4] = Default::default();
+    let mut ssm_answers = Vec::new();
     for i in 0..config.cold_runs {
-        let order = if i.is_multiple_of(2) { [Runtime::Rust, Runtime::Node] } else { [Runtime::Node, Runtime::Rust] };
+        let mut order = COLD;
+        order.rotate_left(i % COLD.len());
         for runtime in order {
             let sample =
                 cold_start(config, runtime, &moto, &SsmAccess::default(), &events, &format!("cold-{i:02}")).await;
-            cold[if runtime == Runtime::Rust { 0 } else { 1 }].push(sample);
+            cold[COLD.iter().position(|r| *r == runtime).expect("a cold-start runtime")].push(sample);
+        }
+        // Two answers per round, so moto's median is as well sampled as a cold start's.
+        for _ in 0..2 {
+            ssm_answers.push(raw_get_parameters(&moto).await);
         }
         eprint!("\rbench: cold starts {}/{}", i + 1, config.cold_runs);
     }
     eprintln!();
-    let [cold_rust, cold_node] = cold;
+    let [cold_rust, cold_node, cold_hello, cold_webhook] = cold;
     let tls = tls_cold_starts(config, &moto, &events).await;
     assert_equivalent(
         cold_rust[0].claims.as_ref().expect("claims"),
@@ -801,17 +974,7 @@ async fn run(config: &Config) -> Value {
         let cold_ms: Vec<f64> = cold.iter().map(|s| s.millis).collect();
         let cold_rss: Vec<f64> = cold.iter().map(|s| s.peak_rss as f64 / 1e6).collect();
         let cold_calls: Vec<usize> = cold.iter().map(|s| s.ssm_calls).collect();
-        // Median of each phase over the cold starts that logged their phases.
-        let mut by_phase: BTreeMap<String, Vec<f64>> = BTreeMap::new();
-        for phases in cold.iter().filter_map(|s| s.phases.as_ref()) {
-            for (name, ms) in phases {
-                by_phase.entry(name.clone()).or_default().push(*ms);
-            }
-        }
-        let breakdown: serde_json::Map<String, Value> = by_phase
-            .into_iter()
-            .map(|(name, samples)| (name, json!(stats::round(stats::percentile(&stats::sorted(&samples), 50.0)))))
-            .collect();
+        let breakdown = phase_medians(cold);
         let warm_n = w.all.len();
         let net: Vec<f64> =
             stats::sorted(&w.all.iter().map(|v| v - floor["p50"].as_f64().unwrap_or(0.0)).collect::<Vec<_>>());
@@ -844,6 +1007,24 @@ async fn run(config: &Config) -> Value {
             }),
         );
     }
+    let webhook_ms: Vec<f64> = cold_webhook.iter().map(|s| s.millis).collect();
+    let webhook = json!({
+        "cold_start_ms": stats::spread(&webhook_ms),
+        "cold_start_breakdown_ms_median": phase_medians(&cold_webhook),
+        "peak_rss_mb_after_cold_start_median":
+            stats::round(stats::percentile(&stats::sorted(&cold_webhook.iter().map(|s| s.peak_rss as f64 / 1e6).collect::<Vec<_>>()), 50.0)),
+        "ssm_get_parameters_calls_per_cold_start": cold_webhook.iter().map(|s| s.ssm_calls).collect::<Vec<_>>(),
+        "event": "events/webhook-participant-joined.json (verified, acknowledged, nothing to act on)",
+        "state_table": "STATE_TABLE set, on moto (no DynamoDB call for this event)",
+    });
+    let hello_ms: Vec<f64> = cold_hello.iter().map(|s| s.millis).collect();
+    let hello = json!({
+        "cold_start_ms": stats::spread(&hello_ms),
+        "what": "bench/hello: lambda_http::run answering a constant, release profile; the floor of a Rust function",
+    });
+    let mut ssm_floor = ssm_floor;
+    ssm_floor["raw_new_connection_ms"] = stats::spread(&ssm_answers);
+    let own_overhead = own_overhead(&per_runtime["rust"], &webhook, &hello, &ssm_floor);
     let node_peer = &config.node_peer;
     json!({
         "schema": 1,
@@ -868,11 +1049,154 @@ async fn run(config: &Config) -> Value {
             },
         },
         "ssm_floor": ssm_floor,
+        "hello_world": hello,
+        "own_overhead_ms": own_overhead,
         "cost_assumptions": cost::assumptions(),
         "ssm_over_tls": tls,
         "harness_floor": {"warm_us": floor, "what": "a do-nothing runtime client (bench null-runtime): loopback + harness per invocation"},
         "rust": per_runtime["rust"],
         "node": per_runtime["node"],
+        "webhook": webhook,
         "criterion": criterion,
     })
+}
+
+/// `bench compare`: builds of the token generator side by side (issue 19's levers), each
+/// against the hello-world floor in the same run: binary and zip size, cold starts (the
+/// order rotating every round), our own overhead, and the handler time each logs over
+/// warm invocations (chunks alternating between the builds). A label ending in `+bundle`
+/// runs its build with `SSL_CERT_FILE` on the system's CA bundle (the template lever); one
+/// ending in `+al2023` with the certificate layout of Lambda's provided.al2023 rebuilt from
+/// this machine's bundle (see [`al2023_layout`]), to estimate what Lambda pays; one ending
+/// in `+tls` reaches SSM through the TLS terminator.
+async fn compare(config: &Config) -> Value {
+    assert!(!config.compare.is_empty(), "bench compare LABEL=BOOTSTRAP...");
+    let load_before = load_average();
+    let events = Events::load();
+    let moto = MotoServer::start();
+    moto.put_livekit(&Runtime::Rust.ssm_prefix(), API_KEY, API_SECRET, LIVEKIT_URL).await;
+    let builds: Vec<Config> = config
+        .compare
+        .iter()
+        .map(|(label, path)| Config {
+            rust_bootstrap: path.clone(),
+            work_dir: config.work_dir.join(label),
+            ..config.clone()
+        })
+        .collect();
+    for build in &builds {
+        std::fs::create_dir_all(&build.work_dir).expect("work dir");
+    }
+    let al2023 = al2023_layout(&config.work_dir);
+    let terminator = tls::TlsSsm::start(&config.work_dir, moto.port).await;
+    let access: Vec<SsmAccess> = config
+        .compare
+        .iter()
+        .map(|(label, _)| {
+            if label.ends_with("+tls") {
+                // SSM behind TLS, trusting the bundle plus the test CA (see tls_cold_starts);
+                // compare with a `+bundle` row for the handshake alone.
+                let trust = Some((terminator.bundle_file.clone(), terminator.ca_file.clone()));
+                SsmAccess { endpoint: Some(terminator.endpoint.clone()), trust, cert_dir: None }
+            } else if label.ends_with("+al2023") {
+                let (bundle, dir) = al2023.clone();
+                SsmAccess { endpoint: None, trust: Some((bundle.clone(), bundle)), cert_dir: Some(dir) }
+            } else {
+                let bundle = PathBuf::from(SYSTEM_BUNDLE);
+                let trust = label.ends_with("+bundle").then(|| (bundle.clone(), bundle));
+                SsmAccess { endpoint: None, trust, cert_dir: None }
+            }
+        })
+        .collect();
+    let mut cold: Vec<Vec<ColdSample>> = builds.iter().map(|_| Vec::new()).collect();
+    let (mut hello, mut ssm) = (Vec::new(), Vec::new());
+    for i in 0..config.cold_runs {
+        let mut order: Vec<usize> = (0..=builds.len()).collect();
+        order.rotate_left(i % (builds.len() + 1));
+        for k in order {
+            let label = format!("cold-{i:02}");
+            if k == builds.len() {
+                hello.push(
+                    cold_start(config, Runtime::Hello, &moto, &SsmAccess::default(), &events, &label).await.millis,
+                );
+            } else {
+                cold[k].push(cold_start(&builds[k], Runtime::Rust, &moto, &access[k], &events, &label).await);
+            }
+        }
+        ssm.push(raw_get_parameters(&moto).await);
+        ssm.push(raw_get_parameters(&moto).await);
+        eprint!("\rbench compare: cold starts {}/{}", i + 1, config.cold_runs);
+    }
+    eprintln!();
+    let mut warm = Vec::new();
+    for build in &builds {
+        warm.push(warm_up(build, Runtime::Rust, &moto, &events).await);
+    }
+    let mut done = 0;
+    while done < config.warm_invocations {
+        let count = 100.min(config.warm_invocations - done);
+        for w in warm.iter_mut() {
+            warm_chunk(w, &events, count).await;
+        }
+        done += count;
+    }
+    let hello_ms = stats::spread(&hello);
+    let ssm_ms = stats::spread(&ssm);
+    let floor = hello_ms["median"].as_f64().unwrap_or(f64::NAN) + ssm_ms["median"].as_f64().unwrap_or(f64::NAN);
+    let mut out = serde_json::Map::new();
+    for (k, build) in builds.iter().enumerate() {
+        let dir = build.work_dir.join("artifact");
+        std::fs::create_dir_all(&dir).expect("artifact dir");
+        std::fs::copy(&build.rust_bootstrap, dir.join("bootstrap")).expect("copy bootstrap");
+        let (zip, raw, _) = zip_size(&dir, &["bootstrap"], &build.work_dir.join("bootstrap.zip"));
+        let cold_ms = stats::spread(&cold[k].iter().map(|s| s.millis).collect::<Vec<_>>());
+        let median = cold_ms["median"].as_f64().unwrap_or(f64::NAN);
+        out.insert(
+            config.compare[k].0.clone(),
+            json!({
+                "bootstrap": build.rust_bootstrap,
+                "binary_bytes": raw,
+                "zip_bytes": zip,
+                "cold_start_ms": cold_ms,
+                "cold_start_breakdown_ms_median": phase_medians(&cold[k]),
+                "own_overhead_ms": stats::round(median - floor),
+                "handler_us_as_logged": stats::distribution(&logged_handler_micros(&warm[k].function)),
+                "warm_us": stats::distribution(&warm[k].result.all),
+            }),
+        );
+    }
+    json!({
+        "generated_at": command_output("date", &["-u", "+%Y-%m-%dT%H:%M:%SZ"]),
+        "git_commit": command_output("git", &["-C", &workspace_root().to_string_lossy(), "rev-parse", "--short", "HEAD"]),
+        "cold_runs": config.cold_runs,
+        "warm_invocations": config.warm_invocations,
+        "hello_world_ms": hello_ms,
+        "ssm_answer_ms": ssm_ms,
+        "builds": out,
+        "machine": {"loadavg_before": load_before, "loadavg_after": load_average(), "details": machine()},
+    })
+}
+
+/// The certificate layout of Lambda's provided.al2023, rebuilt from this machine's bundle
+/// (Amazon Linux 2023 as documented by its ca-certificates package): the PEM bundle
+/// `/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem`, which rustls-native-certs finds
+/// first, and the directory `/etc/pki/tls/certs` (where `/etc/ssl/certs` points) holding
+/// only `ca-bundle.crt` (a link to that bundle: read once) and `ca-bundle.trust.crt` (the
+/// same roots as OpenSSL `TRUSTED CERTIFICATE`s, which it reads and skips). Returns
+/// (`SSL_CERT_FILE`, `SSL_CERT_DIR`).
+fn al2023_layout(work_dir: &Path) -> (PathBuf, PathBuf) {
+    let root = work_dir.join("al2023-certs");
+    let dir = root.join("certs");
+    std::fs::create_dir_all(&dir).expect("al2023 cert dir");
+    let bundle = root.join("tls-ca-bundle.pem");
+    let pem = std::fs::read_to_string(SYSTEM_BUNDLE).expect("the system CA bundle");
+    std::fs::write(&bundle, &pem).expect("write the bundle");
+    let trusted = pem
+        .replace("BEGIN CERTIFICATE", "BEGIN TRUSTED CERTIFICATE")
+        .replace("END CERTIFICATE", "END TRUSTED CERTIFICATE");
+    std::fs::write(dir.join("ca-bundle.trust.crt"), trusted).expect("write the trust bundle");
+    let link = dir.join("ca-bundle.crt");
+    let _ = std::fs::remove_file(&link);
+    std::os::unix::fs::symlink(&bundle, &link).expect("link ca-bundle.crt");
+    (bundle, dir)
 }

@@ -21,10 +21,12 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use serde_json::Value;
 use tracing::field::{Field, Visit};
 use tracing::{Event, Subscriber};
+use tracing_subscriber::filter::{LevelFilter, Targets};
 use tracing_subscriber::fmt::format::{FormatEvent, FormatFields, Writer};
 use tracing_subscriber::fmt::FmtContext;
+use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::registry::LookupSpan;
-use tracing_subscriber::EnvFilter;
+use tracing_subscriber::util::SubscriberInitExt;
 
 use crate::credentials::Runtime;
 use crate::settings::EnvSettings;
@@ -99,10 +101,13 @@ fn push_pair(out: &mut String, key: &str, value: &Value) {
 
 /// Initialises the global subscriber once (a second call, in tests, keeps the first).
 pub fn init(runtime: Runtime, env: &EnvSettings, service: &str) {
-    let builder = tracing_subscriber::fmt().with_env_filter(filter(env));
+    // The formatter lets every level through; the `Targets` layer decides.
+    let builder = tracing_subscriber::fmt().with_max_level(LevelFilter::TRACE);
     let result = match runtime {
-        Runtime::Lambda => builder.event_format(PowertoolsJson::from_env(env, service)).try_init(),
-        Runtime::Local => builder.compact().try_init(),
+        Runtime::Lambda => {
+            builder.event_format(PowertoolsJson::from_env(env, service)).finish().with(filter(env)).try_init()
+        }
+        Runtime::Local => builder.compact().finish().with(filter(env)).try_init(),
     };
     let _ = result;
 }
@@ -113,8 +118,12 @@ pub fn service_name(env: &EnvSettings, binary: &str) -> String {
     env.non_empty("POWERTOOLS_SERVICE_NAME").unwrap_or_else(|| binary.to_string())
 }
 
-/// `AWS_LAMBDA_LOG_LEVEL`, then `LOG_LEVEL`, then `RUST_LOG` (filter syntax), else `info`.
-fn filter(env: &EnvSettings) -> EnvFilter {
+/// `AWS_LAMBDA_LOG_LEVEL`, then `LOG_LEVEL`, then `RUST_LOG`, else `info`: a level or
+/// `target=level` directives (`info,livekit_lambda_shared=debug`). A `Targets` filter, not
+/// `EnvFilter`: the same for levels and targets, without span and field directives, whose
+/// regex engine cost the zipped bootstrap 0.14–0.20 MB (issue 19, docs/benchmarks.md).
+/// Unparsable: `info`.
+fn filter(env: &EnvSettings) -> Targets {
     let lambda_level = env.non_empty("AWS_LAMBDA_LOG_LEVEL").map(|level| match level.to_ascii_lowercase().as_str() {
         "fatal" => "error".to_string(),
         "warning" => "warn".to_string(),
@@ -123,8 +132,8 @@ fn filter(env: &EnvSettings) -> EnvFilter {
     lambda_level
         .or_else(|| env.non_empty("LOG_LEVEL"))
         .or_else(|| env.non_empty("RUST_LOG"))
-        .and_then(|level| EnvFilter::try_new(level).ok())
-        .unwrap_or_else(|| EnvFilter::new("info"))
+        .and_then(|directives| directives.parse::<Targets>().ok())
+        .unwrap_or_else(|| Targets::new().with_default(LevelFilter::INFO))
 }
 
 /// One JSON object per line, Powertools' keys first, written straight into the line
@@ -290,10 +299,11 @@ mod tests {
         let capture = CapturedLogs::default();
         let writer = capture.clone();
         let subscriber = tracing_subscriber::fmt()
-            .with_env_filter(filter(&env))
+            .with_max_level(LevelFilter::TRACE)
             .event_format(PowertoolsJson::from_env(&env, &service_name(&env, "token-generator")))
             .with_writer(move || writer.clone())
-            .finish();
+            .finish()
+            .with(filter(&env));
         tracing::subscriber::with_default(subscriber, log);
         let text = capture.text();
         text.lines().map(|line| serde_json::from_str(line).expect("one JSON object per line")).collect()
@@ -366,5 +376,22 @@ mod tests {
         assert_eq!(fatal.len(), 1);
         let debug = lines_of(&[("LOG_LEVEL", "debug")], || tracing::debug!("kept"));
         assert_eq!(debug.len(), 1);
+    }
+
+    #[test]
+    fn target_directives_filter_by_crate_and_nonsense_means_info() {
+        let ours = lines_of(&[("RUST_LOG", "warn,livekit_lambda_shared=debug")], || {
+            tracing::debug!("kept");
+            tracing::debug!(target: "hyper", "dropped");
+            tracing::warn!(target: "hyper", "kept");
+        });
+        assert_eq!(ours.iter().map(|l| l["message"].as_str().unwrap()).collect::<Vec<_>>(), ["kept", "kept"]);
+        let other = lines_of(&[("RUST_LOG", "error,hyper=debug")], || tracing::info!("dropped"));
+        assert!(other.is_empty(), "{other:?}");
+        let nonsense = lines_of(&[("LOG_LEVEL", "loud=please=now")], || {
+            tracing::debug!("dropped");
+            tracing::info!("kept");
+        });
+        assert_eq!(nonsense.len(), 1, "{nonsense:?}");
     }
 }
