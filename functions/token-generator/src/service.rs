@@ -13,7 +13,7 @@ use livekit_lambda_shared::telemetry::rfc3339;
 use livekit_lambda_shared::token::ParticipantToken;
 use livekit_lambda_shared::validate::{check_name, RoomName};
 use livekit_lambda_shared::web::{self, empty_response, json_response, CorsPolicy, ErrorResponse, RequestFacts};
-use livekit_lambda_shared::{metrics, pipeline, CredentialStore, EnvSettings, Service};
+use livekit_lambda_shared::{metrics, pipeline, CredentialStore, Credentials, EnvSettings, Service};
 use serde::Serialize;
 
 use crate::auth::{Caller, ATTRIBUTE_PREFIX, OWNER_ATTRIBUTE};
@@ -175,10 +175,22 @@ impl TokenService {
         decided?;
 
         let credentials = self.credentials.current().await?;
-        let TokenRequest { room, identity, name, metadata, attributes, room_config } = token_request;
-        let room_admin = caller.is_admin();
+        self.mint(token_request, caller.is_admin(), &credentials, form, caller.kind())
+    }
+
+    /// Signs the token a validated request asks for, with a moderator's grants when
+    /// `room_admin`, counts it by form and kind of caller, and answers in `form`'s shape.
+    fn mint(
+        &self,
+        request: TokenRequest,
+        room_admin: bool,
+        credentials: &Credentials,
+        form: Form,
+        caller_kind: &'static str,
+    ) -> Result<Response<Body>, TokenError> {
+        let TokenRequest { room, identity, name, metadata, attributes, room_config } = request;
         let publish_sources =
-            if room_admin { &auth.admin_publish_sources } else { &self.settings.publish_sources }.clone();
+            if room_admin { &self.settings.auth.admin_publish_sources } else { &self.settings.publish_sources }.clone();
         let spec = ParticipantToken {
             room,
             identity,
@@ -190,8 +202,8 @@ impl TokenService {
             room_admin,
             ttl: self.settings.ttl,
         };
-        let token = spec.sign(&credentials)?;
-        metrics::token_issued(form.metric_label(), caller.kind());
+        let token = spec.sign(credentials)?;
+        metrics::token_issued(form.metric_label(), caller_kind);
         Ok(form.reply(&token, &credentials.client_url, &spec))
     }
 
@@ -355,24 +367,7 @@ impl TokenService {
                 Use::Missing => return Err(LinkRefusal::Revoked.into()),
             }
         }
-        let moderator = claims.role == Role::Moderator;
-        let publish_sources =
-            if moderator { &self.settings.auth.admin_publish_sources } else { &self.settings.publish_sources }.clone();
-        let TokenRequest { room, identity, name, metadata, attributes, room_config } = token_request;
-        let spec = ParticipantToken {
-            room,
-            identity,
-            name,
-            metadata,
-            attributes,
-            room_config,
-            publish_sources,
-            room_admin: moderator,
-            ttl: self.settings.ttl,
-        };
-        let token = spec.sign(&credentials)?;
-        metrics::token_issued(form.metric_label(), "guest");
-        Ok(form.reply(&token, &credentials.client_url, &spec))
+        self.mint(token_request, claims.role == Role::Moderator, &credentials, form, "guest")
     }
 
     /// Who creates or revokes a link (a user, or an application with the links or mint
