@@ -376,33 +376,26 @@ fn readme_block(results: &Value, targets: &[Target]) -> String {
     let target = |key: &str| targets.iter().find(|t| t.key == key);
     let mut out = String::from("| | Rust | Node.js | target |\n| --- | ---: | ---: | --- |\n");
     let goal = |key: &str| target(key).map(|t| format!("{} {}", t.goal, check(t.met))).unwrap_or_default();
-    let _ = writeln!(
-        out,
-        "| cold start, median | {} ms | {} ms | {} |",
-        fmt(num(results, "/rust/cold_start_ms/median")),
-        fmt(num(results, "/node/cold_start_ms/median")),
-        goal("cold_start"),
-    );
-    let _ = writeln!(
-        out,
-        "| own cold-start overhead | {} ms | | {} |",
-        fmt(num(results, "/own_overhead_ms/token_generator")),
-        goal("own_overhead"),
-    );
-    let _ = writeln!(
-        out,
-        "| peak RSS | {} MB | {} MB | {} |",
-        fmt(num(results, "/rust/peak_rss_mb/after_warm_run")),
-        fmt(num(results, "/node/peak_rss_mb/after_warm_run")),
-        goal("rss"),
-    );
-    let _ = writeln!(
-        out,
-        "| deployment zip | {} MB | {} MB | {} |\n",
-        fmt(num(results, "/rust/artifact/zip_bytes") / 1e6),
-        fmt(num(results, "/node/artifact/zip_bytes") / 1e6),
-        goal("artifact"),
-    );
+    let figure = |pointer: &str, scale: f64| fmt(num(results, pointer) / scale);
+    // (label, Rust figure, Node.js figure or none, scale to the unit, unit, target key)
+    let rows = [
+        (
+            "cold start, median",
+            "/rust/cold_start_ms/median",
+            Some("/node/cold_start_ms/median"),
+            1.0,
+            "ms",
+            "cold_start",
+        ),
+        ("own cold-start overhead", "/own_overhead_ms/token_generator", None, 1.0, "ms", "own_overhead"),
+        ("peak RSS", "/rust/peak_rss_mb/after_warm_run", Some("/node/peak_rss_mb/after_warm_run"), 1.0, "MB", "rss"),
+        ("deployment zip", "/rust/artifact/zip_bytes", Some("/node/artifact/zip_bytes"), 1e6, "MB", "artifact"),
+    ];
+    for (label, rust, node, scale, unit, key) in rows {
+        let node = node.map_or_else(|| " ".to_string(), |pointer| format!(" {} {unit} ", figure(pointer, scale)));
+        let _ = writeln!(out, "| {label} | {} {unit} |{node}| {} |", figure(rust, scale), goal(key));
+    }
+    out.push('\n');
     out.push_str(&cost_table(results).replacen("## ", "#### ", 1));
     let _ = write!(
         out,
@@ -633,5 +626,17 @@ mod tests {
         let text = std::fs::read_to_string(&path).unwrap();
         std::fs::remove_file(&path).ok();
         assert_eq!(text, format!("intro\n{BLOCK_BEGIN}\nnew table\n{BLOCK_END}\nprose after\n"));
+    }
+
+    /// The README's block is what `make bench` rendered from the committed results.json.
+    #[test]
+    fn the_readme_block_renders_from_the_published_results() {
+        let root = crate::workspace_root();
+        let results: Value =
+            serde_json::from_str(&std::fs::read_to_string(root.join("bench/results.json")).unwrap()).unwrap();
+        let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+        let (begin, end) = (readme.find(BLOCK_BEGIN).unwrap(), readme.find(BLOCK_END).unwrap());
+        let published = readme[begin + BLOCK_BEGIN.len()..end].trim();
+        assert_eq!(readme_block(&results, &targets(&results)).trim(), published);
     }
 }
