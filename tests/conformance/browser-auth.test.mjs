@@ -17,21 +17,14 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
-import { existsSync } from 'node:fs';
 import { createHmac } from 'node:crypto';
 import path from 'node:path';
-import { chromium } from 'playwright-core';
 import { TokenVerifier } from 'livekit-server-sdk';
 import { startLocalServer, API_KEY, API_SECRET, CONFORMANCE_DIR, LIVEKIT_URL } from './lib/local-server.mjs';
 import { startStaticServer } from './lib/static-server.mjs';
-import { Recorder, installedVersion } from './lib/matrix.mjs';
+import { PAGE_DIR, launchChromium, row } from './lib/browser.mjs';
+import { Recorder } from './lib/matrix.mjs';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const CHROMIUM_ARGS = [
-  '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync',
-];
-const PAGE_DIR = path.join(CONFORMANCE_DIR, 'page');
 const ISSUER_SCRIPT = path.resolve(CONFORMANCE_DIR, '../node/oidc-issuer.mjs');
 const AUDIENCE = 'browser-app';
 // An application that may only create room links (client credentials, Cognito-style: its
@@ -39,14 +32,6 @@ const AUDIENCE = 'browser-app';
 const LINK_APP = { id: 'scheduler', secret: 'scheduler-secret', scopes: ['livekit/links'] };
 const LINK_KID = 'conformance-links';
 const LINK_SECRET = 'room-link-secret-for-conformance-only-0123';
-const clientVersion = installedVersion('livekit-client');
-let browserVersion = '?';
-const row = (route, check) => () => ({
-  client: `livekit-client (npm) in headless Chromium ${browserVersion}`,
-  version: clientVersion,
-  route,
-  check,
-});
 const matrix = new Recorder('browser-auth-refusals');
 
 let issuer, allowedSite, otherSite, server, linkServer, browser;
@@ -90,8 +75,6 @@ async function startIssuer() {
 }
 
 before(async () => {
-  assert.ok(existsSync(path.join(PAGE_DIR, 'dist/main.js')), 'page/dist/main.js missing: run `node build.mjs` first');
-  assert.ok(existsSync(CHROMIUM), `${CHROMIUM} missing: apt-get install chromium (or set CHROMIUM_PATH)`);
   issuer = await startIssuer();
   allowedSite = await startStaticServer(PAGE_DIR);
   otherSite = await startStaticServer(PAGE_DIR);
@@ -111,8 +94,7 @@ before(async () => {
       ROOM_LINK_KEYS: `${LINK_KID}: ${LINK_SECRET}`,
     },
   });
-  browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
-  browserVersion = browser.version();
+  browser = await launchChromium();
 });
 
 after(async () => {

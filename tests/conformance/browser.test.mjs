@@ -6,43 +6,24 @@
 // must be refused by CORS.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
-import path from 'node:path';
-import { chromium } from 'playwright-core';
 import { TokenVerifier } from 'livekit-server-sdk';
-import { startLocalServer, API_KEY, API_SECRET, LIVEKIT_URL, ALLOWED_AGENT, CONFORMANCE_DIR } from './lib/local-server.mjs';
+import { startLocalServer, API_KEY, API_SECRET, LIVEKIT_URL, ALLOWED_AGENT } from './lib/local-server.mjs';
 import { startStaticServer } from './lib/static-server.mjs';
-import { Recorder, installedVersion } from './lib/matrix.mjs';
+import { PAGE_DIR, clientVersion, launchChromium, row } from './lib/browser.mjs';
+import { Recorder } from './lib/matrix.mjs';
 import { claimProblems } from './lib/expect.mjs';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const CHROMIUM_ARGS = [
-  '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync',
-];
-const PAGE_DIR = path.join(CONFORMANCE_DIR, 'page');
-const clientVersion = installedVersion('livekit-client');
-let browserVersion = '?';
-const row = (route, check) => () => ({
-  client: `livekit-client (npm) in headless Chromium ${browserVersion}`,
-  version: clientVersion,
-  route,
-  check,
-});
 const matrix = new Recorder('browser-livekit-client');
 const verifier = new TokenVerifier(API_KEY, API_SECRET);
 
 let allowedSite, otherSite, server, browser;
 
 before(async () => {
-  assert.ok(existsSync(path.join(PAGE_DIR, 'dist/main.js')), 'page/dist/main.js missing: run `node build.mjs` first');
-  assert.ok(existsSync(CHROMIUM), `${CHROMIUM} missing: apt-get install chromium (or set CHROMIUM_PATH)`);
   allowedSite = await startStaticServer(PAGE_DIR);
   otherSite = await startStaticServer(PAGE_DIR);
   server = await startLocalServer({ allowedOrigins: [allowedSite.origin] });
   // launch() always uses a fresh temporary profile (its own --user-data-dir).
-  browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
-  browserVersion = browser.version();
+  browser = await launchChromium();
 });
 
 after(async () => {
