@@ -359,15 +359,19 @@ fn generated_block(results: &Value, targets: &[Target]) -> String {
     out.push_str(&cold_start_breakdown(results));
     out.push_str(&tls_table(results));
     out.push_str(&cost_table(results));
-    let _ = write!(
-        out,
+    out.push_str(&run_line(results));
+    out
+}
+
+/// When, at which commit and under what machine load the figures were taken.
+fn run_line(results: &Value) -> String {
+    format!(
         "Run of {} at commit {}, load average {} before and {} after.",
         results["generated_at"].as_str().unwrap_or("?"),
         results["git_commit"].as_str().unwrap_or("?"),
         results["machine"]["loadavg_before"].as_str().unwrap_or("?"),
         results["machine"]["loadavg_after"].as_str().unwrap_or("?"),
-    );
-    out
+    )
 }
 
 /// What `make bench` writes into the README: the headline figures, our own cold-start
@@ -397,14 +401,7 @@ fn readme_block(results: &Value, targets: &[Target]) -> String {
     }
     out.push('\n');
     out.push_str(&cost_table(results).replacen("## ", "#### ", 1));
-    let _ = write!(
-        out,
-        "Run of {} at commit {}, load average {} before and {} after.",
-        results["generated_at"].as_str().unwrap_or("?"),
-        results["git_commit"].as_str().unwrap_or("?"),
-        results["machine"]["loadavg_before"].as_str().unwrap_or("?"),
-        results["machine"]["loadavg_after"].as_str().unwrap_or("?"),
-    );
+    out.push_str(&run_line(results));
     out
 }
 
