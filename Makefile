@@ -10,14 +10,18 @@ INFRA_VENV := infra/.venv
 SAM_ENV := SAM_CLI_TELEMETRY=0 AWS_DEFAULT_REGION=us-east-1
 export MOTO_SERVER := $(CURDIR)/$(VENV)/bin/moto_server
 
-.PHONY: dev test test-deps infra-deps lint fmt clippy deny deny-advisories deny-advisories-offline sbom burst-sim fleet-sim fuzz-long sam-validate sam-build sam-test conformance bench bench-smoke clean help
+.PHONY: dev test test-deps infra-deps lint fmt clippy deny deny-advisories deny-advisories-offline advisory-db-refresh sbom burst-sim fleet-sim fuzz-long sam-validate sam-build sam-test conformance conformance-matrix docs bench bench-smoke clean help
 
 help:
 	@echo "make dev        run the local server on 127.0.0.1:\$${PORT:-8080} (LiveKit dev credentials unless configured)"
 	@echo "make test       install test tools, then fmt check, clippy and the whole test suite"
 	@echo "make test-deps  install only the test tools (moto_server, livekit-server-sdk, sam, cfn-lint)"
-	@echo "make deny       cargo-deny: licenses, bans, sources (offline); make deny-advisories needs the network"
-	@echo "make deny-advisories-offline  RustSec advisories against ../shared/rustsec-advisory-db.tar.gz (ADVISORY_DB_ARCHIVE)"
+	@echo "make deny       cargo-deny: licenses, bans, sources (offline); DENY_VERBOSE=1 for its whole report"
+	@echo "make deny-advisories-offline  RustSec advisories against the snapshot in infra/advisory-db (part of make test)"
+	@echo "make deny-advisories          RustSec advisories against the live database (needs GitHub)"
+	@echo "make advisory-db-refresh      replace the snapshot in infra/advisory-db with the live database (needs GitHub)"
+	@echo "make docs       redraw what the docs take from the template and the route table (then commit)"
+	@echo "make conformance-matrix  run the conformance suites and rewrite MATRIX.md and docs/conformance.md"
 	@echo "make sbom       CycloneDX SBOM per function: target/sbom/<function>.cdx.json"
 	@echo "make fuzz-long  the property tests with PROPTEST_CASES=100000"
 	@echo "make bench      Rust vs Node.js benchmarks (a few minutes; bench/RESULTS.md)"
@@ -62,9 +66,20 @@ fleet-sim: test-deps
 	bench/fleet-sim.sh
 
 # LiveKit's own clients as the judge: livekit-client in headless Chromium, the Node and
-# Python server SDKs. Writes tests/conformance/MATRIX.md and the matrix in docs/conformance.md.
+# Python server SDKs. Checks tests/conformance/MATRIX.md and the matrix in docs/conformance.md
+# against the run (a test run changes no tracked file); `make conformance-matrix` writes them.
 conformance:
 	LOCAL_SERVER_BIN=$(CURDIR)/target/debug/local-server CONFORMANCE_VENV=$(CURDIR)/$(VENV) tests/conformance/run.sh
+
+conformance-matrix:
+	cargo build -p local-server
+	CONFORMANCE_UPDATE=1 $(MAKE) conformance
+
+# What the docs take from the template, the route table and the test list (the dashboard
+# picture, docs/deploy.md's routes and outputs): `make test` fails when a copy is stale and
+# names this target.
+docs:
+	UPDATE_DOCS=1 cargo test -p wire-tests --test suite -- template::the_dashboard_picture template::the_deploy_page_shows
 
 lint: fmt clippy
 
@@ -73,15 +88,18 @@ lint: fmt clippy
 deny:
 	infra/deny.sh
 
-# RustSec advisories need their database from GitHub: only on machines that reach it.
+# RustSec advisories against the live database, cloned from GitHub: only on machines that reach it.
 deny-advisories:
 	infra/deny.sh advisories
 
-# RustSec advisories with no network, against the snapshot in the shared/ folder beside the
-# project; part of `make test`. Unpacked into target/advisory-db (infra/deny.sh).
-ADVISORY_DB_ARCHIVE ?= $(CURDIR)/../shared/rustsec-advisory-db.tar.gz
+# RustSec advisories with no network, against the snapshot committed in infra/advisory-db
+# (its date is printed; older than 90 days, a warning); part of `make test`.
 deny-advisories-offline:
-	ADVISORY_DB_ARCHIVE='$(ADVISORY_DB_ARCHIVE)' infra/deny.sh advisories-offline
+	infra/deny.sh advisories-offline
+
+# Replaces the committed snapshot with the live database's newest commit (needs GitHub).
+advisory-db-refresh:
+	infra/deny.sh refresh-advisory-db
 
 # CycloneDX SBOMs of the three functions (infra/sbom.sh); not in `make test`: the first run
 # compiles the pinned cargo-cyclonedx into target/tools.
