@@ -48,5 +48,6 @@ def pytest_sessionfinish(session, exitstatus):
         json.dumps({"suite": "python-livekit-api", "rows": _rows}, indent=2, ensure_ascii=False) + "\n"
     )
     node = shutil.which("node")
-    if node:  # re-render MATRIX.md (the renderer is shared with the Node suites)
-        subprocess.run([node, str(HERE / "lib" / "matrix.mjs")], check=False, stdout=subprocess.DEVNULL)
+    if node:  # re-render .results/MATRIX.md (the renderer is shared with the Node suites)
+        render = "import { render } from './lib/matrix.mjs'; render();"
+        subprocess.run([node, "--input-type=module", "-e", render], cwd=HERE, check=False, stdout=subprocess.DEVNULL)

@@ -9,7 +9,9 @@
 #   sdk.test.mjs       livekit-server-sdk (npm): TokenVerifier over every token form, and
 #                      WebhookReceiver vs our POST /webhook over cases/webhooks.json
 #   test_python_sdk.py livekit-api (PyPI): TokenVerifier and WebhookReceiver, same corpora
-# then writes MATRIX.md from what the suites recorded. Exits non-zero if any check fails.
+# then renders the matrix from what the suites recorded and checks the committed MATRIX.md
+# against it (CONFORMANCE_UPDATE=1 writes it instead). Exits non-zero if any check fails
+# or the committed matrix is stale.
 #
 # Environment: LOCAL_SERVER_BIN (default: `cargo build -p local-server`, then
 # ../../target/debug/local-server), CHROMIUM_PATH (default /usr/bin/chromium),
@@ -71,12 +73,16 @@ node --test --test-concurrency=1 browser.test.mjs browser-auth.test.mjs sdk.test
 step "pytest (livekit-api)"
 "$VENV/bin/python" -m pytest test_python_sdk.py || status=1
 
-step "MATRIX.md"
+step "MATRIX.md (checked against the committed copy; CONFORMANCE_UPDATE=1 writes it)"
 # A suite that crashed before its first check (e.g. a collection error) records nothing:
 # its rows would silently vanish from the matrix, so that is a failure too.
 for suite in browser-livekit-client browser-auth-refusals node-server-sdk python-livekit-api; do
   [[ -f .results/$suite.json ]] || { echo "conformance: suite $suite recorded no matrix rows"; status=1; }
 done
-# Also fills the <!-- conformance-matrix:begin/end --> block of docs/conformance.md (README links it).
-node lib/matrix.mjs --readme ../../docs/conformance.md || status=1
+# The run renders into .results/MATRIX.md and compares it with the committed MATRIX.md and
+# the <!-- conformance-matrix:begin/end --> block of docs/conformance.md, so `make test`
+# leaves the tree as it found it; `make conformance-matrix` (CONFORMANCE_UPDATE=1) writes them.
+write=()
+[[ "${CONFORMANCE_UPDATE:-}" == 1 ]] && write=(--write)
+node lib/matrix.mjs --readme ../../docs/conformance.md "${write[@]}" || status=1
 exit $status
