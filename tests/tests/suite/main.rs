@@ -14,6 +14,7 @@ mod local_server;
 mod observability;
 mod official_sdk;
 mod properties;
+mod repository;
 mod rotation;
 mod ssm_credentials;
 mod state;
