@@ -3,8 +3,9 @@
 #
 #   infra/create-parameters.sh [--keys-only] [PREFIX]
 #
-# PREFIX: first argument, else $LIVEKIT_SSM_PREFIX, else /dissertation-editor/livekit.
-# It must match the stack's SsmPrefix parameter.
+# PREFIX: first argument, else $LIVEKIT_SSM_PREFIX, else /dissertation-editor/livekit (the
+# template's default: the platform this project was first built for; choose your own, one
+# per deployment, e.g. /myapp/livekit). It must match the stack's SsmPrefix parameter.
 #
 # Values come from the environment, or are prompted for (the secret without echo):
 #   LIVEKIT_API_KEY      -> ${PREFIX}/api-key     (SecureString)
@@ -26,7 +27,9 @@
 #
 # --keys-only writes only ${PREFIX}/api-keys (rotation steps: add a verifier, retire a key).
 #
-# Uses the normal AWS CLI (v1 or v2) credentials/region (AWS_PROFILE, AWS_REGION, ...).
+# Uses the normal AWS CLI (v1 or v2) credentials/region (AWS_PROFILE, AWS_REGION, ...);
+# `make infra-deps` installs AWS CLI v1 into infra/.venv. v1 reads only AWS_DEFAULT_REGION,
+# so AWS_REGION is passed on as that when only it is set.
 # Existing parameters are overwritten. Each value goes to the CLI as `--value file://...`
 # from a temporary mode-600 file: never on a command line (visible in `ps`), never
 # printed, and an https:// value is not fetched as a URL by AWS CLI v1.
@@ -43,7 +46,11 @@ case "$prefix" in
   /*) ;;
   *) echo "error: prefix must start with '/': $prefix" >&2; exit 2 ;;
 esac
-command -v aws >/dev/null || { echo "error: the AWS CLI (aws) is not on PATH" >&2; exit 2; }
+command -v aws >/dev/null \
+  || { echo "error: the AWS CLI (aws) is not on PATH: 'make infra-deps' installs it into infra/.venv/bin" >&2; exit 2; }
+if [[ -z "${AWS_DEFAULT_REGION:-}" && -n "${AWS_REGION:-}" ]]; then
+  export AWS_DEFAULT_REGION="$AWS_REGION"
+fi
 
 prompt() { # prompt VAR "label" [silent]
   local var="$1" label="$2" silent="${3:-}" value="${!1:-}"

@@ -1403,8 +1403,7 @@ fn dashboard_svg(name: &str, widgets: &[Widget]) -> String {
 /// (each widget at its x/y/width/height on the 24-column grid, its title and metrics), so
 /// the picture in the README cannot drift from the template: this test fails when they
 /// differ. After changing the dashboard, redraw it with
-/// `UPDATE_DOCS=1 cargo test -p wire-tests --test suite -- template::the_dashboard_picture`
-/// and commit the SVG.
+/// `make docs` and commit the SVG.
 #[test]
 fn the_dashboard_picture_in_the_docs_matches_the_template() {
     let template = template();
@@ -1416,8 +1415,7 @@ fn the_dashboard_picture_in_the_docs_matches_the_template() {
     let committed = std::fs::read_to_string(&path).unwrap_or_default();
     assert!(
         committed == svg,
-        "docs/dashboard.svg differs from the template's dashboard: run \
-         UPDATE_DOCS=1 cargo test -p wire-tests --test suite -- template::the_dashboard_picture and commit it"
+        "docs/dashboard.svg differs from the template's dashboard: run `make docs` and commit it"
     );
 }
 
@@ -1467,4 +1465,175 @@ fn guarded_routes_are_the_ones_behind_the_authorizer() {
             );
         }
     }
+}
+
+/// How a route's `AuthorizationType` reads in the docs.
+fn authorizer_text(kind: &Value) -> String {
+    if kind == "JWT" {
+        return "JWT".into();
+    }
+    if let Some((tag, args)) = tagged(kind).filter(|(tag, _)| tag == "!If") {
+        let args = as_list(args);
+        if let (Some(condition), Some(then)) = (args.first().and_then(|v| v.as_str()), args.get(1)) {
+            if *then == "JWT" {
+                return format!("JWT when `{condition}`");
+            }
+        }
+        return format!("{tag} …");
+    }
+    "none".into()
+}
+
+/// Every route the template deploys: (route key, function binary, authorizer, condition).
+fn deployed_routes(template: &Value) -> Vec<(String, String, String, String)> {
+    let resources = template["Resources"].as_mapping().expect("Resources");
+    let binary_of = |logical: &str| {
+        template["Resources"][logical]["Metadata"]["BuildProperties"]["Binary"].as_str().unwrap_or(logical).to_string()
+    };
+    let mut routes = Vec::new();
+    for (name, function) in functions(template) {
+        for (_, event) in function["Properties"]["Events"].as_mapping().into_iter().flatten() {
+            let p = &event["Properties"];
+            let key = format!(
+                "{} {}",
+                p["Method"].as_str().unwrap_or_default().to_uppercase(),
+                p["Path"].as_str().unwrap_or_default()
+            );
+            let condition = function["Condition"].as_str().unwrap_or_default().to_string();
+            routes.push((key, binary_of(&name), "none".to_string(), condition));
+        }
+    }
+    for (_, route) in resources.iter().filter(|(_, r)| r["Type"] == "AWS::ApiGatewayV2::Route") {
+        let target = sub_text(&route["Properties"]["Target"]).unwrap_or_default();
+        let integration = target.trim_start_matches("integrations/${").trim_end_matches('}');
+        let uri = getatt(&template["Resources"][integration]["Properties"]["IntegrationUri"]).unwrap_or_default();
+        let key = route["Properties"]["RouteKey"].as_str().unwrap_or_default().to_string();
+        let condition = route["Condition"].as_str().unwrap_or_default().to_string();
+        routes.push((
+            key,
+            binary_of(uri.trim_end_matches(".Arn")),
+            authorizer_text(&route["Properties"]["AuthorizationType"]),
+            condition,
+        ));
+    }
+    // By path, then with the method: the route table's order is not the template's.
+    routes.sort_by(|a, b| {
+        let split = |k: &str| k.split_once(' ').map(|(m, p)| (p.to_string(), m.to_string())).unwrap_or_default();
+        split(&a.0).cmp(&split(&b.0))
+    });
+    routes
+}
+
+/// A description folded onto one line.
+fn one_line(value: &Value) -> String {
+    value.as_str().unwrap_or_default().split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// What docs/deploy.md shows of the template, generated: the routes and which function
+/// answers each, the outputs, and each function's environment and state-table items.
+fn deploy_facts(template: &Value) -> String {
+    let when =
+        |condition: &str| if condition.is_empty() { "always".to_string() } else { format!("when `{condition}`") };
+    let mut out = vec![
+        "Routes (a path the API does not know gets API Gateway's own `404 {\"message\":\"Not Found\"}`; locally `404 not_found`):".to_string(),
+        String::new(),
+        "| route | function | authorizer | deployed |".to_string(),
+        "| --- | --- | --- | --- |".to_string(),
+    ];
+    for (key, binary, authorizer, condition) in deployed_routes(template) {
+        out.push(format!("| `{key}` | {binary} | {authorizer} | {} |", when(&condition)));
+    }
+    out.extend([
+        "".to_string(),
+        "Outputs:".to_string(),
+        String::new(),
+        "| output | deployed | what |".to_string(),
+        "| --- | --- | --- |".to_string(),
+    ]);
+    for (name, output) in template["Outputs"].as_mapping().expect("Outputs") {
+        let description = one_line(&output["Description"]);
+        let description = if description.is_empty() { "—".to_string() } else { description.replace('|', "\\|") };
+        out.push(format!(
+            "| `{}` | {} | {description} |",
+            name.as_str().unwrap_or_default(),
+            when(output["Condition"].as_str().unwrap_or_default())
+        ));
+    }
+    out.extend([
+        String::new(),
+        "Each function's environment (set from the parameters) and what its role may do in the state table:"
+            .to_string(),
+        String::new(),
+        "| function | environment variables | state table |".to_string(),
+        "| --- | --- | --- |".to_string(),
+    ]);
+    for (name, function) in functions(template) {
+        let binary = function["Metadata"]["BuildProperties"]["Binary"].as_str().unwrap_or_default();
+        let variables: Vec<String> = function["Properties"]["Environment"]["Variables"]
+            .as_mapping()
+            .into_iter()
+            .flatten()
+            .map(|(k, _)| format!("`{}`", k.as_str().unwrap_or_default()))
+            .collect();
+        let role = getatt(&function["Properties"]["Role"]).unwrap_or_default();
+        let role = &template["Resources"][role.trim_end_matches(".Arn")];
+        let mut state = Vec::new();
+        for policy in role["Properties"]["Policies"].as_sequence().into_iter().flatten() {
+            for statement in policy["PolicyDocument"]["Statement"].as_sequence().into_iter().flatten() {
+                let actions: Vec<&str> = as_list(&statement["Action"]).iter().filter_map(|a| a.as_str()).collect();
+                if !actions.iter().any(|a| a.starts_with("dynamodb:")) {
+                    continue;
+                }
+                let keys = as_list(&statement["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"]);
+                let keys: Vec<String> = keys.iter().filter_map(|k| k.as_str()).map(|k| format!("`{k}`")).collect();
+                let mut actions: Vec<&str> = actions.iter().map(|a| a.trim_start_matches("dynamodb:")).collect();
+                actions.sort_unstable();
+                state.push(format!("items {} ({})", keys.join(", "), actions.join(", ")));
+            }
+        }
+        let state = if state.is_empty() { "none".to_string() } else { state.join("; ") };
+        let _ = name;
+        out.push(format!("| {binary} | {} | {state} |", variables.join(", ")));
+    }
+    out.join("\n")
+}
+
+const DEPLOY_BEGIN: &str = "<!-- generated from template.yaml by `make docs`: begin -->";
+const DEPLOY_END: &str = "<!-- generated from template.yaml by `make docs`: end -->";
+
+/// docs/deploy.md's routes, outputs and per-function environment come from the template
+/// (issue 26: the page had drifted to two routes, four outputs and no table access for the
+/// token generator). `make docs` rewrites the block; this test fails when it is stale.
+#[test]
+fn the_deploy_page_shows_the_templates_routes_outputs_and_environment() {
+    let path = workspace_root().join("docs/deploy.md");
+    let page = std::fs::read_to_string(&path).expect("docs/deploy.md");
+    let (Some(begin), Some(end)) = (page.find(DEPLOY_BEGIN), page.find(DEPLOY_END)) else {
+        panic!("docs/deploy.md has no {DEPLOY_BEGIN} … {DEPLOY_END} block");
+    };
+    let wanted = format!("{}{DEPLOY_BEGIN}\n{}\n{}", &page[..begin], deploy_facts(&template()), &page[end..]);
+    if std::env::var_os("UPDATE_DOCS").is_some_and(|v| v == "1") {
+        std::fs::write(&path, &wanted).unwrap();
+        return;
+    }
+    assert!(
+        wanted == page,
+        "docs/deploy.md's generated block differs from template.yaml: run `make docs` and commit it"
+    );
+}
+
+/// Every template parameter is in docs/deploy.md's parameter table (the table groups them
+/// by hand, so it is checked rather than generated).
+#[test]
+fn the_deploy_page_names_every_template_parameter() {
+    let page = std::fs::read_to_string(workspace_root().join("docs/deploy.md")).expect("docs/deploy.md");
+    let template = template();
+    let missing: Vec<&str> = template["Parameters"]
+        .as_mapping()
+        .expect("Parameters")
+        .keys()
+        .filter_map(|k| k.as_str())
+        .filter(|name| !page.contains(&format!("`{name}`")))
+        .collect();
+    assert!(missing.is_empty(), "docs/deploy.md's parameter table does not name: {missing:?}");
 }
