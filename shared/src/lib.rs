@@ -26,7 +26,7 @@ pub mod web;
 pub use credentials::{CachePolicy, CredentialSource, CredentialStore, Credentials, Runtime};
 pub use error::Error;
 pub use keys::KeySet;
-pub use pipeline::Service;
+pub use pipeline::{Feature, Service};
 pub use routes::Function;
 pub use secret::Secret;
 pub use settings::EnvSettings;

@@ -16,6 +16,16 @@ use crate::routes::{self, Function, Matched, Route};
 use crate::settings::EnvSettings;
 use crate::web::{apply_security_headers, log_request, CorsPolicy, ErrorResponse, RequestFacts};
 
+/// A part of a function that a setting switches on or off, as the local server's start-up
+/// log reports it: what it is, whether it is on, and what turns it on.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Feature {
+    pub name: &'static str,
+    pub on: bool,
+    /// The variable (and value) that turns it on, e.g. `SUBTITLE_AGENT_NAME=<agent>`.
+    pub switch: &'static str,
+}
+
 /// One function: built once per process (a cold start), shared by every request.
 pub trait Service: Clone + Send + Sync + Sized + 'static {
     /// Which function this is; its routes are that function's rows of the route table.
@@ -50,6 +60,12 @@ pub trait Service: Clone + Send + Sync + Sized + 'static {
     /// A switched-off feature answers 404 on every route, as if it were not deployed.
     fn enabled(&self) -> bool {
         true
+    }
+
+    /// The function's switchable features under its settings (the local server logs each
+    /// at start-up, with the variable that turns an off one on).
+    fn features(&self) -> Vec<Feature> {
+        Vec::new()
     }
 
     /// Whether `route` is served: a feature switched off inside a function answers 404 on

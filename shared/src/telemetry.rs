@@ -107,7 +107,13 @@ pub fn init(runtime: Runtime, env: &EnvSettings, service: &str) {
         Runtime::Lambda => {
             builder.event_format(PowertoolsJson::from_env(env, service)).finish().with(filter(env)).try_init()
         }
-        Runtime::Local => builder.compact().finish().with(filter(env)).try_init(),
+        // Colour only for a person at a terminal: a log piped to a file or a test reads plain text.
+        Runtime::Local => builder
+            .compact()
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
+            .finish()
+            .with(filter(env))
+            .try_init(),
     };
     let _ = result;
 }

@@ -15,7 +15,7 @@ use lambda_http::request::RequestContext;
 use lambda_http::Body;
 use livekit_lambda_shared::routes::{self, Function};
 use livekit_lambda_shared::web::{apply_security_headers, ErrorResponse};
-use livekit_lambda_shared::{CredentialStore, EnvSettings, Runtime, Service};
+use livekit_lambda_shared::{CredentialStore, EnvSettings, Feature, Runtime, Service};
 use subtitle_dispatcher::SubtitleService;
 use token_generator::{TokenService, TokenSettings};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -59,6 +59,16 @@ impl LocalRoutes {
         let webhook = WebhookService::with_credentials(env, credentials.clone()).await?;
         let subtitles = SubtitleService::with_credentials(env, credentials).await?;
         Ok(Self { token, webhook, subtitles, authorizer })
+    }
+
+    /// Every switchable feature of the three functions under these settings, in route
+    /// table order: the start-up log names each one that is off and what turns it on, so a
+    /// route that answers `404` locally is never a mystery.
+    pub fn features(&self) -> Vec<Feature> {
+        let mut features = self.token.features();
+        features.extend(self.webhook.features());
+        features.extend(self.subtitles.features());
+        features
     }
 
     pub async fn warm_up(&self) {

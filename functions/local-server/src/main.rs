@@ -14,6 +14,16 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
         None => tracing::info!("/token is open to anyone who can reach it (AUTH_MODE=off)"),
     }
+    for feature in routes.features() {
+        if feature.on {
+            tracing::info!(feature = feature.name, "on");
+        } else {
+            tracing::info!(feature = feature.name, "off: set {} to turn it on", feature.switch);
+        }
+    }
+    if env.non_empty("STATE_TABLE").is_none() {
+        tracing::info!("fleet state lives in this process: set STATE_TABLE to use a DynamoDB table (docs/state.md)");
+    }
     let listener = TcpListener::bind(listen_address(&env)?).await?;
     // Tests (and people) read this line to find the port.
     println!("local server listening on http://{}", listener.local_addr()?);

@@ -12,7 +12,7 @@ use livekit_lambda_shared::state::{self, MemoryStore, SharedStore};
 use livekit_lambda_shared::token::{verify_room_token, TokenRejection};
 use livekit_lambda_shared::validate::RoomName;
 use livekit_lambda_shared::web::{self, json_response, CorsPolicy, ErrorResponse, RequestFacts};
-use livekit_lambda_shared::{metrics, pipeline, CredentialStore, EnvSettings, Service};
+use livekit_lambda_shared::{metrics, pipeline, CredentialStore, EnvSettings, Feature, Service};
 use livekit_protocol as proto;
 use serde::Serialize;
 use serde_json::{json, Value};
@@ -232,6 +232,14 @@ impl Service for SubtitleService {
     /// Off (`SUBTITLE_AGENT_NAME` unset or `SUBTITLES_ENABLED=false`): 404 everywhere.
     fn enabled(&self) -> bool {
         self.inner.settings.active_agent().is_some()
+    }
+
+    fn features(&self) -> Vec<Feature> {
+        vec![Feature {
+            name: "subtitles (/rooms/{room}/subtitles)",
+            on: self.enabled(),
+            switch: "SUBTITLE_AGENT_NAME=<agent> (and SUBTITLES_ENABLED not false)",
+        }]
     }
 
     async fn call(

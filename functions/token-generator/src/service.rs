@@ -13,7 +13,7 @@ use livekit_lambda_shared::telemetry::rfc3339;
 use livekit_lambda_shared::token::ParticipantToken;
 use livekit_lambda_shared::validate::{check_name, RoomName};
 use livekit_lambda_shared::web::{self, empty_response, json_response, CorsPolicy, ErrorResponse, RequestFacts};
-use livekit_lambda_shared::{metrics, pipeline, CredentialStore, Credentials, EnvSettings, Service};
+use livekit_lambda_shared::{metrics, pipeline, CredentialStore, Credentials, EnvSettings, Feature, Service};
 use serde::Serialize;
 
 use crate::auth::{Caller, ATTRIBUTE_PREFIX, OWNER_ATTRIBUTE};
@@ -430,6 +430,28 @@ impl Service for TokenService {
 
     fn cors(&self) -> &CorsPolicy {
         &self.settings.cors
+    }
+
+    fn features(&self) -> Vec<Feature> {
+        let settings = &self.settings;
+        vec![
+            Feature { name: "authentication on /token", on: settings.auth.enabled, switch: "AUTH_MODE=jwt" },
+            Feature {
+                name: "room links (/rooms/{room}/links, /guest/token)",
+                on: settings.links.enabled,
+                switch: "ROOM_LINKS=on with AUTH_MODE=jwt, ROOM_LINK_URL and ROOM_LINK_KEYS",
+            },
+            Feature {
+                name: "agent dispatch in tokens (room_config.agents)",
+                on: !settings.allowed_agents.is_empty(),
+                switch: "ALLOWED_AGENT_NAMES=<agent>,...",
+            },
+            Feature {
+                name: "browser calls (CORS)",
+                on: settings.cors != CorsPolicy::Closed,
+                switch: "ALLOWED_ORIGINS=<origin>,...",
+            },
+        ]
     }
 
     /// Room links' routes exist only with `ROOM_LINKS=on`.

@@ -12,7 +12,7 @@ use livekit_lambda_shared::routes::{Function, Matched};
 use livekit_lambda_shared::state::{self, now_millis, MemoryStore, SharedStore};
 use livekit_lambda_shared::token::{verifier_for, TokenRejection};
 use livekit_lambda_shared::web::{self, json_response, ErrorResponse, RequestFacts};
-use livekit_lambda_shared::{metrics, pipeline, CredentialStore, Credentials, EnvSettings, Service};
+use livekit_lambda_shared::{metrics, pipeline, CredentialStore, Credentials, EnvSettings, Feature, Service};
 use livekit_protocol as proto;
 use serde_json::json;
 
@@ -309,6 +309,18 @@ impl Service for WebhookService {
 
     fn credentials(&self) -> &CredentialStore {
         &self.inner.credentials
+    }
+
+    fn features(&self) -> Vec<Feature> {
+        let settings = &self.inner.settings;
+        vec![
+            Feature {
+                name: "recording-limit notice",
+                on: settings.recording_notice,
+                switch: "RECORDING_LIMIT_NOTICE=true",
+            },
+            Feature { name: "SIP dial-in PINs per room", on: settings.sip.is_some(), switch: "SIP_TRUNK_ID=<trunk>" },
+        ]
     }
 
     // Server to server: no browser calls this, so CORS stays closed (the default).

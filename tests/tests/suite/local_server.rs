@@ -204,3 +204,54 @@ async fn livekit_keys_from_the_environment_verify_webhooks() {
     let alone = LocalRoutes::from_env(&EnvSettings::from_pairs([("LIVEKIT_KEYS", "k: s")])).await.unwrap_err();
     assert!(alone.to_string().contains("LIVEKIT_API_KEY"), "{alone}");
 }
+
+/// What a newcomer's `make dev` prints, read through a pipe as a log file or CI would: the
+/// built binary's start-up log until it listens, then it is stopped.
+fn start_up_log(env: &[(&str, &str)]) -> String {
+    use std::io::{BufRead, BufReader};
+    let binary = wire_tests::workspace_root().join("target/debug/local-server");
+    assert!(binary.exists(), "{} does not exist: build it first (`make test` does)", binary.display());
+    let mut child = std::process::Command::new(&binary)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("PORT", "0")
+        .envs(env.iter().copied())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("the local server starts");
+    let mut log = String::new();
+    for line in BufReader::new(child.stdout.take().unwrap()).lines() {
+        let line = line.expect("stdout is text");
+        log.push_str(&line);
+        log.push('\n');
+        if line.contains("listening on") {
+            break;
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    log
+}
+
+/// Issue 26: a newcomer found `/rooms/{room}/subtitles` answering `404 no such route` with
+/// nothing saying why, and the log full of colour codes in a file.
+#[test]
+fn the_start_up_log_is_plain_text_and_names_each_feature_that_is_off() {
+    let log = start_up_log(&[]);
+    assert!(log.contains("listening on"), "{log}");
+    assert!(!log.contains('\u{1b}'), "no ANSI colour codes when stdout is not a terminal:\n{log:?}");
+    for (feature, switch) in [
+        ("subtitles (/rooms/{room}/subtitles)", "SUBTITLE_AGENT_NAME=<agent>"),
+        ("room links (/rooms/{room}/links, /guest/token)", "ROOM_LINKS=on"),
+        ("authentication on /token", "AUTH_MODE=jwt"),
+        ("SIP dial-in PINs per room", "SIP_TRUNK_ID=<trunk>"),
+    ] {
+        let line = log.lines().find(|l| l.contains(feature)).unwrap_or_else(|| panic!("no line for {feature}:\n{log}"));
+        assert!(line.contains("off") && line.contains(switch), "{line}");
+    }
+    assert!(log.contains("set STATE_TABLE"), "{log}");
+    let on = start_up_log(&[("SUBTITLE_AGENT_NAME", "transcriber")]);
+    let line = on.lines().find(|l| l.contains("subtitles (/rooms/{room}/subtitles)")).expect("a subtitles line");
+    assert!(!line.contains("off"), "{line}");
+}
