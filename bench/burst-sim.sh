@@ -43,7 +43,9 @@ if [ -n "$NODE_SIZES" ]; then
   done
 fi
 
-cargo build --release -p token-generator
+# `measure`: the SSM retry modes it compares (legacy, standard, adaptive) are built only on
+# request; a deployed function has `budget` alone (shared/Cargo.toml).
+cargo build --release -p token-generator --features livekit-lambda-shared/measure
 cargo build -p bench --bin burst-sim
 "$TARGET/debug/burst-sim" --bootstrap "$TARGET/release/token-generator" --sizes "$SIZES" --modes "$MODES" \
   --rate "$RATE" --alt-modes "$ALT_MODES" --node-sizes "$NODE_SIZES" --out "$ROOT/bench/burst"

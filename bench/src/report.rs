@@ -185,9 +185,9 @@ pub fn write(config: &Config, results: &Value) {
     println!("{}", markdown_table(&results, &targets));
     println!("bench: wrote {}, {}, {}", json_path.display(), md_path.display(), svg_path.display());
     if !config.smoke {
-        let docs = crate::workspace_root().join("docs/benchmarks.md");
+        let docs = wire_tests::workspace_root().join("docs/benchmarks.md");
         update_generated_block(&docs, &generated_block(&results, &targets));
-        let readme = crate::workspace_root().join("README.md");
+        let readme = wire_tests::workspace_root().join("README.md");
         update_generated_block(&readme, &readme_block(&results, &targets));
         println!("bench: updated the tables in {} and {}", docs.display(), readme.display());
     }
@@ -628,7 +628,7 @@ mod tests {
     /// The README's block is what `make bench` rendered from the committed results.json.
     #[test]
     fn the_readme_block_renders_from_the_published_results() {
-        let root = crate::workspace_root();
+        let root = wire_tests::workspace_root();
         let results: Value =
             serde_json::from_str(&std::fs::read_to_string(root.join("bench/results.json")).unwrap()).unwrap();
         let readme = std::fs::read_to_string(root.join("README.md")).unwrap();

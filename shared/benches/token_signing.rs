@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use hmac::{Hmac, Mac};
-use livekit_lambda_shared::token::ParticipantToken;
+use livekit_lambda_shared::token::{Participant, ParticipantToken};
 use livekit_lambda_shared::{Credentials, Secret};
 use sha2::Sha256;
 
@@ -22,25 +22,21 @@ fn credentials() -> Credentials {
 
 /// What `GET /token?room=demo-room&participant=Jane` signs (events/token-get.json).
 fn get_token() -> ParticipantToken {
-    ParticipantToken {
-        room: "demo-room".into(),
-        identity: "Jane".into(),
-        name: "Jane".into(),
-        ttl: Duration::from_secs(21_600),
-        ..Default::default()
-    }
+    let participant =
+        Participant { room: "demo-room".into(), identity: "Jane".into(), name: "Jane".into(), ..Default::default() };
+    ParticipantToken { participant, ttl: Duration::from_secs(21_600), ..Default::default() }
 }
 
 /// What the standard `POST /token` sample signs (events/token-post-standard.json).
 fn post_token() -> ParticipantToken {
-    ParticipantToken {
+    let participant = Participant {
         room: "demo-room".into(),
         identity: "jane-1".into(),
         name: "Jane".into(),
         attributes: HashMap::from([("role".to_string(), "host".to_string())]),
-        ttl: Duration::from_secs(21_600),
         ..Default::default()
-    }
+    };
+    ParticipantToken { participant, ttl: Duration::from_secs(21_600), ..Default::default() }
 }
 
 fn hmac_sha256(key: &[u8], message: &[u8]) -> [u8; 32] {

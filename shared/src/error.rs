@@ -1,8 +1,6 @@
-//! The shared crate's one error type.
-
-use lambda_http::http::StatusCode;
-
-use crate::web::ErrorResponse;
+//! The shared crate's one error type. It says what went wrong, not what a caller sees:
+//! `web::refusal` maps it to a status and a stable code (the HTTP layer knows the domain,
+//! never the other way round).
 
 #[derive(Clone, Debug, thiserror::Error)]
 pub enum Error {
@@ -28,36 +26,4 @@ impl Error {
     pub fn config(variable: &str, reason: impl Into<String>) -> Self {
         Error::Config { variable: variable.to_string(), reason: reason.into() }
     }
-}
-
-/// What a caller sees: credential problems are the deployment's, never the caller's,
-/// so they are a 503 with no detail beyond a stable code (the cause goes to the log).
-impl From<Error> for ErrorResponse {
-    fn from(error: Error) -> Self {
-        let response = match &error {
-            Error::Config { .. } => ErrorResponse::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "configuration_invalid",
-                "the service is misconfigured",
-            ),
-            // SSM itself failed (throttled or down for the whole retry budget): come back soon.
-            Error::Ssm(_) => credentials_unavailable().retry_after(crate::credentials::RETRY_AFTER_SECONDS),
-            Error::NotConfigured
-            | Error::MissingParameters(_)
-            | Error::NotSecureString(_)
-            | Error::InvalidCredentials(_) => credentials_unavailable(),
-            Error::Signing(_) => {
-                ErrorResponse::new(StatusCode::INTERNAL_SERVER_ERROR, "signing_failed", "could not sign the token")
-            }
-        };
-        response.with_detail(error)
-    }
-}
-
-fn credentials_unavailable() -> ErrorResponse {
-    ErrorResponse::new(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "credentials_unavailable",
-        "LiveKit credentials are unavailable; try again later",
-    )
 }

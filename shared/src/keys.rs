@@ -1,9 +1,7 @@
 //! LiveKit API keys that verify, in LiveKit's own `key: secret` format (its `keys:` map,
-//! `key_file` and `LIVEKIT_KEYS`), and the unverified issuer a verifier looks them up by.
+//! `key_file` and `LIVEKIT_KEYS`).
 
 use std::collections::BTreeMap;
-
-use base64::Engine;
 
 use crate::secret::Secret;
 
@@ -103,26 +101,6 @@ fn unquote(value: &str) -> &str {
     value
 }
 
-/// Longest token whose issuer is looked at (LiveKit tokens are well under 4 KiB).
-const MAX_TOKEN_BYTES: usize = 16 * 1024;
-
-/// The `iss` claim of a JWT, read WITHOUT verifying anything: only to pick the secret the
-/// token must then be verified with (LiveKit's `KeyProvider.GetSecret`). `None` when the
-/// token is not a JWT or has no string `iss`.
-pub fn unverified_issuer(token: &str) -> Option<String> {
-    if token.len() > MAX_TOKEN_BYTES {
-        return None;
-    }
-    let mut parts = token.split('.');
-    let (_header, payload) = (parts.next()?, parts.next()?);
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload.trim_end_matches('=')).ok()?;
-    #[derive(serde::Deserialize)]
-    struct Issuer {
-        iss: String,
-    }
-    serde_json::from_slice::<Issuer>(&bytes).ok().map(|claims| claims.iss)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -171,19 +149,5 @@ mod tests {
         let set = KeySet::parse("APIone: do-not-print-me").unwrap();
         let printed = format!("{set:?}");
         assert!(printed.contains("APIone") && !printed.contains("do-not-print-me"), "{printed}");
-    }
-
-    #[test]
-    fn unverified_issuer_reads_iss_and_nothing_else() {
-        let token =
-            livekit_api::access_token::AccessToken::with_api_key("APIiss", "s3cr3t-s3cr3t-s3cr3t-s3cr3t-s3cr3t")
-                .with_identity("jane")
-                .to_jwt()
-                .unwrap();
-        assert_eq!(unverified_issuer(&token).as_deref(), Some("APIiss"));
-        for bad in ["", "not-a-jwt", "a.!!!.c", "a.e30.c", "a.eyJpc3MiOjF9.c"] {
-            assert_eq!(unverified_issuer(bad), None, "{bad}");
-        }
-        assert_eq!(unverified_issuer(&"a".repeat(MAX_TOKEN_BYTES + 1)), None);
     }
 }

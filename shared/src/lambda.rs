@@ -20,13 +20,13 @@ use lambda_http::request::LambdaRequest;
 use lambda_http::tower::{Service as TowerService, ServiceExt};
 use lambda_http::{Adapter, Body, Error, Request, Response};
 use metrics_cloudwatch_embedded::Collector;
+use percent_encoding::{percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use serde::Serialize;
 use serde_json::{json, Map, Value};
 
-use crate::credentials::Runtime;
 use crate::metrics;
 use crate::pipeline::{self, Service};
-use crate::settings::EnvSettings;
+use crate::settings::{EnvSettings, Runtime};
 use crate::telemetry;
 use crate::web::SECURITY_HEADERS;
 
@@ -45,6 +45,7 @@ pub enum Reply<Handled> {
 /// process ends.
 pub async fn start<S: Service>() -> Result<(), Error> {
     let (started, started_at) = (std::time::Instant::now(), std::time::SystemTime::now());
+    crate::jwt::install();
     let env = EnvSettings::from_process();
     let service_name = telemetry::service_name(&env, S::FUNCTION.binary());
     telemetry::init(Runtime::Lambda, &env, &service_name);
@@ -147,20 +148,34 @@ pub fn into_lambda_request(mut payload: Value) -> Result<LambdaRequest, Value> {
     })
 }
 
-/// Percent-encodes every byte outside the characters a URI query may hold as they are
-/// (RFC 3986 `query` plus a few the `http` crate also accepts). `%` is kept: a broken
-/// escape is the handler's to refuse with a clear 400.
+/// The bytes a URI query may not hold as they are: everything but RFC 3986's `query`
+/// characters (and `%`, kept so a broken escape is the handler's to refuse with a clear 400).
+const NOT_QUERY_SAFE: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~')
+    .remove(b'!')
+    .remove(b'$')
+    .remove(b'&')
+    .remove(b'\'')
+    .remove(b'(')
+    .remove(b')')
+    .remove(b'*')
+    .remove(b'+')
+    .remove(b',')
+    .remove(b';')
+    .remove(b'=')
+    .remove(b':')
+    .remove(b'@')
+    .remove(b'/')
+    .remove(b'?')
+    .remove(b'%');
+
+/// Percent-encodes every byte outside the characters a URI query may hold as they are,
+/// which changes nothing the query means.
 pub fn uri_safe_query(raw: &str) -> String {
-    let mut out = String::with_capacity(raw.len());
-    for byte in raw.bytes() {
-        let keep = byte.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:@/?%".contains(&byte);
-        if keep {
-            out.push(byte as char);
-        } else {
-            out.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    out
+    percent_encode(raw.as_bytes(), NOT_QUERY_SAFE).to_string()
 }
 
 /// An HTTP API (payload 2.0) response with our JSON error body and every security

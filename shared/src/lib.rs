@@ -1,10 +1,24 @@
-//! What the LiveKit Lambda functions have in common: credentials from SSM Parameter
-//! Store (one batched call per cold start, cached), room-scoped tokens built and
-//! verified with livekit-api, settings from the environment, and the HTTP plumbing
-//! (JSON errors, CORS, security headers) that keeps every function's behaviour the same.
+//! What the LiveKit Lambda functions have in common, in layers that import only downward:
+//!
+//! 1. foundation: `error` (what went wrong, no HTTP), `settings` (the environment, where the
+//!    process runs), `secret`, `random`, `validate` (names), `events` (LiveKit's webhook
+//!    event names), `metrics`, `telemetry`, `jwt` (the one JWT crypto provider);
+//! 2. LiveKit keys and tokens: `keys`, `credentials`, `token`;
+//! 3. clients: `aws` (the SDK's one configuration), `ssm`, `credential_store`, `state` (the
+//!    fleet store), `livekit` (LiveKit's server API);
+//! 4. HTTP on top: `routes` (the one route table), `web` (refusals, CORS, input, the log
+//!    line), `pipeline` (the one request pipeline), `lambda` (the entry point).
+//!
+//! Inside the crate every path names the module that defines the item; the re-exports
+//! below are for the functions. The repository test `no_crate_of_the_workspace_has_an_import_cycle…` holds the layers to
+//! having no import cycle.
 
+pub mod aws;
+pub mod credential_store;
 pub mod credentials;
 pub mod error;
+pub mod events;
+pub mod jwt;
 pub mod keys;
 pub mod lambda;
 #[cfg(feature = "services")]
@@ -23,11 +37,12 @@ pub mod token;
 pub mod validate;
 pub mod web;
 
-pub use credentials::{CachePolicy, CredentialSource, CredentialStore, Credentials, Runtime};
+pub use credential_store::{CachePolicy, CredentialSource, CredentialStore};
+pub use credentials::Credentials;
 pub use error::Error;
 pub use keys::KeySet;
 pub use pipeline::{Feature, Service};
 pub use routes::Function;
 pub use secret::Secret;
-pub use settings::EnvSettings;
-pub use web::ErrorResponse;
+pub use settings::{EnvSettings, Runtime};
+pub use web::{ErrorResponse, HttpError};

@@ -136,7 +136,7 @@ pub fn webhook_event(event: &str) {
 /// The dimension value for an event name: LiveKit's own names, anything else `other`, so a
 /// hostile or future name never becomes a new metric.
 fn webhook_event_label(event: &str) -> &'static str {
-    crate::token::WEBHOOK_EVENTS.iter().find(|known| **known == event).copied().unwrap_or("other")
+    crate::events::WEBHOOK_EVENTS.iter().find(|known| **known == event).copied().unwrap_or("other")
 }
 
 /// A delivery whose signature, body hash or key did not verify.

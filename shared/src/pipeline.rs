@@ -11,9 +11,9 @@ use lambda_http::http::header;
 use lambda_http::http::{Method, Request, Response};
 use lambda_http::Body;
 
-use crate::credentials::{CredentialStore, Runtime};
+use crate::credential_store::CredentialStore;
 use crate::routes::{self, Function, Matched, Route};
-use crate::settings::EnvSettings;
+use crate::settings::{EnvSettings, Runtime};
 use crate::web::{apply_security_headers, log_request, CorsPolicy, ErrorResponse, RequestFacts};
 
 /// A part of a function that a setting switches on or off, as the local server's start-up
@@ -30,6 +30,15 @@ pub struct Feature {
 pub trait Service: Clone + Send + Sync + Sized + 'static {
     /// Which function this is; its routes are that function's rows of the route table.
     const FUNCTION: Function;
+
+    /// What `call` dispatches on: one value per route of the function (an enum).
+    type Handler: Copy + Send + Sync + 'static;
+
+    /// The handler of each of the function's routes, by its path in the route table: every
+    /// route maps to one explicitly, and a route nobody handles (`None`) is answered with a
+    /// 500 `route_not_handled` instead of some other route's answer; [`unhandled_routes`]
+    /// lets a test find it first.
+    fn handler(path: &str) -> Option<Self::Handler>;
 
     /// Whether the function verifies LiveKit tokens (and so reads the keys that only
     /// verify, `${prefix}/api-keys`). A function that only signs sets this to false: its
@@ -48,7 +57,7 @@ pub trait Service: Clone + Send + Sync + Sized + 'static {
     fn with_credentials(
         env: &EnvSettings,
         credentials: Arc<CredentialStore>,
-    ) -> impl Future<Output = Result<Self, crate::Error>> + Send;
+    ) -> impl Future<Output = Result<Self, crate::error::Error>> + Send;
 
     fn credentials(&self) -> &CredentialStore;
 
@@ -78,6 +87,7 @@ pub trait Service: Clone + Send + Sync + Sized + 'static {
     /// route accepts (`OPTIONS` is answered before this is called).
     fn call(
         &self,
+        handler: Self::Handler,
         route: Matched<'_>,
         request: &Request<Body>,
         facts: &mut RequestFacts,
@@ -85,7 +95,7 @@ pub trait Service: Clone + Send + Sync + Sized + 'static {
 
     /// Settings and credential source from the environment; an invalid setting is an
     /// error naming the variable.
-    fn from_env(env: &EnvSettings, runtime: Runtime) -> impl Future<Output = Result<Self, crate::Error>> + Send {
+    fn from_env(env: &EnvSettings, runtime: Runtime) -> impl Future<Output = Result<Self, crate::error::Error>> + Send {
         async move {
             let mut credentials = CredentialStore::from_env(env, runtime).await?;
             if !Self::VERIFIES_LIVEKIT_TOKENS {
@@ -124,7 +134,10 @@ pub async fn handle<S: Service>(service: &S, request: Request<Body>) -> Response
             Err(ErrorResponse::method_not_allowed(m.route.methods))
         }
         Some(m) if request.method() == Method::OPTIONS => service.cors().preflight(request.headers(), m.route.methods),
-        Some(m) => service.call(m, &request, &mut facts).await,
+        Some(m) => match S::handler(m.route.path) {
+            Some(handler) => service.call(handler, m, &request, &mut facts).await,
+            None => Err(not_handled(m.route.path)),
+        },
     };
     let mut response = match result {
         Ok(response) => response,
@@ -146,12 +159,24 @@ pub async fn handle<S: Service>(service: &S, request: Request<Body>) -> Response
     response
 }
 
+/// A route of the table that the function maps to no handler: a bug, never a caller's.
+fn not_handled(path: &str) -> ErrorResponse {
+    ErrorResponse::new(lambda_http::http::StatusCode::INTERNAL_SERVER_ERROR, "route_not_handled", "internal error")
+        .with_detail(format!("route {path} is in the route table but has no handler"))
+}
+
+/// The routes of `S`'s function that `S` maps to no handler (each function's tests assert
+/// this is empty, so a route added to the table without a handler fails a test).
+pub fn unhandled_routes<S: Service>() -> Vec<&'static str> {
+    S::FUNCTION.routes().filter(|route| S::handler(route.path).is_none()).map(|route| route.path).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use lambda_http::http::StatusCode;
 
     use super::*;
-    use crate::credentials::{CachePolicy, CredentialSource};
+    use crate::credential_store::{CachePolicy, CredentialSource};
     use crate::web::SECURITY_HEADERS;
 
     /// The webhook receiver's route, answered with whatever error the test asks for.
@@ -163,8 +188,16 @@ mod tests {
 
     impl Service for Probe {
         const FUNCTION: Function = Function::WebhookReceiver;
+        type Handler = ();
 
-        async fn with_credentials(_: &EnvSettings, credentials: Arc<CredentialStore>) -> Result<Self, crate::Error> {
+        fn handler(path: &str) -> Option<()> {
+            (path == routes::WEBHOOK).then_some(())
+        }
+
+        async fn with_credentials(
+            _: &EnvSettings,
+            credentials: Arc<CredentialStore>,
+        ) -> Result<Self, crate::error::Error> {
             Ok(Self { credentials, refusal: None })
         }
 
@@ -174,6 +207,7 @@ mod tests {
 
         async fn call(
             &self,
+            _: (),
             _: Matched<'_>,
             _: &Request<Body>,
             _: &mut RequestFacts,
@@ -183,6 +217,52 @@ mod tests {
                 None => Ok(crate::web::empty_response(StatusCode::NO_CONTENT)),
             }
         }
+    }
+
+    /// The webhook receiver's route, forgotten by its service: the route table has it, the
+    /// handler map does not.
+    #[derive(Clone)]
+    struct Forgetful(Arc<CredentialStore>);
+
+    impl Service for Forgetful {
+        const FUNCTION: Function = Function::WebhookReceiver;
+        type Handler = ();
+
+        fn handler(_: &str) -> Option<()> {
+            None
+        }
+
+        async fn with_credentials(
+            _: &EnvSettings,
+            credentials: Arc<CredentialStore>,
+        ) -> Result<Self, crate::error::Error> {
+            Ok(Self(credentials))
+        }
+
+        fn credentials(&self) -> &CredentialStore {
+            &self.0
+        }
+
+        async fn call(
+            &self,
+            _: (),
+            _: Matched<'_>,
+            _: &Request<Body>,
+            _: &mut RequestFacts,
+        ) -> Result<Response<Body>, ErrorResponse> {
+            Ok(crate::web::empty_response(StatusCode::OK))
+        }
+    }
+
+    #[tokio::test]
+    async fn a_route_without_a_handler_is_a_500_and_is_found_by_unhandled_routes() {
+        assert_eq!(unhandled_routes::<Probe>(), Vec::<&str>::new());
+        assert_eq!(unhandled_routes::<Forgetful>(), vec![routes::WEBHOOK]);
+        let forgetful = Forgetful(Arc::new(CredentialStore::new(CredentialSource::Missing, CachePolicy::default())));
+        let response = handle(&forgetful, Request::post("/webhook").body(Body::Empty).unwrap()).await;
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let body: serde_json::Value = serde_json::from_slice(response.body().as_ref()).unwrap();
+        assert_eq!(body["error"]["code"], "route_not_handled");
     }
 
     /// Runs one request through the pipeline and returns the response and the log lines.

@@ -7,6 +7,14 @@ use std::time::Duration;
 
 use crate::error::Error;
 
+/// Where this process is running: LiveKit's development defaults are only ever used
+/// locally, and log lines are JSON in Lambda, text locally.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Runtime {
+    Lambda,
+    Local,
+}
+
 /// A snapshot of the environment. Tests build one from pairs instead of mutating
 /// the process environment.
 #[derive(Clone, Debug, Default)]

@@ -13,11 +13,9 @@ use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use aws_sdk_ssm::config::SharedHttpClient;
 use aws_sdk_ssm::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_ssm::operation::get_parameters::{GetParametersError, GetParametersOutput};
 use aws_sdk_ssm::types::ParameterType;
-use aws_smithy_http_client::tls::{rustls_provider::CryptoMode, Provider};
 
 use crate::credentials::Credentials;
 use crate::error::Error;
@@ -34,26 +32,49 @@ pub const DEFAULT_REQUEST_BUDGET_MS: u64 = 15_000;
 /// Time left for the last call of a budget (a GetParameters answer takes milliseconds).
 const LAST_CALL: Duration = Duration::from_millis(100);
 
-/// The AWS SDK's HTTPS client on rustls with ring: the same crypto provider livekit-api
-/// uses, so a function links one provider instead of two (smaller, faster to build).
-pub fn https_client() -> SharedHttpClient {
-    aws_smithy_http_client::Builder::new().tls_provider(Provider::Rustls(CryptoMode::Ring)).build_https()
-}
-
 /// Who retries a GetParameters call, and how (`SSM_RETRY_MODE`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RetryMode {
-    /// `budget` (default): our loop, exponential backoff with full jitter while SSM
-    /// throttles, within the init and request budgets; the SDK makes one attempt per call.
+    /// `budget` (the only mode of a production build): our loop, exponential backoff with
+    /// full jitter while SSM throttles, within the init and request budgets; the SDK makes
+    /// one attempt per call.
     Budget,
     /// `legacy`: what this project did before issue 15: the SDK's standard retry with two
-    /// attempts, everything within `SSM_TIMEOUT_MS`. Kept to measure against.
+    /// attempts, everything within `SSM_TIMEOUT_MS`. Measurement only (`measure` feature:
+    /// the burst simulation and its test build it, a deployed function does not).
+    #[cfg(feature = "measure")]
     Legacy,
     /// `standard` / `adaptive`: the AWS SDK's own retry strategies with `SSM_MAX_ATTEMPTS`
     /// attempts (1 s initial backoff, 20 s max, full jitter, client-side retry budget),
-    /// bounded by the same init and request budgets. Kept to measure against.
+    /// bounded by the same init and request budgets. Measurement only, as `Legacy`.
+    #[cfg(feature = "measure")]
     SdkStandard,
+    #[cfg(feature = "measure")]
     SdkAdaptive,
+}
+
+impl RetryMode {
+    fn from_env(env: &EnvSettings) -> Result<Self, Error> {
+        let mode = env.non_empty("SSM_RETRY_MODE").map(|m| m.to_ascii_lowercase());
+        match mode.as_deref() {
+            None | Some("budget") => Ok(RetryMode::Budget),
+            #[cfg(feature = "measure")]
+            Some("legacy") => Ok(RetryMode::Legacy),
+            #[cfg(feature = "measure")]
+            Some("standard") => Ok(RetryMode::SdkStandard),
+            #[cfg(feature = "measure")]
+            Some("adaptive") => Ok(RetryMode::SdkAdaptive),
+            #[cfg(not(feature = "measure"))]
+            Some(other @ ("legacy" | "standard" | "adaptive")) => Err(Error::config(
+                "SSM_RETRY_MODE",
+                format!("`{other}` is a measurement mode, built only with the `measure` feature; use `budget`"),
+            )),
+            Some(other) => Err(Error::config(
+                "SSM_RETRY_MODE",
+                format!("must be one of budget, legacy, standard, adaptive, got `{other}`"),
+            )),
+        }
+    }
 }
 
 /// How GetParameters is retried; read once at start-up (see docs/large-meetings.md).
@@ -94,18 +115,7 @@ impl Default for RetryPolicy {
 impl RetryPolicy {
     pub fn from_env(env: &EnvSettings) -> Result<Self, Error> {
         let defaults = Self::default();
-        let mode = match env.non_empty("SSM_RETRY_MODE").map(|m| m.to_ascii_lowercase()).as_deref() {
-            None | Some("budget") => RetryMode::Budget,
-            Some("legacy") => RetryMode::Legacy,
-            Some("standard") => RetryMode::SdkStandard,
-            Some("adaptive") => RetryMode::SdkAdaptive,
-            Some(other) => {
-                return Err(Error::config(
-                    "SSM_RETRY_MODE",
-                    format!("must be one of budget, legacy, standard, adaptive, got `{other}`"),
-                ))
-            }
-        };
+        let mode = RetryMode::from_env(env)?;
         let policy = Self {
             mode,
             attempt_timeout: env.duration_millis("SSM_TIMEOUT_MS", 3_000, 100..=60_000)?,
@@ -146,18 +156,21 @@ pub fn aws_config_loader(timeout: Duration) -> aws_config::ConfigLoader {
     aws_config_loader_for(&RetryPolicy { attempt_timeout: timeout, ..RetryPolicy::default() })
 }
 
-/// The SDK configuration for a retry policy: the SDK retries only in the `legacy`,
-/// `standard` and `adaptive` modes.
+/// The SDK configuration for a retry policy: the SDK retries only in the measurement modes
+/// (`legacy`, `standard`, `adaptive`).
 pub fn aws_config_loader_for(policy: &RetryPolicy) -> aws_config::ConfigLoader {
     use aws_config::retry::RetryConfig;
     let timeout = policy.attempt_timeout;
     let (retry, operation_timeout) = match policy.mode {
         RetryMode::Budget => (RetryConfig::standard().with_max_attempts(1), timeout),
+        #[cfg(feature = "measure")]
         RetryMode::Legacy => (RetryConfig::standard().with_max_attempts(2), timeout),
+        #[cfg(feature = "measure")]
         RetryMode::SdkStandard => (
             RetryConfig::standard().with_max_attempts(policy.sdk_max_attempts),
             policy.init_budget.max(policy.request_budget),
         ),
+        #[cfg(feature = "measure")]
         RetryMode::SdkAdaptive => (
             RetryConfig::adaptive().with_max_attempts(policy.sdk_max_attempts),
             policy.init_budget.max(policy.request_budget),
@@ -168,10 +181,7 @@ pub fn aws_config_loader_for(policy: &RetryPolicy) -> aws_config::ConfigLoader {
         .operation_attempt_timeout(timeout)
         .operation_timeout(operation_timeout)
         .build();
-    aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .http_client(https_client())
-        .timeout_config(timeouts)
-        .retry_config(retry)
+    crate::aws::config_loader(timeouts, retry)
 }
 
 /// What a failed GetParameters call says about SSM.
@@ -187,31 +197,15 @@ enum Failure {
     Permanent,
 }
 
-/// The error codes the AWS SDKs treat as throttling.
-const THROTTLING_CODES: &[&str] = &[
-    "Throttling",
-    "ThrottlingException",
-    "ThrottledException",
-    "RequestThrottledException",
-    "TooManyRequestsException",
-    "ProvisionedThroughputExceededException",
-    "TransactionInProgressException",
-    "RequestLimitExceeded",
-    "BandwidthLimitExceeded",
-    "LimitExceededException",
-    "RequestThrottled",
-    "SlowDown",
-    "PriorRequestNotComplete",
-    "EC2ThrottledException",
-];
-
 type GetParametersFailure = SdkError<GetParametersError, aws_sdk_ssm::config::http::HttpResponse>;
 
 fn classify(error: &GetParametersFailure) -> Failure {
     match error {
         SdkError::ServiceError(service) => {
             let code = service.err().code().unwrap_or_default();
-            if THROTTLING_CODES.contains(&code) || service.raw().status().as_u16() == 429 {
+            if aws_runtime::retries::classifiers::THROTTLING_ERRORS.contains(&code)
+                || service.raw().status().as_u16() == 429
+            {
                 Failure::Throttled
             } else if service.raw().status().is_server_error() {
                 Failure::Fault
@@ -359,11 +353,15 @@ impl SsmParameters {
     pub async fn fetch_within(&self, budget: Budget) -> Result<Credentials, Error> {
         let started = Instant::now();
         let (retries_throttling, limit) = match (self.policy.mode, budget) {
-            (RetryMode::Legacy, _) | (_, Budget::Once) => (false, None),
+            (_, Budget::Once) => (false, None),
+            #[cfg(feature = "measure")]
+            (RetryMode::Legacy, _) => (false, None),
             (RetryMode::Budget, Budget::Init) => (true, Some(self.policy.init_budget)),
             (RetryMode::Budget, Budget::Request) => (true, Some(self.policy.request_budget)),
             // The SDK's strategies retry inside one call; only the budget is ours.
+            #[cfg(feature = "measure")]
             (_, Budget::Init) => (false, Some(self.policy.init_budget)),
+            #[cfg(feature = "measure")]
             (_, Budget::Request) => (false, Some(self.policy.request_budget)),
         };
         let deadline = limit.map(|limit| started + limit);
@@ -513,9 +511,19 @@ mod tests {
     fn retry_settings_come_from_the_environment_and_name_the_variable() {
         let policy = RetryPolicy::from_env(&EnvSettings::default()).unwrap();
         assert_eq!(policy, RetryPolicy::default());
-        let env = EnvSettings::from_pairs([("SSM_RETRY_MODE", "legacy"), ("SSM_REQUEST_BUDGET_MS", "5000")]);
+        let env = EnvSettings::from_pairs([("SSM_RETRY_MODE", "budget"), ("SSM_REQUEST_BUDGET_MS", "5000")]);
         let policy = RetryPolicy::from_env(&env).unwrap();
-        assert_eq!((policy.mode, policy.request_budget), (RetryMode::Legacy, Duration::from_secs(5)));
+        assert_eq!((policy.mode, policy.request_budget), (RetryMode::Budget, Duration::from_secs(5)));
+        #[cfg(feature = "measure")]
+        assert_eq!(
+            RetryPolicy::from_env(&EnvSettings::from_pairs([("SSM_RETRY_MODE", "legacy")])).unwrap().mode,
+            RetryMode::Legacy
+        );
+        #[cfg(not(feature = "measure"))]
+        assert!(RetryPolicy::from_env(&EnvSettings::from_pairs([("SSM_RETRY_MODE", "legacy")]))
+            .unwrap_err()
+            .to_string()
+            .contains("measure"));
         for (name, value) in [
             ("SSM_RETRY_MODE", "aggressive"),
             ("SSM_INIT_BUDGET_MS", "12000"),

@@ -43,22 +43,6 @@ pub struct StoreError {
     pub detail: String,
 }
 
-/// Seconds a client waits before retrying a request the store could not serve.
-pub const RETRY_AFTER_SECS: u64 = 1;
-
-/// The one answer to a request the store could not serve: retryable, nothing acted on.
-impl From<StoreError> for crate::ErrorResponse {
-    fn from(error: StoreError) -> Self {
-        crate::ErrorResponse::new(
-            lambda_http::http::StatusCode::SERVICE_UNAVAILABLE,
-            "state_unavailable",
-            "the state store is unavailable; retry later",
-        )
-        .retry_after(RETRY_AFTER_SECS)
-        .with_detail(&error)
-    }
-}
-
 /// What [`StateStore::claim`] found.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Claim {
@@ -143,10 +127,7 @@ pub async fn from_env(env: &EnvSettings) -> Result<SharedStore, Error> {
 pub fn aws_config_loader(timeout: Duration) -> aws_config::ConfigLoader {
     let timeouts =
         aws_config::timeout::TimeoutConfig::builder().connect_timeout(timeout).operation_timeout(timeout).build();
-    aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .http_client(crate::ssm::https_client())
-        .timeout_config(timeouts)
-        .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(3))
+    crate::aws::config_loader(timeouts, aws_config::retry::RetryConfig::standard().with_max_attempts(3))
 }
 
 /// One process's memory: the whole fleet when there is one process.
@@ -280,10 +261,8 @@ where
     E: ProvideErrorMetadata + std::error::Error + 'static,
     R: Debug,
 {
-    let throttled = matches!(
-        error.code(),
-        Some("ThrottlingException" | "ProvisionedThroughputExceededException" | "RequestLimitExceeded")
-    );
+    let throttled =
+        error.code().is_some_and(|code| aws_runtime::retries::classifiers::THROTTLING_ERRORS.contains(&code));
     StoreError { throttled, detail: format!("DynamoDB {operation}: {}", DisplayErrorContext(error)) }
 }
 

@@ -15,7 +15,7 @@
 //! `timestamp` keys that Lambda's JSON format reads.
 
 use std::fmt;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
@@ -28,8 +28,7 @@ use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::util::SubscriberInitExt;
 
-use crate::credentials::Runtime;
-use crate::settings::EnvSettings;
+use crate::settings::{EnvSettings, Runtime};
 
 tokio::task_local! {
     /// The invocation the current task is answering (see [`Invocation::scope`]).
@@ -222,10 +221,13 @@ pub fn log_init_phases(started: std::time::Instant, started_at: SystemTime) {
 }
 
 /// A log writer that keeps what it is given, for tests that read the lines back:
-/// `tracing_subscriber::fmt().with_writer(move || capture.clone())`.
+/// `tracing_subscriber::fmt().with_writer(move || capture.clone())`. Test support only
+/// (the `test-support` feature): no binary links it.
+#[cfg(any(test, feature = "test-support"))]
 #[derive(Clone, Debug, Default)]
-pub struct CapturedLogs(Arc<Mutex<Vec<u8>>>);
+pub struct CapturedLogs(std::sync::Arc<Mutex<Vec<u8>>>);
 
+#[cfg(any(test, feature = "test-support"))]
 impl CapturedLogs {
     /// Everything written so far.
     pub fn text(&self) -> String {
@@ -233,6 +235,7 @@ impl CapturedLogs {
     }
 }
 
+#[cfg(any(test, feature = "test-support"))]
 impl std::io::Write for CapturedLogs {
     fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
         self.0.lock().unwrap_or_else(|e| e.into_inner()).extend_from_slice(bytes);

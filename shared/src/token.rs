@@ -8,34 +8,14 @@ use livekit_protocol::RoomConfiguration;
 
 use crate::credentials::Credentials;
 use crate::error::Error;
-use crate::keys::unverified_issuer;
 
 /// The publish sources LiveKit accepts in `canPublishSources`.
 pub const PUBLISH_SOURCES: &[&str] = &["camera", "microphone", "screen_share", "screen_share_audio"];
 
-/// The webhook events LiveKit sends today (livekit/protocol's webhook package). The
-/// webhook receiver acknowledges anything else without acting; metrics count anything
-/// else as `other`.
-pub const WEBHOOK_EVENTS: &[&str] = &[
-    "room_started",
-    "room_finished",
-    "participant_joined",
-    "participant_left",
-    "participant_connection_aborted",
-    "track_published",
-    "track_unpublished",
-    "egress_started",
-    "egress_updated",
-    "egress_ended",
-    "ingress_started",
-    "ingress_ended",
-    "agent_job_started",
-    "agent_job_ended",
-];
-
-/// Everything a participant token says, already validated by the caller.
+/// Who a token is for and where: the room, the participant's identity and what it shows
+/// of itself. Validated before it gets here (the token generator's request rules).
 #[derive(Clone, Debug, Default, PartialEq)]
-pub struct ParticipantToken {
+pub struct Participant {
     pub room: String,
     pub identity: String,
     /// Display name; empty means none.
@@ -43,6 +23,12 @@ pub struct ParticipantToken {
     pub metadata: String,
     pub attributes: HashMap<String, String>,
     pub room_config: Option<RoomConfiguration>,
+}
+
+/// Everything a participant token says: the participant, and the grants decided for them.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ParticipantToken {
+    pub participant: Participant,
     /// Empty means every source may be published.
     pub publish_sources: Vec<String>,
     /// Moderators: `roomAdmin` for this one room (given only to verified callers whose
@@ -58,7 +44,7 @@ impl ParticipantToken {
         VideoGrants {
             room_join: true,
             room_admin: self.room_admin,
-            room: self.room.clone(),
+            room: self.participant.room.clone(),
             can_publish: Some(true),
             can_subscribe: Some(true),
             can_publish_data: Some(true),
@@ -69,20 +55,22 @@ impl ParticipantToken {
 
     /// Signs the token with the deployment's credentials.
     pub fn sign(&self, credentials: &Credentials) -> Result<String, Error> {
+        crate::jwt::install();
+        let who = &self.participant;
         let mut token = AccessToken::with_api_key(&credentials.api_key, credentials.api_secret.expose())
             .with_ttl(self.ttl)
-            .with_identity(&self.identity)
+            .with_identity(&who.identity)
             .with_grants(self.grants());
-        if !self.name.is_empty() {
-            token = token.with_name(&self.name);
+        if !who.name.is_empty() {
+            token = token.with_name(&who.name);
         }
-        if !self.metadata.is_empty() {
-            token = token.with_metadata(&self.metadata);
+        if !who.metadata.is_empty() {
+            token = token.with_metadata(&who.metadata);
         }
-        if !self.attributes.is_empty() {
-            token = token.with_attributes(self.attributes.clone());
+        if !who.attributes.is_empty() {
+            token = token.with_attributes(who.attributes.clone());
         }
-        if let Some(config) = &self.room_config {
+        if let Some(config) = &who.room_config {
             token = token.with_room_config(config.clone());
         }
         token.to_jwt().map_err(|e| Error::Signing(e.to_string()))
@@ -115,6 +103,21 @@ pub fn verifier_for(credentials: &Credentials, token: &str) -> Result<TokenVerif
     Ok(TokenVerifier::with_api_key(&key, secret.expose()))
 }
 
+/// Longest token whose issuer is looked at (LiveKit tokens are well under 4 KiB).
+const MAX_TOKEN_BYTES: usize = 16 * 1024;
+
+/// The `iss` claim of a JWT, read WITHOUT verifying anything (livekit-api's
+/// `Claims::from_unverified`): only to pick the secret the token must then be verified
+/// with (LiveKit's `KeyProvider.GetSecret`). `None` when the token is not a LiveKit JWT or
+/// names no issuer.
+pub fn unverified_issuer(token: &str) -> Option<String> {
+    if token.len() > MAX_TOKEN_BYTES {
+        return None;
+    }
+    crate::jwt::install();
+    Claims::from_unverified(token).ok().map(|claims| claims.iss).filter(|iss| !iss.is_empty())
+}
+
 /// Verifies a participant token and that it grants joining exactly `room`. The
 /// verifier checks signature, issuer (a key of the set), `exp` and `nbf`; the room check
 /// is ours, because a token for room A must never act in room B.
@@ -145,13 +148,9 @@ mod tests {
     }
 
     fn token_for(room: &str) -> ParticipantToken {
-        ParticipantToken {
-            room: room.into(),
-            identity: "jane".into(),
-            name: "Jane".into(),
-            ttl: Duration::from_secs(600),
-            ..Default::default()
-        }
+        let participant =
+            Participant { room: room.into(), identity: "jane".into(), name: "Jane".into(), ..Default::default() };
+        ParticipantToken { participant, ttl: Duration::from_secs(600), ..Default::default() }
     }
 
     #[test]
@@ -216,5 +215,18 @@ mod tests {
         let conflicting = KeySet::from_pairs([("APIkey123", "another-secret-another-secret-000")]);
         let error = credentials().with_verifiers(conflicting).unwrap_err().to_string();
         assert!(error.contains("APIkey123") && !error.contains("another-secret"), "{error}");
+    }
+
+    #[test]
+    fn unverified_issuer_reads_iss_and_nothing_else() {
+        let token = AccessToken::with_api_key("APIiss", "s3cr3t-s3cr3t-s3cr3t-s3cr3t-s3cr3t")
+            .with_identity("jane")
+            .to_jwt()
+            .unwrap();
+        assert_eq!(unverified_issuer(&token).as_deref(), Some("APIiss"));
+        for bad in ["", "not-a-jwt", "a.!!!.c", "a.e30.c", "a.eyJpc3MiOjF9.c", "e30.eyJpc3MiOiIifQ.c"] {
+            assert_eq!(unverified_issuer(bad), None, "{bad}");
+        }
+        assert_eq!(unverified_issuer(&"a".repeat(MAX_TOKEN_BYTES + 1)), None);
     }
 }

@@ -795,14 +795,14 @@ pub fn room_rule(room: &str, pin: &str) -> proto::SipDispatchRuleInfo {
 
 /// `(room, pin)` of a managed direct rule (the receiver's own reading of its marker).
 fn managed_room_and_pin(rule: &proto::SipDispatchRuleInfo) -> Option<(String, String)> {
-    webhook_receiver::actions::managed_rule(rule).map(|(room, pin)| (room.to_string(), pin.to_string()))
+    webhook_receiver::actions::dial_in::managed_rule(rule).map(|(room, pin)| (room.to_string(), pin.to_string()))
 }
 
 /// A DynamoDB client straight to moto (not through the counting proxy).
 pub fn dynamodb_client(moto: &MotoServer) -> aws_sdk_dynamodb::Client {
     let config = aws_sdk_dynamodb::Config::builder()
         .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
-        .http_client(livekit_lambda_shared::ssm::https_client())
+        .http_client(livekit_lambda_shared::aws::https_client())
         .endpoint_url(moto.endpoint())
         .region(aws_sdk_dynamodb::config::Region::new("us-east-1"))
         .credentials_provider(aws_sdk_dynamodb::config::Credentials::new("test", "test", None, None, "fleet"))

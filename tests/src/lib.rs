@@ -211,7 +211,7 @@ pub fn ssm_client_for(endpoint: &str) -> aws_sdk_ssm::Client {
     let config = aws_sdk_ssm::Config::builder()
         .behavior_version(BehaviorVersion::latest())
         // The production client (rustls on ring), not a test double.
-        .http_client(livekit_lambda_shared::ssm::https_client())
+        .http_client(livekit_lambda_shared::aws::https_client())
         .endpoint_url(endpoint)
         .region(Region::new("us-east-1"))
         .credentials_provider(AwsCredentials::new("test", "test", None, None, "wire-tests"))

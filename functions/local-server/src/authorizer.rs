@@ -8,18 +8,18 @@
 //! audience; `exp` must be in the future, `nbf` and `iat` in the past; and when the
 //! route has scopes, the `scope`/`scp` claim must hold one of them. No clock leeway.
 
-use std::collections::HashMap;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
+use jsonwebtoken::jwk::{AlgorithmParameters, Jwk, PublicKeyUse};
+use jsonwebtoken::{decode_header, Algorithm, DecodingKey, DecodingKeyKind};
 use lambda_http::aws_lambda_events::apigw::{ApiGatewayRequestAuthorizer, ApiGatewayV2httpRequestContext};
 use lambda_http::http::{HeaderMap, StatusCode};
 use lambda_http::request::RequestContext;
 use livekit_lambda_shared::web::{bearer_token, ErrorResponse};
 use livekit_lambda_shared::{EnvSettings, Error};
 use ring::signature::{self, RsaPublicKeyComponents};
-use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use token_generator::AuthSettings;
 use tokio::sync::Mutex;
@@ -41,38 +41,22 @@ pub struct JwtAuthorizer {
     keys: Mutex<KeySet>,
 }
 
+/// The issuer's signing keys, as jsonwebtoken reads a JWKS: the RSA ones meant for
+/// signatures, by key id.
 #[derive(Debug, Default)]
 struct KeySet {
     fetched: Option<Instant>,
     jwks_url: Option<String>,
-    by_kid: HashMap<String, RsaKey>,
-}
-
-#[derive(Debug, Clone)]
-struct RsaKey {
-    n: Vec<u8>,
-    e: Vec<u8>,
-}
-
-#[derive(Deserialize)]
-struct Jwks {
     keys: Vec<Jwk>,
 }
 
-#[derive(Deserialize)]
-struct Jwk {
-    kty: String,
-    kid: Option<String>,
-    n: Option<String>,
-    e: Option<String>,
-    #[serde(rename = "use")]
-    usage: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct Header {
-    alg: String,
-    kid: Option<String>,
+impl KeySet {
+    /// The RSA signing key `kid`, as jsonwebtoken's decoding key.
+    fn rsa_key(&self, kid: &str) -> Option<DecodingKey> {
+        let jwk = self.keys.iter().find(|k| k.common.key_id.as_deref() == Some(kid))?;
+        let signs = jwk.common.public_key_use.as_ref().is_none_or(|usage| *usage == PublicKeyUse::Signature);
+        (signs && matches!(jwk.algorithm, AlgorithmParameters::RSA(_))).then(|| DecodingKey::from_jwk(jwk).ok())?
+    }
 }
 
 fn unauthorized(reason: impl Into<String>) -> ErrorResponse {
@@ -147,30 +131,28 @@ impl JwtAuthorizer {
     }
 
     async fn verify(&self, token: &str) -> Result<Map<String, Value>, ErrorResponse> {
-        let mut parts = token.split('.');
-        let (Some(header_b64), Some(payload_b64), Some(signature_b64), None) =
-            (parts.next(), parts.next(), parts.next(), parts.next())
-        else {
-            return Err(unauthorized("the token is not a JWT"));
-        };
-        let decode = |part: &str| URL_SAFE_NO_PAD.decode(part).map_err(|_| unauthorized("the token is not a JWT"));
-        let header: Header =
-            serde_json::from_slice(&decode(header_b64)?).map_err(|_| unauthorized("the token is not a JWT"))?;
-        let algorithm: &signature::RsaParameters = match header.alg.as_str() {
-            "RS256" => &signature::RSA_PKCS1_2048_8192_SHA256,
-            "RS384" => &signature::RSA_PKCS1_2048_8192_SHA384,
-            "RS512" => &signature::RSA_PKCS1_2048_8192_SHA512,
+        let not_a_jwt = || unauthorized("the token is not a JWT");
+        let header = decode_header(token).map_err(|_| not_a_jwt())?;
+        let algorithm: &signature::RsaParameters = match header.alg {
+            Algorithm::RS256 => &signature::RSA_PKCS1_2048_8192_SHA256,
+            Algorithm::RS384 => &signature::RSA_PKCS1_2048_8192_SHA384,
+            Algorithm::RS512 => &signature::RSA_PKCS1_2048_8192_SHA512,
             _ => return Err(unauthorized("the token's algorithm is not supported (RS256, RS384, RS512)")),
         };
         let kid = header.kid.ok_or_else(|| unauthorized("the token has no key id (kid)"))?;
         let key = self.key(&kid).await?;
-        let signed = &token[..header_b64.len() + 1 + payload_b64.len()];
-        RsaPublicKeyComponents { n: &key.n, e: &key.e }
-            .verify(algorithm, signed.as_bytes(), &decode(signature_b64)?)
+        let DecodingKeyKind::RsaModulusExponent { n, e } = key.kind() else { return Err(not_a_jwt()) };
+        // The signature with ring directly (the process's JWT provider signs HMAC only):
+        // over `header.payload`, as RFC 7515 defines it.
+        let (signed, signature) = token.rsplit_once('.').ok_or_else(not_a_jwt)?;
+        let signature = URL_SAFE_NO_PAD.decode(signature).map_err(|_| not_a_jwt())?;
+        RsaPublicKeyComponents { n, e }
+            .verify(algorithm, signed.as_bytes(), &signature)
             .map_err(|_| unauthorized("the token's signature is invalid"))?;
 
-        let claims: Map<String, Value> = serde_json::from_slice(&decode(payload_b64)?)
-            .map_err(|_| unauthorized("the token's claims are not JSON"))?;
+        let claims: Map<String, Value> = jsonwebtoken::dangerous::insecure_decode::<Map<String, Value>>(token)
+            .map_err(|_| unauthorized("the token's claims are not JSON"))?
+            .claims;
         if claims.get("iss").and_then(Value::as_str) != Some(self.issuer.as_str()) {
             return Err(unauthorized("the token has an invalid issuer"));
         }
@@ -204,14 +186,14 @@ impl JwtAuthorizer {
         Ok(claims)
     }
 
-    async fn key(&self, kid: &str) -> Result<RsaKey, ErrorResponse> {
+    async fn key(&self, kid: &str) -> Result<DecodingKey, ErrorResponse> {
         let mut keys = self.keys.lock().await;
         let stale = keys.fetched.is_none_or(|at| at.elapsed() > KEYS_MAX_AGE);
         let may_refetch = keys.fetched.is_none_or(|at| at.elapsed() > REFETCH_INTERVAL);
-        if stale || (!keys.by_kid.contains_key(kid) && may_refetch) {
+        if stale || (keys.rsa_key(kid).is_none() && may_refetch) {
             self.fetch(&mut keys).await?;
         }
-        keys.by_kid.get(kid).cloned().ok_or_else(|| unauthorized("the token's signing key is not in the issuer's JWKS"))
+        keys.rsa_key(kid).ok_or_else(|| unauthorized("the token's signing key is not in the issuer's JWKS"))
     }
 
     async fn fetch(&self, keys: &mut KeySet) -> Result<(), ErrorResponse> {
@@ -237,19 +219,11 @@ impl JwtAuthorizer {
                 url
             }
         };
-        let jwks: Jwks =
-            serde_json::from_value(self.get_json(&jwks_url).await.map_err(|_| unavailable("JWKS fetch failed"))?)
-                .map_err(|_| unavailable("the JWKS is malformed"))?;
-        keys.by_kid = jwks
-            .keys
-            .into_iter()
-            .filter(|k| k.kty == "RSA" && k.usage.as_deref().is_none_or(|u| u == "sig"))
-            .filter_map(|k| {
-                let n = URL_SAFE_NO_PAD.decode(k.n?).ok()?;
-                let e = URL_SAFE_NO_PAD.decode(k.e?).ok()?;
-                Some((k.kid?, RsaKey { n, e }))
-            })
-            .collect();
+        let jwks = self.get_json(&jwks_url).await.map_err(|_| unavailable("JWKS fetch failed"))?;
+        let listed = jwks["keys"].as_array().ok_or_else(|| unavailable("the JWKS is malformed"))?;
+        // Each key as jsonwebtoken reads a JWK; one it cannot read (a key type it does not
+        // know) is skipped, as API Gateway skips what it cannot use.
+        keys.keys = listed.iter().filter_map(|key| serde_json::from_value::<Jwk>(key.clone()).ok()).collect();
         keys.fetched = Some(Instant::now());
         Ok(())
     }

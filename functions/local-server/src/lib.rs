@@ -17,7 +17,7 @@ use livekit_lambda_shared::routes::{self, Function};
 use livekit_lambda_shared::web::{apply_security_headers, ErrorResponse};
 use livekit_lambda_shared::{CredentialStore, EnvSettings, Feature, Runtime, Service};
 use subtitle_dispatcher::SubtitleService;
-use token_generator::{TokenService, TokenSettings};
+use token_generator::TokenService;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use webhook_receiver::WebhookService;
@@ -48,14 +48,14 @@ pub struct LocalRoutes {
 
 impl LocalRoutes {
     pub async fn from_env(env: &EnvSettings) -> Result<Self, livekit_lambda_shared::Error> {
+        livekit_lambda_shared::jwt::install();
         let mut credentials = CredentialStore::from_env(env, Runtime::Local).await?;
         if TokenService::reads_room_link_keys(env) {
             credentials = credentials.with_room_link_keys();
         }
         let credentials = Arc::new(credentials);
-        let token_settings = TokenSettings::from_env(env)?;
-        let authorizer = JwtAuthorizer::from_env(env, &token_settings.auth)?.map(Arc::new);
         let token = TokenService::with_credentials(env, credentials.clone()).await?;
+        let authorizer = JwtAuthorizer::from_env(env, token.auth_settings())?.map(Arc::new);
         let webhook = WebhookService::with_credentials(env, credentials.clone()).await?;
         let subtitles = SubtitleService::with_credentials(env, credentials).await?;
         Ok(Self { token, webhook, subtitles, authorizer })

@@ -4,6 +4,7 @@ use tokio::net::TcpListener;
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    livekit_lambda_shared::jwt::install();
     let env = EnvSettings::from_process();
     telemetry::init(Runtime::Local, &env, "local-server");
     let routes = LocalRoutes::from_env(&env).await?;

@@ -1,27 +1,13 @@
-//! The subtitle dispatcher's one error type, mapped to HTTP in one place.
+//! The subtitle dispatcher's own refusals; a participant token that proves nothing, LiveKit's
+//! API and the fleet store refuse through their own error types.
 
 use lambda_http::http::StatusCode;
-use livekit_lambda_shared::livekit::ApiFailure;
-use livekit_lambda_shared::state::StoreError;
-use livekit_lambda_shared::token::TokenRejection;
-use livekit_lambda_shared::validate::NameProblem;
-use livekit_lambda_shared::web::RequestError;
-use livekit_lambda_shared::ErrorResponse;
+use livekit_lambda_shared::HttpError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SubtitleError {
-    #[error(transparent)]
-    Shared(#[from] livekit_lambda_shared::Error),
-    #[error(transparent)]
-    Request(#[from] RequestError),
-    #[error("room name {0}")]
-    InvalidRoom(NameProblem),
     #[error("send the participant's LiveKit token as `Authorization: Bearer <token>`")]
     MissingToken,
-    #[error("{0}")]
-    Token(TokenRejection),
-    #[error("request body must be application/json")]
-    UnsupportedMediaType,
     #[error("request body is not valid: {0}")]
     InvalidBody(String),
     #[error("language `{0}` is not offered")]
@@ -34,55 +20,35 @@ pub enum SubtitleError {
     NotInRoom,
     #[error("subtitles are not running in this room")]
     NotRunning,
-    #[error("LiveKit API: {0}")]
-    LiveKit(ApiFailure),
-    /// The fleet's state store (the per-identity limit) is throttled or down.
-    #[error("{0}")]
-    StateUnavailable(#[from] StoreError),
 }
 
-/// The one place a subtitle-dispatcher error becomes what the caller sees.
-impl From<SubtitleError> for ErrorResponse {
-    fn from(error: SubtitleError) -> Self {
-        let (status, code) = match &error {
-            SubtitleError::Shared(shared) => return shared.clone().into(),
-            SubtitleError::Request(request) => return request.clone().into(),
-            SubtitleError::InvalidRoom(_) => (StatusCode::BAD_REQUEST, "invalid_room"),
-            SubtitleError::MissingToken => (StatusCode::UNAUTHORIZED, "missing_token"),
-            SubtitleError::Token(TokenRejection::Invalid | TokenRejection::UnknownIssuer) => {
-                (StatusCode::UNAUTHORIZED, "invalid_token")
-            }
-            SubtitleError::Token(TokenRejection::NoRoomJoin) => (StatusCode::FORBIDDEN, "room_join_required"),
-            SubtitleError::Token(TokenRejection::WrongRoom) => (StatusCode::FORBIDDEN, "token_for_another_room"),
-            SubtitleError::UnsupportedMediaType => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type"),
-            SubtitleError::InvalidBody(_) => (StatusCode::BAD_REQUEST, "invalid_body"),
-            SubtitleError::LanguageNotAllowed(_) => (StatusCode::BAD_REQUEST, "language_not_allowed"),
-            SubtitleError::RateLimited(seconds) => {
-                return ErrorResponse::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", error.to_string())
-                    .retry_after(*seconds)
-            }
-            SubtitleError::RoomNotFound(_) => (StatusCode::NOT_FOUND, "room_not_found"),
-            SubtitleError::NotInRoom => (StatusCode::FORBIDDEN, "not_in_room"),
-            SubtitleError::NotRunning => (StatusCode::NOT_FOUND, "subtitles_not_running"),
-            // LiveKit's own state is not the caller's business: a fixed message.
-            SubtitleError::LiveKit(failure) if failure.transient => {
-                return ErrorResponse::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "livekit_unavailable",
-                    "LiveKit's API is unavailable; retry later",
-                )
-                .with_detail(&error)
-            }
-            SubtitleError::StateUnavailable(store) => return store.clone().into(),
-            SubtitleError::LiveKit(_) => {
-                return ErrorResponse::new(
-                    StatusCode::BAD_GATEWAY,
-                    "livekit_error",
-                    "LiveKit's API refused the request",
-                )
-                .with_detail(&error)
-            }
-        };
-        ErrorResponse::new(status, code, error.to_string())
+impl HttpError for SubtitleError {
+    fn status(&self) -> StatusCode {
+        match self {
+            SubtitleError::MissingToken => StatusCode::UNAUTHORIZED,
+            SubtitleError::InvalidBody(_) | SubtitleError::LanguageNotAllowed(_) => StatusCode::BAD_REQUEST,
+            SubtitleError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
+            SubtitleError::RoomNotFound(_) | SubtitleError::NotRunning => StatusCode::NOT_FOUND,
+            SubtitleError::NotInRoom => StatusCode::FORBIDDEN,
+        }
+    }
+
+    fn code(&self) -> &'static str {
+        match self {
+            SubtitleError::MissingToken => "missing_token",
+            SubtitleError::InvalidBody(_) => "invalid_body",
+            SubtitleError::LanguageNotAllowed(_) => "language_not_allowed",
+            SubtitleError::RateLimited(_) => "rate_limited",
+            SubtitleError::RoomNotFound(_) => "room_not_found",
+            SubtitleError::NotInRoom => "not_in_room",
+            SubtitleError::NotRunning => "subtitles_not_running",
+        }
+    }
+
+    fn retry_after(&self) -> Option<u64> {
+        match self {
+            SubtitleError::RateLimited(seconds) => Some(*seconds),
+            _ => None,
+        }
     }
 }

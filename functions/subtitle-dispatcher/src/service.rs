@@ -6,13 +6,13 @@ use std::sync::Arc;
 
 use lambda_http::http::{Method, Request, Response, StatusCode};
 use lambda_http::Body;
+use livekit_lambda_shared::credential_store::CredentialStore;
 use livekit_lambda_shared::livekit::{ApiFailure, ClientCache, LiveKitClients};
-use livekit_lambda_shared::routes::{Function, Matched};
+use livekit_lambda_shared::routes::{self, Function, Matched};
 use livekit_lambda_shared::state::{self, MemoryStore, SharedStore};
 use livekit_lambda_shared::token::{verify_room_token, TokenRejection};
-use livekit_lambda_shared::validate::RoomName;
 use livekit_lambda_shared::web::{self, json_response, CorsPolicy, ErrorResponse, RequestFacts};
-use livekit_lambda_shared::{metrics, pipeline, CredentialStore, EnvSettings, Feature, Service};
+use livekit_lambda_shared::{metrics, pipeline, EnvSettings, Feature, Service};
 use livekit_protocol as proto;
 use serde::Serialize;
 use serde_json::{json, Value};
@@ -23,12 +23,6 @@ use crate::settings::SubtitleSettings;
 
 /// Largest accepted body (`{"language":"…"}`).
 const MAX_BODY_BYTES: usize = 4096;
-
-/// The room named by the route's `{room}` segment, percent-decoded and validated with
-/// the limit every function shares (`MAX_NAME_CHARS`).
-fn room_of_segment(segment: &str, settings: &SubtitleSettings) -> Result<RoomName, SubtitleError> {
-    RoomName::parse(web::decode_segment(segment)?, settings.names).map_err(SubtitleError::InvalidRoom)
-}
 
 #[derive(Debug, Serialize)]
 struct DispatchReply<'a> {
@@ -74,7 +68,7 @@ impl SubtitleService {
         agent: &str,
         room: &str,
         facts: &mut RequestFacts,
-    ) -> Result<Response<Body>, SubtitleError> {
+    ) -> Result<Response<Body>, ErrorResponse> {
         let inner = &self.inner;
         // Bounded before anything else, authenticated or not.
         web::body_within(request, MAX_BODY_BYTES)?;
@@ -91,24 +85,26 @@ impl SubtitleService {
                 |credentials| verify_room_token(credentials, token, room),
             )
             .await?;
-        let claims = verified.map_err(SubtitleError::Token)?;
+        let claims = verified?;
         let identity = claims.sub;
         facts.identity = Some(identity.clone());
         let language = if request.method() == Method::POST { self.language(request)? } else { None };
-        inner.limiter.check(&identity).await?.map_err(|retry_after| {
+        if let Err(retry_after) = inner.limiter.check(&identity).await? {
             metrics::rate_limited();
-            SubtitleError::RateLimited(retry_after)
-        })?;
+            return Err(SubtitleError::RateLimited(retry_after).into());
+        }
 
         let clients = inner.clients.clients(&credentials).await;
         self.check_room_and_presence(&clients, room, &identity).await?;
-        let dispatches = clients.dispatch().list_dispatch(room).await.map_err(|e| {
-            SubtitleError::LiveKit(ApiFailure::from_service_error("AgentDispatchService.ListDispatch", &e))
-        })?;
+        let dispatches = clients
+            .dispatch()
+            .list_dispatch(room)
+            .await
+            .map_err(|e| ApiFailure::from_service_error("AgentDispatchService.ListDispatch", &e))?;
         let existing = dispatches.into_iter().find(|d| d.agent_name == agent);
 
         if request.method() == Method::DELETE {
-            let Some(dispatch) = existing else { return Err(SubtitleError::NotRunning) };
+            let Some(dispatch) = existing else { return Err(SubtitleError::NotRunning.into()) };
             return match clients.dispatch().delete_dispatch(&dispatch.id, room).await {
                 Ok(_) => Ok(web::empty_response(StatusCode::NO_CONTENT)),
                 Err(e) => {
@@ -117,7 +113,7 @@ impl SubtitleService {
                     if failure.is_code("not_found") {
                         Ok(web::empty_response(StatusCode::NO_CONTENT))
                     } else {
-                        Err(SubtitleError::LiveKit(failure))
+                        Err(failure.into())
                     }
                 }
             };
@@ -143,9 +139,7 @@ impl SubtitleService {
                 ..Default::default()
             })
             .await
-            .map_err(|e| {
-                SubtitleError::LiveKit(ApiFailure::from_service_error("AgentDispatchService.CreateDispatch", &e))
-            })?;
+            .map_err(|e| ApiFailure::from_service_error("AgentDispatchService.CreateDispatch", &e))?;
         tracing::info!(room, identity = %identity, dispatch_id = %created.id, agent, "subtitle agent dispatched");
         metrics::subtitle_dispatch();
         Ok(json_response(
@@ -155,27 +149,23 @@ impl SubtitleService {
     }
 
     /// The optional `{"language": "…"}` body, checked against the configured list.
-    fn language(&self, request: &Request<Body>) -> Result<Option<String>, SubtitleError> {
-        let body = web::body_within(request, MAX_BODY_BYTES)?;
-        if body.iter().all(u8::is_ascii_whitespace) {
+    fn language(&self, request: &Request<Body>) -> Result<Option<String>, ErrorResponse> {
+        let Some(json) = web::optional_json(request.headers(), web::body_within(request, MAX_BODY_BYTES)?)? else {
             return Ok(None);
-        }
-        if web::media_type(request.headers()).as_deref() != Some("application/json") {
-            return Err(SubtitleError::UnsupportedMediaType);
-        }
+        };
         #[derive(serde::Deserialize)]
         #[serde(deny_unknown_fields)]
         struct StartRequest {
             language: Option<String>,
         }
         let parsed: StartRequest =
-            serde_json::from_slice(body).map_err(|e| SubtitleError::InvalidBody(e.to_string()))?;
+            serde_json::from_slice(json).map_err(|e| SubtitleError::InvalidBody(e.to_string()))?;
         match parsed.language {
             None => Ok(None),
             Some(language) if self.inner.settings.languages.iter().any(|l| l.eq_ignore_ascii_case(&language)) => {
                 Ok(Some(language))
             }
-            Some(language) => Err(SubtitleError::LanguageNotAllowed(web::printable(&language))),
+            Some(language) => Err(SubtitleError::LanguageNotAllowed(web::printable(&language)).into()),
         }
     }
 
@@ -184,14 +174,14 @@ impl SubtitleService {
         clients: &LiveKitClients,
         room: &str,
         identity: &str,
-    ) -> Result<(), SubtitleError> {
+    ) -> Result<(), ErrorResponse> {
         let rooms = clients
             .room()
             .list_rooms(vec![room.to_string()])
             .await
-            .map_err(|e| SubtitleError::LiveKit(ApiFailure::from_service_error("RoomService.ListRooms", &e)))?;
+            .map_err(|e| ApiFailure::from_service_error("RoomService.ListRooms", &e))?;
         if !rooms.iter().any(|r| r.name == room) {
-            return Err(SubtitleError::RoomNotFound(web::printable(room)));
+            return Err(SubtitleError::RoomNotFound(web::printable(room)).into());
         }
         if !self.inner.settings.require_presence {
             return Ok(());
@@ -201,17 +191,28 @@ impl SubtitleService {
             Err(e) => {
                 let failure = ApiFailure::from_service_error("RoomService.GetParticipant", &e);
                 if failure.is_code("not_found") {
-                    Err(SubtitleError::NotInRoom)
+                    Err(SubtitleError::NotInRoom.into())
                 } else {
-                    Err(SubtitleError::LiveKit(failure))
+                    Err(failure.into())
                 }
             }
         }
     }
 }
 
+/// The subtitle dispatcher's one route (`POST` starts, `DELETE` stops).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Handler {
+    Subtitles,
+}
+
 impl Service for SubtitleService {
     const FUNCTION: Function = Function::SubtitleDispatcher;
+    type Handler = Handler;
+
+    fn handler(path: &str) -> Option<Handler> {
+        (path == routes::SUBTITLES).then_some(Handler::Subtitles)
+    }
 
     async fn with_credentials(
         env: &EnvSettings,
@@ -244,15 +245,17 @@ impl Service for SubtitleService {
 
     async fn call(
         &self,
+        handler: Handler,
         route: Matched<'_>,
         request: &Request<Body>,
         facts: &mut RequestFacts,
     ) -> Result<Response<Body>, ErrorResponse> {
+        let Handler::Subtitles = handler;
         let settings = &self.inner.settings;
         let agent = settings.active_agent().unwrap_or_default();
-        let room = room_of_segment(route.segment().unwrap_or_default(), settings)?;
+        let room = web::room_segment(&route, settings.names)?;
         facts.room = Some(room.to_string());
-        Ok(self.start_or_stop(request, agent, &room, facts).await?)
+        self.start_or_stop(request, agent, &room, facts).await
     }
 }
 
@@ -261,14 +264,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn room_comes_from_the_path_with_the_shared_limit() {
-        let settings = SubtitleSettings::default();
-        let room = |segment: &str| room_of_segment(segment, &settings).map(RoomName::into_string);
-        assert_eq!(room("demo").unwrap(), "demo");
-        assert_eq!(room("J%C3%A9r%C3%B4me%20room").unwrap(), "Jérôme room");
-        assert!(matches!(room("%ZZ"), Err(SubtitleError::Request(_))));
-        assert!(matches!(room(&"r".repeat(129)), Err(SubtitleError::InvalidRoom(_))));
-        let wide = SubtitleSettings::from_env(&EnvSettings::from_pairs([("MAX_NAME_CHARS", "200")])).unwrap();
-        assert!(room_of_segment(&"r".repeat(200), &wide).is_ok(), "MAX_NAME_CHARS applies here too");
+    fn every_route_of_the_function_has_a_handler() {
+        assert_eq!(pipeline::unhandled_routes::<SubtitleService>(), Vec::<&str>::new());
     }
 }

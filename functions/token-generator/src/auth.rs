@@ -1,5 +1,5 @@
-//! Who may mint a token: the caller, as API Gateway's JWT authorizer (or the local
-//! server's identical check) vouches for it, and what that caller may ask for.
+//! Who is asking: the caller, as API Gateway's JWT authorizer (or the local server's
+//! identical check) vouches for it. What that caller gets is `grants`'s to decide.
 //!
 //! The function never verifies a bearer token itself. API Gateway verifies signature,
 //! issuer, audience, expiry and the route's scopes, then passes the claims in
@@ -12,19 +12,9 @@ use lambda_http::http::Request;
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, RequestExt};
 use livekit_lambda_shared::token::PUBLISH_SOURCES;
-use livekit_lambda_shared::validate::{Identity, NameLimit};
 use livekit_lambda_shared::{EnvSettings, Error};
 
 use crate::error::TokenError;
-use crate::request::{suffixed, TokenRequest};
-use crate::settings::TokenSettings;
-
-/// Attribute keys the token generator writes from verified claims. Callers may not set
-/// any `auth.` key themselves when authentication is on, so a reader can trust them.
-pub const ATTRIBUTE_PREFIX: &str = "auth.";
-pub const USER_ID_ATTRIBUTE: &str = "auth.user_id";
-pub const EMAIL_ATTRIBUTE: &str = "auth.email";
-pub const OWNER_ATTRIBUTE: &str = "auth.owner";
 
 /// `AUTH_*` settings. Off by default: the open `/token` is the zero-config path.
 #[derive(Clone, Debug, PartialEq)]
@@ -174,6 +164,13 @@ impl VerifiedClaims {
         Some(Self::new(jwt.claims.clone(), jwt.scopes.clone().unwrap_or_default()))
     }
 
+    /// The claims a guarded route must have: none is a 401 (the authorizer is missing).
+    fn required(request: &Request<Body>) -> Result<Self, TokenError> {
+        Self::of(request).ok_or(TokenError::Unauthenticated(
+            "a bearer token is required (is the JWT authorizer attached to this route?)",
+        ))
+    }
+
     pub fn new(claims: HashMap<String, String>, mut scopes: Vec<String>) -> Self {
         if scopes.is_empty() {
             // API Gateway fills `scopes` only for routes that require some; the token's
@@ -225,10 +222,7 @@ impl Caller {
         if !settings.enabled {
             return Ok(Caller::Anonymous);
         }
-        let verified = VerifiedClaims::of(request).ok_or(TokenError::Unauthenticated(
-            "a bearer token is required (is the JWT authorizer attached to this route?)",
-        ))?;
-        Self::from_claims(&verified, settings)
+        Self::from_claims(&VerifiedClaims::required(request)?, settings)
     }
 
     pub fn from_claims(verified: &VerifiedClaims, settings: &AuthSettings) -> Result<Self, TokenError> {
@@ -242,10 +236,7 @@ impl Caller {
         settings: &AuthSettings,
         application_scopes: &[&str],
     ) -> Result<Self, TokenError> {
-        let verified = VerifiedClaims::of(request).ok_or(TokenError::Unauthenticated(
-            "a bearer token is required (is the JWT authorizer attached to this route?)",
-        ))?;
-        Self::from_claims_with(&verified, settings, application_scopes)
+        Self::from_claims_with(&VerifiedClaims::required(request)?, settings, application_scopes)
     }
 
     /// An application when the claims hold one of `application_scopes`, else a user.
@@ -290,61 +281,6 @@ impl Caller {
         Ok(Caller::User { subject: subject.to_string(), name, email, admin, rooms })
     }
 
-    /// Whether this caller may have a token for `room` (403 otherwise).
-    pub fn check_room(&self, room: &str, settings: &AuthSettings) -> Result<(), TokenError> {
-        let rooms = match self {
-            Caller::Anonymous => return Ok(()),
-            Caller::User { rooms, .. } | Caller::Client { rooms, .. } => rooms,
-        };
-        if let Some(rooms) = rooms {
-            let listed = rooms.iter().any(|allowed| match allowed.strip_suffix('*') {
-                Some(prefix) => room.starts_with(prefix),
-                None => allowed == room,
-            });
-            if !listed {
-                return Err(TokenError::RoomNotAllowed("the token does not list this room".into()));
-            }
-        }
-        if let (Caller::Client { client_id, .. }, Some(prefixes)) = (self, &settings.client_room_prefixes) {
-            match prefixes.iter().find(|(client, _)| client == client_id) {
-                Some((_, prefix)) if room.starts_with(prefix.as_str()) => {}
-                Some((_, prefix)) => {
-                    return Err(TokenError::RoomNotAllowed(format!("this client's rooms start with `{prefix}`")))
-                }
-                None => return Err(TokenError::RoomNotAllowed("this client may not mint tokens for any room".into())),
-            }
-        }
-        Ok(())
-    }
-
-    /// A user's participant identity (`user:<sub>`) and display name (from the name
-    /// claims; left out when unusable); `None` for callers who name the participant.
-    pub fn own_participant(
-        &self,
-        settings: &AuthSettings,
-        limit: NameLimit,
-    ) -> Result<Option<(Identity, String)>, TokenError> {
-        let Caller::User { subject, name, .. } = self else { return Ok(None) };
-        let identity = Identity::parse(format!("{}{subject}", settings.identity_prefix), limit)
-            .map_err(|problem| TokenError::InvalidName { field: "token subject", problem })?;
-        let name = if Identity::parse(name.as_str(), limit).is_ok() { name.clone() } else { String::new() };
-        Ok(Some((identity, name)))
-    }
-
-    /// Everything the verified caller decides about the token: a signed-in user is who
-    /// their token says (whatever the request names), the room must be one they may
-    /// enter, and `auth.*` attributes come only from the claims.
-    pub fn apply(&self, request: &mut TokenRequest, settings: &TokenSettings) -> Result<(), TokenError> {
-        let auth = &settings.auth;
-        if let Some((identity, name)) = self.own_participant(auth, settings.limits.names)? {
-            request.identity = suffixed(&identity, settings)?;
-            request.name = name;
-        }
-        self.check_room(&request.room, auth)?;
-        self.attribute(&mut request.attributes, auth)
-    }
-
-    /// How the request log names the caller: never a token, only who it was issued to.
     /// The kind of caller, for metrics: a fixed set, never who it was.
     pub fn kind(&self) -> &'static str {
         match self {
@@ -354,6 +290,7 @@ impl Caller {
         }
     }
 
+    /// How the request log names the caller: never a token, only who it was issued to.
     pub fn log_name(&self) -> Option<String> {
         match self {
             Caller::Anonymous => None,
@@ -361,39 +298,16 @@ impl Caller {
             Caller::Client { client_id, .. } => Some(format!("client:{client_id}")),
         }
     }
-
-    /// Refuses caller-supplied `auth.` attributes, then adds the verified ones.
-    pub fn attribute(
-        &self,
-        attributes: &mut HashMap<String, String>,
-        settings: &AuthSettings,
-    ) -> Result<(), TokenError> {
-        if matches!(self, Caller::Anonymous) {
-            return Ok(());
-        }
-        if let Some(key) = attributes.keys().find(|k| k.starts_with(ATTRIBUTE_PREFIX)) {
-            return Err(TokenError::ReservedAttribute(key.clone()));
-        }
-        match self {
-            Caller::Anonymous => {}
-            Caller::User { subject, email, .. } => {
-                attributes.insert(USER_ID_ATTRIBUTE.into(), subject.clone());
-                if let Some(email) = email {
-                    attributes.insert(EMAIL_ATTRIBUTE.into(), email.clone());
-                }
-            }
-            Caller::Client { client_id, .. } => {
-                attributes.insert(OWNER_ATTRIBUTE.into(), format!("{}{client_id}", settings.owner_prefix));
-            }
-        }
-        Ok(())
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::error::response;
+    use livekit_lambda_shared::ErrorResponse;
+
+    fn response(error: &TokenError) -> ErrorResponse {
+        error.clone().into()
+    }
 
     fn verified(claims: &[(&str, &str)], scopes: &[&str]) -> VerifiedClaims {
         VerifiedClaims::new(
@@ -493,54 +407,5 @@ mod tests {
         let neither =
             Caller::from_claims(&verified(&[("sub", "u"), ("cognito:groups", "[modsx]")], &["livekit/join"]), &s);
         assert!(!neither.unwrap().is_admin());
-    }
-
-    #[test]
-    fn room_policies() {
-        let s = AuthSettings {
-            rooms_claim: Some("rooms".into()),
-            client_room_prefixes: Some(vec![("app".into(), "app-".into())]),
-            ..on()
-        };
-        let user = Caller::from_claims(&verified(&[("sub", "u"), ("rooms", "[lobby team-*]")], &["livekit/join"]), &s)
-            .unwrap();
-        assert!(user.check_room("lobby", &s).is_ok() && user.check_room("team-a", &s).is_ok());
-        assert_eq!(response(&user.check_room("lobby2", &s).unwrap_err()).code, "room_not_allowed");
-        let unlisted = Caller::from_claims(&verified(&[("sub", "u")], &["livekit/join"]), &s).unwrap();
-        assert!(unlisted.check_room("lobby", &s).is_err(), "no rooms claim, no room");
-        let app = Caller::Client { client_id: "app".into(), admin: false, rooms: None };
-        let no_claim = AuthSettings { rooms_claim: None, ..s.clone() };
-        assert!(app.check_room("app-1", &no_claim).is_ok());
-        assert!(app.check_room("other", &no_claim).is_err());
-        let stranger = Caller::Client { client_id: "stranger".into(), admin: false, rooms: None };
-        assert!(stranger.check_room("app-1", &no_claim).is_err());
-        assert!(Caller::Anonymous.check_room("anything", &s).is_ok());
-    }
-
-    #[test]
-    fn attributes_come_from_claims_and_cannot_be_forged() {
-        let s = on();
-        let user = Caller::User { subject: "u-1".into(), name: String::new(), email: None, admin: false, rooms: None };
-        let mut attributes = HashMap::from([("hand".to_string(), "up".to_string())]);
-        user.attribute(&mut attributes, &s).unwrap();
-        assert_eq!(attributes[USER_ID_ATTRIBUTE], "u-1");
-        assert_eq!(attributes["hand"], "up");
-        let app = Caller::Client { client_id: "app".into(), admin: false, rooms: None };
-        let mut attributes = HashMap::new();
-        app.attribute(&mut attributes, &s).unwrap();
-        assert_eq!(attributes[OWNER_ATTRIBUTE], "owner:app");
-        let mut forged = HashMap::from([(OWNER_ATTRIBUTE.to_string(), "owner:someone".to_string())]);
-        assert_eq!(response(&app.attribute(&mut forged, &s).unwrap_err()).code, "field_not_allowed");
-        let mut open = HashMap::from([(OWNER_ATTRIBUTE.to_string(), "x".to_string())]);
-        assert!(Caller::Anonymous.attribute(&mut open, &s).is_ok(), "unchanged when authentication is off");
-        assert_eq!(
-            user.own_participant(&s, NameLimit(128)).unwrap(),
-            Some((Identity::parse("user:u-1", NameLimit(128)).unwrap(), String::new()))
-        );
-        assert_eq!(response(&user.own_participant(&s, NameLimit(5)).unwrap_err()).status, 400);
-        assert_eq!(app.own_participant(&s, NameLimit(128)).unwrap(), None);
-        let named =
-            Caller::User { subject: "u-1".into(), name: "Jane\u{7}".into(), email: None, admin: false, rooms: None };
-        assert_eq!(named.own_participant(&s, NameLimit(128)).unwrap().unwrap().1, "", "an unusable name is left out");
     }
 }

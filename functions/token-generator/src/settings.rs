@@ -1,4 +1,5 @@
-//! The token generator's settings, parsed once at start-up.
+//! The token generator's settings, parsed once at start-up: what every token gets, who may
+//! ask (`auth`) and room links (`links::settings`).
 
 use std::time::Duration;
 
@@ -8,7 +9,7 @@ use livekit_lambda_shared::web::CorsPolicy;
 use livekit_lambda_shared::{EnvSettings, Error};
 
 use crate::auth::AuthSettings;
-use crate::links::LinkSettings;
+use crate::links::settings::LinkSettings;
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct TokenSettings {

@@ -8,6 +8,7 @@ pub mod reconcile;
 pub mod service;
 pub mod settings;
 
+pub use actions::KNOWN_EVENTS;
 pub use error::WebhookError;
-pub use service::{WebhookService, KNOWN_EVENTS};
+pub use service::WebhookService;
 pub use settings::WebhookSettings;

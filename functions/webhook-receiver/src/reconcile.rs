@@ -13,12 +13,14 @@
 use std::collections::{BTreeMap, HashSet};
 
 use livekit_api::services::sip::ListSIPDispatchRuleFilter;
+use livekit_lambda_shared::credential_store::CredentialStore;
 use livekit_lambda_shared::livekit::{ApiFailure, ClientCache, LiveKitClients};
+use livekit_lambda_shared::settings::{EnvSettings, Runtime};
 use livekit_lambda_shared::state::{self, StateStore};
-use livekit_lambda_shared::{CredentialStore, EnvSettings, Runtime};
 use serde::Serialize;
 
-use crate::actions::{self, ActionError};
+use crate::actions::dial_in;
+use crate::actions::ActionError;
 use crate::settings::WebhookSettings;
 
 /// What a run did, printed as JSON by the command.
@@ -48,7 +50,7 @@ pub async fn reconcile_dial_in(
         .map_err(|e| ApiFailure::from_service_error("SIP.ListSIPDispatchRule", &e))?;
     let mut by_room: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
     for rule in &rules {
-        if let Some((room, pin)) = actions::managed_rule(rule) {
+        if let Some((room, pin)) = dial_in::managed_rule(rule) {
             by_room.entry(room.to_string()).or_default().push((rule.sip_dispatch_rule_id.clone(), pin.to_string()));
         }
     }
@@ -67,9 +69,9 @@ pub async fn reconcile_dial_in(
     for (room, mut rules) in by_room {
         rules.sort();
         let keep = if live.contains(&room) {
-            actions::adopt_rule(store, &room, &rules[0].0, &rules[0].1).await?
+            dial_in::adopt_rule(store, &room, &rules[0].0, &rules[0].1).await?
         } else {
-            actions::forget_room(store, &room).await?;
+            dial_in::forget_room(store, &room).await?;
             None
         };
         match &keep {
@@ -78,7 +80,7 @@ pub async fn reconcile_dial_in(
             _ => {}
         }
         for (rule_id, _) in rules.iter().filter(|(id, _)| keep.as_ref().map(|(k, _)| k) != Some(id)) {
-            actions::delete_rule(clients, &room, rule_id).await?;
+            dial_in::delete_rule(clients, &room, rule_id).await?;
             report.deleted += 1;
         }
     }

@@ -1,4 +1,4 @@
-//! `POST /webhook`: verify a LiveKit delivery, then act on the events that matter.
+//! `POST /webhook`: verify a LiveKit delivery, hand the event to `actions`, and reply.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -7,31 +7,26 @@ use lambda_http::http::{Request, Response, StatusCode};
 use lambda_http::Body;
 use lambda_http::RequestExt;
 use livekit_api::webhooks::{WebhookError as ReceiveError, WebhookReceiver};
+use livekit_lambda_shared::credential_store::CredentialStore;
+use livekit_lambda_shared::credentials::Credentials;
 use livekit_lambda_shared::livekit::ClientCache;
-use livekit_lambda_shared::routes::{Function, Matched};
+use livekit_lambda_shared::routes::{self, Function, Matched};
 use livekit_lambda_shared::state::{self, now_millis, MemoryStore, SharedStore};
 use livekit_lambda_shared::token::{verifier_for, TokenRejection};
-use livekit_lambda_shared::web::{self, json_response, ErrorResponse, RequestFacts};
-use livekit_lambda_shared::{metrics, pipeline, CredentialStore, Credentials, EnvSettings, Feature, Service};
+use livekit_lambda_shared::web::{self, json_response, ErrorResponse, RequestError, RequestFacts};
+use livekit_lambda_shared::{metrics, pipeline, EnvSettings, Feature, Service};
 use livekit_protocol as proto;
 use serde_json::json;
 
-use crate::actions::{self, Action, ActionError};
+use crate::actions::{ActError, ActionError, Actors, Outcome};
 use crate::error::WebhookError;
-use crate::idempotency::{Begin, Idempotency};
-use crate::settings::{SipDialIn, WebhookSettings};
-
-/// The events LiveKit sends today. Anything else is logged and acknowledged, so
-/// LiveKit does not retry what we deliberately ignore.
-pub const KNOWN_EVENTS: &[&str] = livekit_lambda_shared::token::WEBHOOK_EVENTS;
+use crate::idempotency::Idempotency;
+use crate::settings::WebhookSettings;
 
 #[derive(Debug)]
 struct Inner {
-    settings: WebhookSettings,
     credentials: Arc<CredentialStore>,
-    clients: ClientCache,
-    /// What the fleet already did (docs/state.md).
-    idempotency: Idempotency,
+    actors: Actors,
 }
 
 #[derive(Clone, Debug)]
@@ -39,34 +34,10 @@ pub struct WebhookService {
     inner: Arc<Inner>,
 }
 
-/// How one verified event ended.
-enum Outcome {
-    Acted(Vec<Action>),
-    Duplicate,
-    Ignored,
-}
-
-/// What a known event asks of the receiver, decided before anything is written: only
-/// events that act cost a store write.
-enum Plan<'a> {
-    RecordingNotice(&'a proto::EgressInfo),
-    EnsureDialIn(&'a SipDialIn, &'a proto::Room),
-    RemoveDialInIfEmpty(&'a str),
-    RemoveDialIn(&'a str),
-}
-
-impl Plan<'_> {
-    /// The idempotency key of an action that must happen once and cannot tell by itself
-    /// whether it already did: the recording notice, one per egress (LiveKit reports a
-    /// limit in both `egress_updated` and `egress_ended`, under two event ids). The dial-in
-    /// actions need no event record: the room's own item is their lock and their memory,
-    /// so a duplicate join costs one read and a duplicate room end finds nothing to do.
-    fn once_key(&self) -> Option<String> {
-        match self {
-            Plan::RecordingNotice(egress) => Some(format!("webhook#notice#{}", egress.egress_id)),
-            _ => None,
-        }
-    }
+/// The webhook receiver's one route.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Handler {
+    Webhook,
 }
 
 /// The lock of an invocation without a Lambda deadline (the local server, tests).
@@ -91,22 +62,29 @@ impl WebhookService {
     pub fn with_store(settings: WebhookSettings, credentials: Arc<CredentialStore>, store: SharedStore) -> Self {
         let clients = ClientCache::new(settings.api_timeout);
         let idempotency = Idempotency::new(store, settings.idempotency_ttl);
-        Self { inner: Arc::new(Inner { settings, credentials, clients, idempotency }) }
+        Self { inner: Arc::new(Inner { credentials, actors: Actors { settings, clients, idempotency } }) }
     }
 
     pub async fn handle(&self, request: Request<Body>) -> Response<Body> {
         pipeline::handle(self, request).await
     }
 
-    async fn receive(&self, request: &Request<Body>, facts: &mut RequestFacts) -> Result<Response<Body>, WebhookError> {
-        let settings = &self.inner.settings;
+    async fn receive(
+        &self,
+        request: &Request<Body>,
+        facts: &mut RequestFacts,
+    ) -> Result<Response<Body>, ErrorResponse> {
+        let settings = &self.inner.actors.settings;
         let body = web::body_within(request, settings.max_body_bytes)?;
         match web::media_type(request.headers()).as_deref() {
             Some("application/webhook+json" | "application/json") => {}
-            _ => return Err(WebhookError::UnsupportedMediaType),
+            _ => return Err(RequestError::UnsupportedMediaType("application/webhook+json").into()),
         }
         // LiveKit sends the bare JWT; `Bearer <jwt>` is accepted too.
-        let token = web::bearer_token(request.headers()).ok_or(WebhookError::MissingAuthorization)?;
+        let Some(token) = web::bearer_token(request.headers()) else {
+            tracing::warn!(error = %WebhookError::MissingAuthorization, "rejected a webhook delivery");
+            return Err(WebhookError::MissingAuthorization.into());
+        };
         let body = std::str::from_utf8(body).map_err(|_| WebhookError::InvalidBody)?;
 
         // A key this container does not know yet (added by a rotation) gets one
@@ -120,8 +98,9 @@ impl WebhookService {
                 |credentials| verify(credentials, body, token),
             )
             .await?;
-        if matches!(verified, Err(WebhookError::InvalidSignature | WebhookError::UnknownKey)) {
+        if let Err(error @ (WebhookError::InvalidSignature | WebhookError::UnknownKey)) = &verified {
             metrics::webhook_verification_failure();
+            tracing::warn!(error = %error, "rejected a webhook delivery");
         }
         let event = verified?;
         metrics::webhook_event(&event.event);
@@ -129,7 +108,7 @@ impl WebhookService {
         facts.identity = event.participant.as_ref().map(|p| p.identity.clone());
         log_event(&event);
 
-        let outcome = self.act(&credentials, &event, lock_until_ms(request)).await;
+        let outcome = self.inner.actors.act(&credentials, &event, lock_until_ms(request)).await;
         let body = match outcome {
             Ok(Outcome::Duplicate) => {
                 metrics::webhook_duplicate();
@@ -137,12 +116,12 @@ impl WebhookService {
             }
             Ok(Outcome::Ignored) => json!({"status": "ignored", "event": event.event, "id": event.id}),
             Ok(Outcome::Acted(done)) => json!({"status": "ok", "event": event.event, "id": event.id, "actions": done}),
-            Err(ActError::InProgress) => return Err(WebhookError::InProgress),
-            Err(ActError::Action(ActionError::State(error))) => return Err(WebhookError::StateUnavailable(error)),
-            Err(ActError::Action(ActionError::DialInInProgress { .. })) => return Err(WebhookError::DialInInProgress),
-            Err(ActError::Action(ActionError::LiveKit(failure))) if failure.transient => {
-                return Err(WebhookError::LiveKitUnavailable(failure))
+            Err(ActError::InProgress) => return Err(WebhookError::InProgress.into()),
+            Err(ActError::Action(ActionError::State(error))) => return Err(error.into()),
+            Err(ActError::Action(ActionError::DialInInProgress { .. })) => {
+                return Err(WebhookError::DialInInProgress.into())
             }
+            Err(ActError::Action(ActionError::LiveKit(failure))) if failure.transient => return Err(failure.into()),
             Err(ActError::Action(ActionError::LiveKit(failure))) => {
                 // A retry would fail the same way: acknowledge, and say so loudly in the log.
                 tracing::error!(event = %event.event, event_id = %event.id, error = %failure, "webhook action failed permanently");
@@ -150,109 +129,6 @@ impl WebhookService {
             }
         };
         Ok(json_response(StatusCode::OK, &body))
-    }
-
-    async fn act(
-        &self,
-        credentials: &Arc<Credentials>,
-        event: &proto::WebhookEvent,
-        lock_until_ms: u64,
-    ) -> Result<Outcome, ActError> {
-        if !KNOWN_EVENTS.contains(&event.event.as_str()) {
-            tracing::info!(event = %event.event, event_id = %event.id, "unknown webhook event ignored");
-            return Ok(Outcome::Ignored);
-        }
-        let Some(plan) = self.plan(event) else {
-            return Ok(Outcome::Acted(Vec::new()));
-        };
-        let Some(key) = plan.once_key() else {
-            return Ok(Outcome::Acted(self.run(credentials, plan, lock_until_ms).await?));
-        };
-        let idempotency = &self.inner.idempotency;
-        match idempotency.begin(&key, lock_until_ms).await.map_err(ActionError::from)? {
-            Begin::Acquired => {}
-            Begin::InProgress => return Err(ActError::InProgress),
-            Begin::Completed(_) => return Ok(Outcome::Duplicate),
-        }
-        match self.run(credentials, plan, lock_until_ms).await {
-            Ok(done) => {
-                let outcome = serde_json::to_string(&done).unwrap_or_default();
-                if let Err(error) = idempotency.complete(&key, &outcome).await {
-                    // Done but not recorded: the lock still stops duplicates until the
-                    // deadline, and LiveKit gets a 2xx, so it does not redeliver.
-                    tracing::error!(key = %key, error = %error, "could not record a completed webhook action");
-                }
-                Ok(Outcome::Acted(done))
-            }
-            Err(error) if error.is_transient() => {
-                if let Err(release) = idempotency.release(&key).await {
-                    tracing::warn!(key = %key, error = %release, "could not release the webhook lock; it lapses with the deadline");
-                }
-                Err(error.into())
-            }
-            Err(error) => {
-                // A retry would fail the same way: remembered as done.
-                idempotency.complete(&key, "[]").await.ok();
-                Err(error.into())
-            }
-        }
-    }
-
-    /// `None`: a known event with nothing to do here.
-    fn plan<'a>(&'a self, event: &'a proto::WebhookEvent) -> Option<Plan<'a>> {
-        let settings = &self.inner.settings;
-        let sip_room = settings.sip.as_ref().zip(event.room.as_ref());
-        match event.event.as_str() {
-            "egress_updated" | "egress_ended" if settings.recording_notice => event
-                .egress_info
-                .as_ref()
-                .filter(|e| e.status == proto::EgressStatus::EgressLimitReached as i32)
-                .map(Plan::RecordingNotice),
-            "participant_joined" => sip_room.map(|(sip, room)| Plan::EnsureDialIn(sip, room)),
-            "participant_left" | "participant_connection_aborted" => {
-                sip_room.map(|(_, room)| Plan::RemoveDialInIfEmpty(&room.name))
-            }
-            "room_finished" => sip_room.map(|(_, room)| Plan::RemoveDialIn(&room.name)),
-            _ => None,
-        }
-    }
-
-    async fn run(
-        &self,
-        credentials: &Arc<Credentials>,
-        plan: Plan<'_>,
-        lock_until_ms: u64,
-    ) -> Result<Vec<Action>, ActionError> {
-        let inner = &self.inner;
-        let store = inner.idempotency.store().as_ref();
-        let clients = inner.clients.clients(credentials).await;
-        let done = match plan {
-            Plan::RecordingNotice(egress) => {
-                Some(actions::send_recording_notice(&clients, &inner.settings.recording_topic, egress).await?)
-            }
-            Plan::EnsureDialIn(sip, room) => {
-                Some(actions::ensure_dial_in(&clients, store, sip, room, lock_until_ms).await?)
-            }
-            Plan::RemoveDialInIfEmpty(room) => match actions::room_is_empty(&clients, room).await? {
-                true => Some(actions::remove_dial_in(&clients, store, room).await?),
-                false => None,
-            },
-            Plan::RemoveDialIn(room) => Some(actions::remove_dial_in(&clients, store, room).await?),
-        };
-        Ok(done.into_iter().collect())
-    }
-}
-
-/// Why `act` did not finish.
-enum ActError {
-    /// Another invocation holds this event's lock.
-    InProgress,
-    Action(ActionError),
-}
-
-impl From<ActionError> for ActError {
-    fn from(error: ActionError) -> Self {
-        ActError::Action(error)
     }
 }
 
@@ -298,6 +174,11 @@ fn log_event(event: &proto::WebhookEvent) {
 
 impl Service for WebhookService {
     const FUNCTION: Function = Function::WebhookReceiver;
+    type Handler = Handler;
+
+    fn handler(path: &str) -> Option<Handler> {
+        (path == routes::WEBHOOK).then_some(Handler::Webhook)
+    }
 
     async fn with_credentials(
         env: &EnvSettings,
@@ -312,7 +193,7 @@ impl Service for WebhookService {
     }
 
     fn features(&self) -> Vec<Feature> {
-        let settings = &self.inner.settings;
+        let settings = &self.inner.actors.settings;
         vec![
             Feature {
                 name: "recording-limit notice",
@@ -327,18 +208,23 @@ impl Service for WebhookService {
 
     async fn call(
         &self,
+        handler: Handler,
         _route: Matched<'_>,
         request: &Request<Body>,
         facts: &mut RequestFacts,
     ) -> Result<Response<Body>, ErrorResponse> {
-        self.receive(request, facts).await.map_err(|error| {
-            if matches!(
-                error,
-                WebhookError::InvalidSignature | WebhookError::UnknownKey | WebhookError::MissingAuthorization
-            ) {
-                tracing::warn!(error = %error, "rejected a webhook delivery");
-            }
-            error.into()
-        })
+        match handler {
+            Handler::Webhook => self.receive(request, facts).await,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_route_of_the_function_has_a_handler() {
+        assert_eq!(pipeline::unhandled_routes::<WebhookService>(), Vec::<&str>::new());
     }
 }

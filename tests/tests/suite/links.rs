@@ -466,8 +466,8 @@ fn forged_with(keys: &KeySet) -> String {
 /// A moderator link for `room` expiring at `exp`, signed by the first of `keys`.
 fn sign_link(keys: &KeySet, room: &str, exp: u64) -> String {
     let claims = LinkClaims {
-        iss: links::LINK_ISSUER.into(),
-        aud: links::LINK_AUDIENCE.into(),
+        iss: links::claims::LINK_ISSUER.into(),
+        aud: links::claims::LINK_AUDIENCE.into(),
         jti: "forgedlink000001".into(),
         room: room.into(),
         role: Role::Moderator,

@@ -233,10 +233,8 @@ fn model_decode(raw: &str) -> Option<String> {
 }
 
 /// A refused request is the caller's fault (4xx), never the server's.
-fn client_error(error: token_generator::TokenError) -> Result<(), TestCaseError> {
-    let message = error.to_string();
-    let status = ErrorResponse::from(error).status;
-    prop_assert!(status.is_client_error(), "{status}: {message}");
+fn client_error(error: ErrorResponse) -> Result<(), TestCaseError> {
+    prop_assert!(error.status.is_client_error(), "{error}");
     Ok(())
 }
 
@@ -320,9 +318,9 @@ proptest! {
         let query = parts.join("&");
         let request = TokenRequest::from_query(Some(&query), &TokenSettings::default(), true)
             .map_err(|e| TestCaseError::fail(format!("{query:?} refused: {e}")))?;
-        prop_assert_eq!(&request.room, &room);
-        prop_assert_eq!(&request.identity, &participant);
-        prop_assert_eq!(&request.name, &participant);
+        prop_assert_eq!(&request.participant.room, &room);
+        prop_assert_eq!(&request.participant.identity, &participant);
+        prop_assert_eq!(&request.participant.name, &participant);
     }
 
     #[test]
@@ -358,12 +356,18 @@ fn asked_for<'a>(object: &'a Map<String, Value>, snake: &str, camel: &str) -> Op
 
 fn check_accepted(object: &Map<String, Value>, request: &TokenRequest) -> Result<(), TestCaseError> {
     match asked_for(object, "room_name", "roomName") {
-        Some(room) => prop_assert_eq!(request.room.as_str(), room),
-        None => prop_assert!(request.room.starts_with("room-"), "generated room {:?}", request.room),
+        Some(room) => prop_assert_eq!(request.participant.room.as_str(), room),
+        None => {
+            prop_assert!(request.participant.room.starts_with("room-"), "generated room {:?}", request.participant.room)
+        }
     }
     match asked_for(object, "participant_identity", "participantIdentity") {
-        Some(identity) => prop_assert_eq!(request.identity.as_str(), identity),
-        None => prop_assert!(request.identity.starts_with("participant-"), "generated {:?}", request.identity),
+        Some(identity) => prop_assert_eq!(request.participant.identity.as_str(), identity),
+        None => prop_assert!(
+            request.participant.identity.starts_with("participant-"),
+            "generated {:?}",
+            request.participant.identity
+        ),
     }
     Ok(())
 }
@@ -436,9 +440,9 @@ proptest! {
 
         let request = TokenRequest::from_standard_body(&json_headers(), &body, &TokenSettings::default())
             .map_err(|e| TestCaseError::fail(format!("refused: {e}; body {}", String::from_utf8_lossy(&body))))?;
-        prop_assert_eq!(&request.room, &room);
-        prop_assert_eq!(&request.identity, &identity);
-        prop_assert_eq!(&request.name, &name.clone().unwrap_or_default());
+        prop_assert_eq!(&request.participant.room, &room);
+        prop_assert_eq!(&request.participant.identity, &identity);
+        prop_assert_eq!(&request.participant.name, &name.clone().unwrap_or_default());
 
         let http = Request::post("/token").header("content-type", "application/json").body(Body::Binary(body));
         let response = RUNTIME.block_on(TOKENS.handle(http.expect("a valid request")));

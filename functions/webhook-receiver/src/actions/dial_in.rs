@@ -1,77 +1,18 @@
-//! What the receiver does with verified events. Every action is idempotent: LiveKit
-//! redelivers on 5xx and may deliver an event twice.
+//! SIP dial-in PINs per room (docs/state.md): on a join the room gets exactly one dispatch
+//! rule with a random PIN, published in the room's metadata; when the room empties or ends
+//! the rule goes. The room's item in the fleet store is the lock and the memory, so the
+//! work is O(1) in the number of rooms; LiveKit's rule list is read only by the one-time
+//! reconciliation (`reconcile`).
 
-use livekit_api::services::room::SendDataOptions;
 use livekit_api::services::sip::CreateSIPDispatchRuleOptions;
 use livekit_lambda_shared::livekit::{ApiFailure, LiveKitClients};
 use livekit_lambda_shared::random::random_digits;
-use livekit_lambda_shared::state::{now_millis, now_secs, Claim, Fields, StateStore, StoreError};
+use livekit_lambda_shared::state::{now_millis, now_secs, Claim, Fields, StateStore};
 use livekit_protocol as proto;
-use serde::Serialize;
 use serde_json::{json, Map, Value};
 
+use super::{Action, ActionError};
 use crate::settings::{SipDialIn, DIAL_IN_METADATA_KEY, MANAGED_BY, PIN_DIGITS};
-
-/// What an action did, for the log and the response: in the reply's `actions` list as
-/// `{"type":"recording_notice_sent","room":…,"egress_id":…}`,
-/// `{"type":"dial_in_rule_created"|"dial_in_rule_kept","room":…,"rule_id":…}` or
-/// `{"type":"dial_in_rules_deleted","room":…,"count":…}` (docs/endpoints.md).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-pub enum Action {
-    RecordingNoticeSent {
-        room: String,
-        egress_id: String,
-    },
-    DialInRuleCreated {
-        room: String,
-        rule_id: String,
-    },
-    DialInRuleKept {
-        room: String,
-        rule_id: String,
-    },
-    DialInRulesDeleted {
-        room: String,
-        count: usize,
-    },
-    /// Another delivery is creating the room's rule at this moment.
-    DialInRulePending {
-        room: String,
-    },
-}
-
-/// The JSON payload of the recording-limit data message.
-pub fn recording_notice_payload(room: &str, egress_id: &str) -> Value {
-    json!({
-        "type": "recording_stopped",
-        "reason": "limit_reached",
-        "room": room,
-        "egress_id": egress_id,
-        "message": "Recording stopped: time limit reached",
-    })
-}
-
-/// Tells everyone in the room that the recording stopped at its limit, as one reliable
-/// data message (LiveKit itself does not tell participants).
-pub async fn send_recording_notice(
-    clients: &LiveKitClients,
-    topic: &str,
-    egress: &proto::EgressInfo,
-) -> Result<Action, ApiFailure> {
-    let payload = recording_notice_payload(&egress.room_name, &egress.egress_id).to_string();
-    let options = SendDataOptions {
-        kind: proto::data_packet::Kind::Reliable,
-        topic: Some(topic.to_string()),
-        ..Default::default()
-    };
-    clients
-        .room()
-        .send_data(&egress.room_name, payload.into_bytes(), options)
-        .await
-        .map_err(|e| ApiFailure::from_service_error("RoomService.SendData", &e))?;
-    Ok(Action::RecordingNoticeSent { room: egress.room_name.clone(), egress_id: egress.egress_id.clone() })
-}
 
 /// The room and PIN of a rule this function manages, when `rule` is one.
 pub fn managed_rule(rule: &proto::SipDispatchRuleInfo) -> Option<(&str, &str)> {
@@ -87,29 +28,6 @@ pub fn managed_rule(rule: &proto::SipDispatchRuleInfo) -> Option<(&str, &str)> {
 
 fn is_pin_collision(failure: &ApiFailure) -> bool {
     failure.is_code("already_exists") || failure.detail.contains("Conflicting SIP Dispatch Rules")
-}
-
-/// Why an action did not finish: LiveKit's API or the fleet's state store.
-#[derive(Debug, thiserror::Error)]
-pub enum ActionError {
-    #[error(transparent)]
-    LiveKit(#[from] ApiFailure),
-    #[error(transparent)]
-    State(#[from] StoreError),
-    /// Another invocation is creating the room's dial-in rule right now: a retry finds it
-    /// recorded (or its lock lapsed) and removes it.
-    #[error("the dial-in rule of room {room:?} is being created by another delivery; retry later")]
-    DialInInProgress { room: String },
-}
-
-impl ActionError {
-    /// A later retry may succeed (LiveKit redelivers on 5xx).
-    pub fn is_transient(&self) -> bool {
-        match self {
-            ActionError::LiveKit(failure) => failure.transient,
-            ActionError::State(_) | ActionError::DialInInProgress { .. } => true,
-        }
-    }
 }
 
 /// The room's dial-in record: `state` is `creating` (a lock, while one container makes

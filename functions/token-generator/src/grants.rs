@@ -1,0 +1,225 @@
+//! What a caller gets: one decision per request, returned as the token to sign. A
+//! signed-in user is who their token says (whatever the request names), the room must be
+//! one the caller may enter, `auth.*` attributes come only from verified claims, the
+//! identity of the simple form may get a suffix, and moderators get `roomAdmin` of that
+//! one room with their own publish sources. The identity is decided here and nowhere else.
+
+use std::collections::HashMap;
+
+use livekit_lambda_shared::random::random_id;
+use livekit_lambda_shared::token::{Participant, ParticipantToken};
+use livekit_lambda_shared::validate::{Identity, NameLimit};
+use livekit_lambda_shared::web::InvalidName;
+use livekit_lambda_shared::ErrorResponse;
+
+use crate::auth::{AuthSettings, Caller};
+use crate::error::TokenError;
+use crate::request::{Form, TokenRequest};
+use crate::settings::TokenSettings;
+
+/// Attribute keys the token generator writes from verified claims. Callers may not set
+/// any `auth.` key themselves when authentication is on, so a reader can trust them.
+pub const ATTRIBUTE_PREFIX: &str = "auth.";
+pub const USER_ID_ATTRIBUTE: &str = "auth.user_id";
+pub const EMAIL_ATTRIBUTE: &str = "auth.email";
+pub const OWNER_ATTRIBUTE: &str = "auth.owner";
+
+const IDENTITY_SUFFIX_CHARS: usize = 6;
+
+/// The token `caller` gets for `request`, or why it gets none.
+pub fn decide(
+    caller: &Caller,
+    request: TokenRequest,
+    settings: &TokenSettings,
+) -> Result<ParticipantToken, ErrorResponse> {
+    let auth = &settings.auth;
+    let TokenRequest { mut participant, form } = request;
+    match own_participant(caller, auth, settings.limits.names)? {
+        Some((identity, name)) => {
+            participant.identity = suffixed(&identity, settings)?;
+            participant.name = name;
+        }
+        // The simple form's participant is a display name too: two people called Jane
+        // must not kick each other out of the room.
+        None if form == Form::Simple => participant.identity = suffixed(&participant.identity, settings)?,
+        None => {}
+    }
+    check_room(caller, &participant.room, auth)?;
+    attribute(caller, &mut participant.attributes, auth)?;
+    Ok(token(participant, caller.is_admin(), settings))
+}
+
+/// The token of `participant`: a moderator (`room_admin`) gets `roomAdmin` of that one room
+/// and the moderators' publish sources, everyone else the participants'.
+pub fn token(participant: Participant, room_admin: bool, settings: &TokenSettings) -> ParticipantToken {
+    let sources = if room_admin { &settings.auth.admin_publish_sources } else { &settings.publish_sources };
+    ParticipantToken { participant, publish_sources: sources.clone(), room_admin, ttl: settings.ttl }
+}
+
+/// Whether `caller` may have a token for `room` (403 otherwise): the rooms its claim lists,
+/// and an application's room prefix.
+pub fn check_room(caller: &Caller, room: &str, settings: &AuthSettings) -> Result<(), TokenError> {
+    let rooms = match caller {
+        Caller::Anonymous => return Ok(()),
+        Caller::User { rooms, .. } | Caller::Client { rooms, .. } => rooms,
+    };
+    if let Some(rooms) = rooms {
+        let listed = rooms.iter().any(|allowed| match allowed.strip_suffix('*') {
+            Some(prefix) => room.starts_with(prefix),
+            None => allowed == room,
+        });
+        if !listed {
+            return Err(TokenError::RoomNotAllowed("the token does not list this room".into()));
+        }
+    }
+    if let (Caller::Client { client_id, .. }, Some(prefixes)) = (caller, &settings.client_room_prefixes) {
+        match prefixes.iter().find(|(client, _)| client == client_id) {
+            Some((_, prefix)) if room.starts_with(prefix.as_str()) => {}
+            Some((_, prefix)) => {
+                return Err(TokenError::RoomNotAllowed(format!("this client's rooms start with `{prefix}`")))
+            }
+            None => return Err(TokenError::RoomNotAllowed("this client may not mint tokens for any room".into())),
+        }
+    }
+    Ok(())
+}
+
+/// A user's participant identity (`user:<sub>`) and display name (from the name claims;
+/// left out when unusable); `None` for callers who name the participant.
+fn own_participant(
+    caller: &Caller,
+    settings: &AuthSettings,
+    limit: NameLimit,
+) -> Result<Option<(Identity, String)>, InvalidName> {
+    let Caller::User { subject, name, .. } = caller else { return Ok(None) };
+    let identity = Identity::parse(format!("{}{subject}", settings.identity_prefix), limit)
+        .map_err(|problem| InvalidName { field: "token subject", problem })?;
+    let name = if Identity::parse(name.as_str(), limit).is_ok() { name.clone() } else { String::new() };
+    Ok(Some((identity, name)))
+}
+
+/// `identity`, with a random suffix when `APPEND_IDENTITY_SUFFIX` asks for one.
+fn suffixed(identity: &str, settings: &TokenSettings) -> Result<String, ErrorResponse> {
+    Ok(if settings.append_identity_suffix {
+        format!("{identity}-{}", random_id(IDENTITY_SUFFIX_CHARS)?)
+    } else {
+        identity.to_string()
+    })
+}
+
+/// Refuses caller-supplied `auth.` attributes, then adds the verified ones.
+fn attribute(
+    caller: &Caller,
+    attributes: &mut HashMap<String, String>,
+    settings: &AuthSettings,
+) -> Result<(), TokenError> {
+    if matches!(caller, Caller::Anonymous) {
+        return Ok(());
+    }
+    if let Some(key) = attributes.keys().find(|k| k.starts_with(ATTRIBUTE_PREFIX)) {
+        return Err(TokenError::ReservedAttribute(key.clone()));
+    }
+    match caller {
+        Caller::Anonymous => {}
+        Caller::User { subject, email, .. } => {
+            attributes.insert(USER_ID_ATTRIBUTE.into(), subject.clone());
+            if let Some(email) = email {
+                attributes.insert(EMAIL_ATTRIBUTE.into(), email.clone());
+            }
+        }
+        Caller::Client { client_id, .. } => {
+            attributes.insert(OWNER_ATTRIBUTE.into(), owner_of(client_id, settings));
+        }
+    }
+    Ok(())
+}
+
+/// `auth.owner` of what an application mints or invites to: `owner:<client id>`.
+pub fn owner_of(client_id: &str, settings: &AuthSettings) -> String {
+    format!("{}{client_id}", settings.owner_prefix)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::auth::VerifiedClaims;
+
+    fn verified(claims: &[(&str, &str)], scopes: &[&str]) -> VerifiedClaims {
+        VerifiedClaims::new(
+            claims.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            scopes.iter().map(|s| s.to_string()).collect(),
+        )
+    }
+
+    fn on() -> AuthSettings {
+        AuthSettings { enabled: true, ..Default::default() }
+    }
+
+    fn response(error: impl Into<ErrorResponse>) -> ErrorResponse {
+        error.into()
+    }
+
+    #[test]
+    fn room_policies() {
+        let s = AuthSettings {
+            rooms_claim: Some("rooms".into()),
+            client_room_prefixes: Some(vec![("app".into(), "app-".into())]),
+            ..on()
+        };
+        let user = Caller::from_claims(&verified(&[("sub", "u"), ("rooms", "[lobby team-*]")], &["livekit/join"]), &s)
+            .unwrap();
+        assert!(check_room(&user, "lobby", &s).is_ok() && check_room(&user, "team-a", &s).is_ok());
+        assert_eq!(response(check_room(&user, "lobby2", &s).unwrap_err()).code, "room_not_allowed");
+        let unlisted = Caller::from_claims(&verified(&[("sub", "u")], &["livekit/join"]), &s).unwrap();
+        assert!(check_room(&unlisted, "lobby", &s).is_err(), "no rooms claim, no room");
+        let app = Caller::Client { client_id: "app".into(), admin: false, rooms: None };
+        let no_claim = AuthSettings { rooms_claim: None, ..s.clone() };
+        assert!(check_room(&app, "app-1", &no_claim).is_ok());
+        assert!(check_room(&app, "other", &no_claim).is_err());
+        let stranger = Caller::Client { client_id: "stranger".into(), admin: false, rooms: None };
+        assert!(check_room(&stranger, "app-1", &no_claim).is_err());
+        assert!(check_room(&Caller::Anonymous, "anything", &s).is_ok());
+    }
+
+    #[test]
+    fn attributes_come_from_claims_and_cannot_be_forged() {
+        let s = on();
+        let user = Caller::User { subject: "u-1".into(), name: String::new(), email: None, admin: false, rooms: None };
+        let mut attributes = HashMap::from([("hand".to_string(), "up".to_string())]);
+        attribute(&user, &mut attributes, &s).unwrap();
+        assert_eq!(attributes[USER_ID_ATTRIBUTE], "u-1");
+        assert_eq!(attributes["hand"], "up");
+        let app = Caller::Client { client_id: "app".into(), admin: false, rooms: None };
+        let mut attributes = HashMap::new();
+        attribute(&app, &mut attributes, &s).unwrap();
+        assert_eq!(attributes[OWNER_ATTRIBUTE], "owner:app");
+        let mut forged = HashMap::from([(OWNER_ATTRIBUTE.to_string(), "owner:someone".to_string())]);
+        assert_eq!(response(attribute(&app, &mut forged, &s).unwrap_err()).code, "field_not_allowed");
+        let mut open = HashMap::from([(OWNER_ATTRIBUTE.to_string(), "x".to_string())]);
+        assert!(attribute(&Caller::Anonymous, &mut open, &s).is_ok(), "unchanged when authentication is off");
+        assert_eq!(
+            own_participant(&user, &s, NameLimit(128)).unwrap(),
+            Some((Identity::parse("user:u-1", NameLimit(128)).unwrap(), String::new()))
+        );
+        assert_eq!(response(own_participant(&user, &s, NameLimit(5)).unwrap_err()).status, 400);
+        assert_eq!(own_participant(&app, &s, NameLimit(128)).unwrap(), None);
+        let named =
+            Caller::User { subject: "u-1".into(), name: "Jane\u{7}".into(), email: None, admin: false, rooms: None };
+        assert_eq!(own_participant(&named, &s, NameLimit(128)).unwrap().unwrap().1, "", "an unusable name is left out");
+    }
+
+    #[test]
+    fn the_simple_form_can_suffix_the_identity_and_the_standard_form_never_does() {
+        let s = TokenSettings { append_identity_suffix: true, ..Default::default() };
+        let ask = |form| {
+            let participant =
+                Participant { room: "demo".into(), identity: "Jane".into(), name: "Jane".into(), ..Default::default() };
+            decide(&Caller::Anonymous, TokenRequest { participant, form }, &s).unwrap().participant
+        };
+        let (a, b) = (ask(Form::Simple), ask(Form::Simple));
+        assert!(a.identity.starts_with("Jane-") && a.identity.len() == "Jane-".len() + 6, "{}", a.identity);
+        assert_ne!(a.identity, b.identity);
+        assert_eq!(a.name, "Jane");
+        assert_eq!(ask(Form::Standard).identity, "Jane", "LiveKit's standard endpoint gets the identity it asks for");
+    }
+}

@@ -1,0 +1,136 @@
+//! `/guest/token`: a guest redeems a room link for a participant token in the link's room,
+//! with the link's grants whatever the request asks for, attributed to whoever invited them.
+//! No authorizer guards it: a guest has no account; the link is the proof.
+
+use lambda_http::http::{HeaderMap, Request, Response};
+use lambda_http::Body;
+use livekit_lambda_shared::random::random_id;
+use livekit_lambda_shared::state::Use;
+use livekit_lambda_shared::web::{body_within, parse_query, ErrorResponse, RequestFacts};
+use livekit_protocol::TokenSourceRequest;
+
+use super::claims::{self, LinkClaims, Role};
+use super::record;
+use super::refusal::LinkRefusal;
+use crate::context::Context;
+use crate::error::TokenError;
+use crate::grants::{self, ATTRIBUTE_PREFIX, OWNER_ATTRIBUTE};
+use crate::mint::mint;
+use crate::request::{participant_of, standard_body, Form};
+use crate::settings::TokenSettings;
+
+/// Attributes a guest's token carries, set from the link only.
+pub const INVITED_BY_ATTRIBUTE: &str = "auth.invited_by";
+pub const LINK_ID_ATTRIBUTE: &str = "auth.link_id";
+/// A guest's identity: `guest:<link id>:<random>`, chosen by the server.
+pub const GUEST_PREFIX: &str = "guest:";
+const GUEST_SUFFIX_CHARS: usize = 6;
+
+/// A guest's redemption of a room link: the link, and what a guest may choose (a display
+/// name when the link fixes none, metadata, attributes, agents).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct GuestRequest {
+    pub link: String,
+    source: TokenSourceRequest,
+}
+
+impl GuestRequest {
+    /// `GET /guest/token?link=…[&participant=<display name>][&room=<room>]`.
+    pub fn from_query(query: Option<&str>) -> Result<Self, ErrorResponse> {
+        let mut params = parse_query(query)?;
+        let link = params.remove("link").ok_or(LinkRefusal::Required)?;
+        let source = TokenSourceRequest {
+            room_name: params.remove("room"),
+            participant_name: params.remove("participant"),
+            ..TokenSourceRequest::default()
+        };
+        Ok(Self { link, source })
+    }
+
+    /// `POST /guest/token`, LiveKit's standard body with the link in its `room_link` field
+    /// or, for `TokenSource.endpoint` (which sends only the standard fields), in the URL's
+    /// `link` query parameter.
+    pub fn from_standard_body(headers: &HeaderMap, query: Option<&str>, body: &[u8]) -> Result<Self, ErrorResponse> {
+        let (source, in_body) = standard_body(headers, body)?;
+        let in_query = parse_query(query)?.remove("link");
+        let link = match (in_body, in_query) {
+            (Some(a), Some(b)) if a != b => {
+                return Err(LinkRefusal::BadRequest("`room_link` and the `link` parameter differ".into()).into())
+            }
+            (a, b) => a.or(b).ok_or(LinkRefusal::Required)?,
+        };
+        Ok(Self { link, source })
+    }
+
+    /// The participant the guest of link `claims` is: the link's room and name, an identity
+    /// the server chose, and the request's own fields checked as any, then attributed.
+    fn into_participant(
+        self,
+        claims: &LinkClaims,
+        settings: &TokenSettings,
+    ) -> Result<livekit_lambda_shared::token::Participant, ErrorResponse> {
+        let mut source = self.source;
+        if source.room_name.as_deref().is_some_and(|room| !room.is_empty() && room != claims.room) {
+            return Err(LinkRefusal::WrongRoom.into());
+        }
+        if source.participant_identity.as_deref().is_some_and(|identity| !identity.is_empty()) {
+            return Err(LinkRefusal::IdentityChosenByServer.into());
+        }
+        source.room_name = Some(claims.room.clone());
+        source.participant_identity = Some(format!("{GUEST_PREFIX}{}:{}", claims.jti, random_id(GUEST_SUFFIX_CHARS)?));
+        if !claims.name.is_empty() {
+            source.participant_name = Some(claims.name.clone());
+        }
+        let mut participant = participant_of(source, settings)?;
+        if let Some(key) = participant.attributes.keys().find(|k| k.starts_with(ATTRIBUTE_PREFIX)) {
+            return Err(TokenError::ReservedAttribute(key.clone()).into());
+        }
+        participant.attributes.insert(INVITED_BY_ATTRIBUTE.into(), claims.by.clone());
+        participant.attributes.insert(LINK_ID_ATTRIBUTE.into(), claims.jti.clone());
+        if let Some(owner) = &claims.owner {
+            participant.attributes.insert(OWNER_ATTRIBUTE.into(), owner.clone());
+        }
+        Ok(participant)
+    }
+}
+
+pub async fn redeem(
+    context: &Context,
+    request: &Request<Body>,
+    facts: &mut RequestFacts,
+) -> Result<Response<Body>, ErrorResponse> {
+    let form = Form::of(request);
+    let guest = match form {
+        Form::Simple => GuestRequest::from_query(request.uri().query())?,
+        Form::Standard => {
+            let body = body_within(request, context.settings.limits.body_bytes)?;
+            GuestRequest::from_standard_body(request.headers(), request.uri().query(), body)?
+        }
+    };
+    // A link signed by a key this container has not seen yet may come from a rotation:
+    // SSM is re-read once (rate limited) before it is refused.
+    let (credentials, verified) = context
+        .credentials
+        .verify_by_issuer(
+            context.forced_refresh,
+            |refusal: &LinkRefusal| *refusal == LinkRefusal::UnknownKey,
+            |credentials| claims::verify(&guest.link, &credentials.room_link_keys),
+        )
+        .await?;
+    let claims = verified?;
+    facts.caller = Some(format!("link:{}", claims.jti));
+    facts.room = Some(claims.room.clone());
+    let participant = guest.into_participant(&claims, &context.settings)?;
+    facts.identity = Some(participant.identity.clone());
+    if claims.stored {
+        // Counted last, so a request refused above uses nothing up.
+        let store = context.link_store.as_ref().ok_or(LinkRefusal::NeedsStore("this link"))?;
+        match store.use_existing(&record::key(&claims.jti), claims.max_uses).await? {
+            Use::Counted(_) => {}
+            Use::Exhausted => return Err(LinkRefusal::UsedUp.into()),
+            Use::Missing => return Err(LinkRefusal::Revoked.into()),
+        }
+    }
+    let token = grants::token(participant, claims.role == Role::Moderator, &context.settings);
+    mint(&token, &credentials, form, "guest")
+}
