@@ -393,7 +393,7 @@ async fn an_unpublished_pin_is_undone_and_the_retry_publishes_it() {
     assert_eq!((status, body["actions"][0]["type"].as_str()), (200, Some("dial_in_rule_created")), "{body}");
     let rules = livekit.dispatch_rules().await;
     assert_eq!(rules.len(), 1);
-    let (_, pin) = webhook_receiver::actions::managed_rule(&rules[0]).unwrap();
+    let (_, pin) = webhook_receiver::actions::dial_in::managed_rule(&rules[0]).unwrap();
     let metadata: Value = serde_json::from_str(&livekit.room_metadata("r").await.unwrap()).unwrap();
     assert_eq!(metadata["sip_dial_in"]["pin"], pin);
 }
