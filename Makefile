@@ -23,7 +23,7 @@ help:
 	@echo "make docs       redraw what the docs take from the template and the route table (then commit)"
 	@echo "make conformance-matrix  run the conformance suites and rewrite MATRIX.md and docs/conformance.md"
 	@echo "make sbom       CycloneDX SBOM per function: target/sbom/<function>.cdx.json"
-	@echo "make fuzz-long  the property tests with PROPTEST_CASES=100000"
+	@echo "make fuzz-long  the property tests and the Lambda-event fuzzing with PROPTEST_CASES=100000"
 	@echo "make bench      Rust vs Node.js benchmarks (a few minutes; bench/RESULTS.md)"
 	@echo "make burst-sim  N = 100/300/500 cold starts at once against a throttled SSM (bench/burst/RESULTS.md)"
 	@echo "make fleet-sim  K containers sharing DynamoDB, 10/1,000/10,000 rooms with dial-in rules (bench/fleet/RESULTS.md)"
@@ -106,10 +106,11 @@ advisory-db-refresh:
 sbom:
 	infra/sbom.sh
 
-# A long property-test run (a bounded one is part of `cargo test`): ~2-3 min at 100000.
+# A long property-test run, the Lambda-event fuzzing included (a bounded one is part of
+# `cargo test`): ~3-4 min at 100000.
 PROPTEST_CASES ?= 100000
 fuzz-long:
-	PROPTEST_CASES=$(PROPTEST_CASES) cargo test -p wire-tests --test suite properties::
+	PROPTEST_CASES=$(PROPTEST_CASES) cargo test -p wire-tests --test suite properties:: event_fuzz::
 
 fmt:
 	cargo fmt --all -- --check

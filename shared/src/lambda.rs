@@ -1,17 +1,24 @@
 //! The Lambda entry point every function's `main.rs` hands its handler to.
 //!
-//! `lambda_http::run` turns an API Gateway event into an `http::Request` with
-//! `.expect(...)`: a `rawQueryString` holding a byte the URI parser refuses (a space, `"`,
-//! `<`, `>`, DEL, sent raw by any HTTP client) panics, and with `panic = "abort"` that
-//! kills the container. This entry point repairs the query first (percent-encoding those
-//! bytes, which changes nothing the query means) and answers an event it cannot read with
-//! a JSON 400 instead of an invocation error.
+//! `lambda_http::run` turns an API Gateway event into an `http::Request` with `.unwrap()`
+//! and `.expect(...)`, and with `panic = "abort"` a panic there kills the container without
+//! an answer. This entry point repairs what it can first and answers an event it cannot read
+//! with a JSON 400 instead, so no event reaches those calls in a shape that panics:
 //!
-//! Upstream: aws/aws-lambda-rust-runtime issues #461 ("InvalidUriChar in query string
-//! parameters") and #515 ("lambda_http fails to build request with spaces"), the
-//! `.expect("failed to build request")` in `lambda_http::request`. When a lambda_http
-//! release returns an error there instead of panicking, this repair can go; the test
-//! `queries_that_would_panic_lambda_http_are_repaired_not_fatal` shows what it covers.
+//! - a `rawQueryString` holding a byte the URI parser refuses (a space, `"`, `<`, `>`, DEL,
+//!   sent raw by any HTTP client) is percent-encoded, which changes nothing it means
+//!   (aws/aws-lambda-rust-runtime issues #461 and #515; the `.expect("failed to build
+//!   request")` in lambda_http 1.3.2 `src/request.rs`, `into_api_gateway_v2_request`);
+//! - a base64 body that is not base64 is refused (`Body::from_maybe_encoded`'s `expect`);
+//! - the URL lambda_http builds as `{x-forwarded-proto}://{host}{path}` and parses with
+//!   `Url::parse(&url).unwrap()` (`build_request_uri`, src/request.rs:553; `http://localhost{path}`
+//!   without a host, :544): an `x-forwarded-proto` that is not a bare scheme (`https,http`,
+//!   the shape payload 2.0 gives a header sent twice) becomes `https`, a `host` or domain
+//!   name that is not a valid host is dropped, and a path, or a whole URI, that still cannot
+//!   be built is refused (issue 28).
+//!
+//! When a lambda_http release returns an error there instead of panicking, these repairs
+//! can go; the tests in `tests/tests/suite/event_fuzz.rs` show what they cover.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -125,13 +132,17 @@ where
     .await
 }
 
-/// The event as `lambda_http` reads it, after repairing the raw query string; or the
-/// API Gateway response refusing it.
+/// The event as `lambda_http` reads it, after repairing the raw query string and the parts
+/// of the URL it builds; or the API Gateway response refusing it.
 pub fn into_lambda_request(mut payload: Value) -> Result<LambdaRequest, Value> {
     if let Some(query) = payload.get_mut("rawQueryString") {
         if let Some(raw) = query.as_str() {
             *query = Value::String(uri_safe_query(raw));
         }
+    }
+    if let Err(reason) = repair_uri_parts(&mut payload) {
+        tracing::warn!(reason, "API Gateway event whose URI cannot be built refused");
+        return Err(refusal(400, "invalid_request", "the request could not be read"));
     }
     // lambda_http decodes a base64 body with `.expect(...)` as well.
     if payload.get("isBase64Encoded") == Some(&Value::Bool(true)) {
@@ -146,6 +157,92 @@ pub fn into_lambda_request(mut payload: Value) -> Result<LambdaRequest, Value> {
         tracing::warn!(error = %error, "unreadable API Gateway event refused");
         refusal(400, "invalid_request", "the request could not be read")
     })
+}
+
+/// Longest URI (path and query) read: API Gateway's own bound is 10 KiB for the request line
+/// and headers together; `http` refuses a URI over 64 KiB, and lambda_http would panic.
+const MAX_URI_BYTES: usize = 16 * 1024;
+
+/// The values of every header of `headers` named `name` (any case), as JSON strings.
+fn header_values<'a>(headers: &'a mut Map<String, Value>, name: &'a str) -> impl Iterator<Item = &'a mut Value> + 'a {
+    headers.iter_mut().filter(move |(key, _)| key.eq_ignore_ascii_case(name)).flat_map(|(_, value)| match value {
+        Value::Array(values) => values.iter_mut().collect::<Vec<_>>(),
+        other => vec![other],
+    })
+}
+
+/// Repairs what lambda_http puts into the URL it parses with `unwrap()` (see the module
+/// documentation), and refuses, with the reason for the log, an event whose URI still could
+/// not be built. Wrong JSON types are left for deserialisation to refuse.
+fn repair_uri_parts(payload: &mut Value) -> Result<(), &'static str> {
+    let raw_path = payload.get("rawPath").and_then(Value::as_str).unwrap_or_default().to_string();
+    if !raw_path.is_empty() && !raw_path.starts_with('/') {
+        return Err("rawPath does not start with /");
+    }
+    // lambda_http's `apigw_path_with_stage`: a stage other than `$default` prefixes the path.
+    let stage = payload.pointer("/requestContext/stage").and_then(Value::as_str).filter(|s| *s != "$default");
+    let path = match stage {
+        Some(stage) if std::env::var_os("AWS_LAMBDA_HTTP_IGNORE_STAGE_IN_PATH").is_none() => {
+            if raw_path.starts_with(&format!("/{stage}/")) {
+                raw_path.clone()
+            } else {
+                format!("/{stage}{raw_path}")
+            }
+        }
+        _ => raw_path.clone(),
+    };
+    let query = payload.get("rawQueryString").and_then(Value::as_str).unwrap_or_default().to_string();
+    let builds = |host: Option<&str>| lambda_http_uri(host, &path, &query).is_some();
+    if let Some(Value::Object(headers)) = payload.get_mut("headers") {
+        // Only a bare scheme is a scheme; the URI's scheme means nothing to the functions.
+        for value in header_values(headers, "x-forwarded-proto") {
+            if !value.as_str().is_some_and(|v| v.eq_ignore_ascii_case("https") || v.eq_ignore_ascii_case("http")) {
+                *value = Value::String("https".into());
+            }
+        }
+        // lambda_http takes a host header only as visible ASCII (`to_str`), else the domain.
+        let unusable = |host: &str| !host.bytes().all(|b| b == b'\t' || (32..127).contains(&b)) || !builds(Some(host));
+        if header_values(headers, "host").any(|v| v.as_str().is_some_and(unusable)) {
+            headers.retain(|key, _| !key.eq_ignore_ascii_case("host"));
+        }
+    }
+    let host_header = payload
+        .get("headers")
+        .and_then(Value::as_object)
+        .and_then(|headers| headers.iter().find(|(key, _)| key.eq_ignore_ascii_case("host")))
+        .map(|(_, value)| match value {
+            Value::Array(values) => values.first().and_then(Value::as_str).map(str::to_string),
+            other => other.as_str().map(str::to_string),
+        });
+    if let Some(context) = payload.get_mut("requestContext").and_then(Value::as_object_mut) {
+        if context.get("domainName").and_then(Value::as_str).is_some_and(|domain| !builds(Some(domain))) {
+            context.remove("domainName");
+        }
+    }
+    let host = match host_header {
+        Some(host) => host,
+        None => payload.pointer("/requestContext/domainName").and_then(Value::as_str).map(str::to_string),
+    };
+    let uri =
+        lambda_http_uri(host.as_deref(), &path, &query).ok_or("the URI of host, path and query cannot be built")?;
+    if uri.len() > MAX_URI_BYTES {
+        return Err("the URI is longer than 16 KiB");
+    }
+    Ok(())
+}
+
+/// The request URI lambda_http builds from the host (none: a relative URI), the path with
+/// its stage, and the raw query; `None` where it would panic.
+fn lambda_http_uri(host: Option<&str>, path: &str, query: &str) -> Option<String> {
+    let mut uri = match host {
+        Some(host) => url::Url::parse(&format!("https://{host}{path}")).ok()?.to_string(),
+        None => url::Url::parse(&format!("http://localhost{path}")).ok()?.path().to_string(),
+    };
+    if !query.is_empty() {
+        uri.push('?');
+        uri.push_str(query);
+    }
+    lambda_http::http::Uri::try_from(uri.as_str()).ok().map(|_| uri)
 }
 
 /// The bytes a URI query may not hold as they are: everything but RFC 3986's `query`

@@ -16,6 +16,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 pub mod burst;
 pub mod fleet;
+pub mod hostile_events;
 pub mod livekit_server;
 pub mod oidc;
 pub mod runtime_api;

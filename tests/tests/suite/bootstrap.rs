@@ -13,6 +13,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use livekit_api::access_token::TokenVerifier;
+use livekit_lambda_shared::web::SECURITY_HEADERS;
 use serde_json::Value;
 use wire_tests::livekit_server::TwirpTestServer;
 use wire_tests::runtime_api::{Outcome, RuntimeApi};
@@ -278,4 +279,65 @@ async fn hostile_events_get_json_answers_and_the_process_survives() {
     assert!(child.try_wait().unwrap().is_none(), "the function process is still alive");
     child.kill().ok();
     child.wait().ok();
+}
+
+/// Issue 28: a bounded sample of the structure-aware events (`wire_tests::hostile_events`,
+/// fixed seed) through each function's process on the Runtime API. With `make sam-test`
+/// these are the release bootstraps (`panic = "abort"`: a panic is a dead process, which
+/// the next invocation finds); in the debug build a panic is caught by lambda_runtime and
+/// reported as "Lambda panicked", which fails here too.
+#[tokio::test]
+async fn sampled_hostile_events_never_kill_or_panic_a_bootstrap() {
+    let events = wire_tests::hostile_events::sample(60);
+    let health = read_event(&workspace_root().join("events/health.json"));
+    let credentials = [
+        ("LIVEKIT_API_KEY", "k".to_string()),
+        ("LIVEKIT_API_SECRET", "s-s-s-s-s-s-s-s-s-s-s-s-s-s-s-s".to_string()),
+        // LiveKit's API on a closed port: the subtitle dispatcher's calls fail at once.
+        ("LIVEKIT_URL", "ws://127.0.0.1:9".to_string()),
+        ("LIVEKIT_API_TIMEOUT_MS", "200".to_string()),
+        ("SUBTITLE_AGENT_NAME", "transcriber".to_string()),
+    ];
+    for binary in ["token-generator", "webhook-receiver", "subtitle-dispatcher"] {
+        let api = RuntimeApi::start().await;
+        let mut child = spawn(binary, &api.address(), &credentials);
+        // Sixty invocations log more than a pipe holds: read the logs as they come.
+        let drained: Vec<_> = [
+            child.stdout.take().map(|o| Box::new(o) as Box<dyn std::io::Read + Send>),
+            child.stderr.take().map(|e| Box::new(e) as Box<dyn std::io::Read + Send>),
+        ]
+        .into_iter()
+        .flatten()
+        .map(|mut pipe| std::thread::spawn(move || std::io::copy(&mut pipe, &mut std::io::sink())))
+        .collect();
+        for (n, event) in events.iter().enumerate() {
+            match api.invoke(event.clone(), Duration::from_secs(20)).await {
+                Outcome::Response(reply) => {
+                    let status = reply["statusCode"].as_u64().unwrap_or_default();
+                    assert!((200..600).contains(&status), "{binary} event {n}: {reply}");
+                    for (name, value) in SECURITY_HEADERS {
+                        assert_eq!(reply["headers"][name].as_str(), Some(value), "{binary} event {n}: {reply}");
+                    }
+                    let body = reply["body"].as_str().unwrap_or_default();
+                    assert!(
+                        body.is_empty() || serde_json::from_str::<Value>(body).is_ok(),
+                        "{binary} event {n}: {reply}"
+                    );
+                }
+                Outcome::Error(error) => {
+                    let message = error.to_string();
+                    assert!(!message.contains("panicked"), "{binary} panicked on event {n} {event}: {error}");
+                }
+            }
+        }
+        // Still serving: a dead process (an aborted panic) never answers this.
+        if binary == "token-generator" {
+            let reply = api.invoke(health.clone(), Duration::from_secs(20)).await;
+            assert!(matches!(reply, Outcome::Response(ref r) if r["statusCode"] == 200), "{binary}: {reply:?}");
+        }
+        assert!(child.try_wait().unwrap().is_none(), "{binary}: the process is still alive");
+        child.kill().ok();
+        child.wait().ok();
+        drained.into_iter().for_each(|reader| drop(reader.join()));
+    }
 }

@@ -7,6 +7,7 @@ mod bad_input;
 mod bootstrap;
 mod burst;
 mod cors;
+mod event_fuzz;
 mod events;
 mod fleet;
 mod links;
