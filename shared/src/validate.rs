@@ -21,11 +21,13 @@ pub enum NameProblem {
     BidiOverride,
 }
 
-/// Room names, identities and display names: non-blank, at most `max_chars`
+/// Room names, identities and display names: something visible, at most `max_chars`
 /// characters, no control characters (they break logs and UIs), and none of the
 /// bidi overrides that make a name display as something else.
 pub fn check_name(value: &str, max_chars: usize) -> Result<(), NameProblem> {
-    if value.trim().is_empty() {
+    // Blank is nothing visible: only whitespace and characters that render as nothing
+    // (issue 28: a room called U+200B is a room nobody can see).
+    if value.chars().all(|c| c.is_whitespace() || is_invisible(c)) {
         return Err(NameProblem::Empty);
     }
     if value.chars().count() > max_chars {
@@ -38,6 +40,18 @@ pub fn check_name(value: &str, max_chars: usize) -> Result<(), NameProblem> {
         return Err(NameProblem::BidiOverride);
     }
     Ok(())
+}
+
+/// Unicode's default-ignorable code points (DerivedCoreProperties.txt,
+/// `Default_Ignorable_Code_Point`): zero-width spaces and joiners, word joiners, the BOM,
+/// soft hyphens, variation selectors, fillers and tags. They render as nothing, so a name
+/// made only of them looks empty; inside a visible name they stay (emoji sequences use some).
+fn is_invisible(c: char) -> bool {
+    matches!(c,
+        '\u{00AD}' | '\u{034F}' | '\u{061C}' | '\u{115F}' | '\u{1160}' | '\u{17B4}' | '\u{17B5}'
+        | '\u{180B}'..='\u{180F}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{206F}'
+        | '\u{3164}' | '\u{FE00}'..='\u{FE0F}' | '\u{FEFF}' | '\u{FFA0}' | '\u{FFF0}'..='\u{FFF8}'
+        | '\u{1BCA0}'..='\u{1BCA3}' | '\u{1D173}'..='\u{1D17A}' | '\u{E0000}'..='\u{E0FFF}')
 }
 
 /// `MAX_NAME_CHARS` (default 128): the longest room name, identity or display name, the
@@ -116,6 +130,11 @@ mod tests {
         assert_eq!(check_name("Jérôme 👋", 128), Ok(()));
         assert_eq!(check_name("", 128), Err(NameProblem::Empty));
         assert_eq!(check_name("   ", 128), Err(NameProblem::Empty));
+        for invisible in ["\u{200B}", "\u{2060}", "\u{FEFF}", "\u{200B}\u{2060} \u{FEFF}", "\u{00AD}", "\u{E0041}"] {
+            assert_eq!(check_name(invisible, 128), Err(NameProblem::Empty), "{invisible:?}");
+        }
+        assert_eq!(check_name("a\u{200D}b", 128), Ok(()), "inside a visible name they stay");
+        assert_eq!(check_name("\u{1F469}\u{200D}\u{1F4BB}", 128), Ok(()), "an emoji sequence is visible");
         assert_eq!(check_name(&"a".repeat(129), 128), Err(NameProblem::TooLong(128)));
         assert_eq!(check_name(&"é".repeat(128), 128), Ok(()), "limit counts characters, not bytes");
         assert_eq!(check_name("bad\u{1}room", 128), Err(NameProblem::ControlCharacter));

@@ -30,6 +30,16 @@ pub enum TokenError {
     ReservedAttribute(String),
     #[error("room links are redeemed at /guest/token, not here")]
     LinkNotHere,
+    /// An identity in a namespace the server assigns (`user:`, `guest:`).
+    #[error("identities starting with `{0}` are assigned by the server")]
+    ReservedIdentity(String),
+    /// One agent listed twice in `room_config.agents`: LiveKit would start a job for each.
+    #[error("agent `{0}` is listed more than once in `room_config.agents`")]
+    AgentRepeated(String),
+    #[error("`{0}` in an agent's metadata is set by the server")]
+    ReservedAgentMetadata(&'static str),
+    #[error("`participant_attributes` has the key `{0}` more than once")]
+    DuplicateAttribute(String),
 }
 
 impl HttpError for TokenError {
@@ -40,13 +50,17 @@ impl HttpError for TokenError {
             | TokenError::InvalidField(_)
             | TokenError::TooLarge { .. }
             | TokenError::RoomConfigNameMismatch
-            | TokenError::LinkNotHere => StatusCode::BAD_REQUEST,
+            | TokenError::LinkNotHere
+            | TokenError::AgentRepeated(_)
+            | TokenError::DuplicateAttribute(_) => StatusCode::BAD_REQUEST,
             TokenError::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
             TokenError::AgentNotAllowed(_)
             | TokenError::RoomConfigFieldNotAllowed(_)
             | TokenError::InsufficientScope(_)
             | TokenError::RoomNotAllowed(_)
-            | TokenError::ReservedAttribute(_) => StatusCode::FORBIDDEN,
+            | TokenError::ReservedAttribute(_)
+            | TokenError::ReservedIdentity(_)
+            | TokenError::ReservedAgentMetadata(_) => StatusCode::FORBIDDEN,
         }
     }
 
@@ -54,12 +68,17 @@ impl HttpError for TokenError {
         match self {
             TokenError::MissingParameter(_) => "missing_parameter",
             TokenError::InvalidJson(_) => "invalid_json",
-            TokenError::InvalidField(_) | TokenError::RoomConfigNameMismatch => "invalid_field",
+            TokenError::InvalidField(_)
+            | TokenError::RoomConfigNameMismatch
+            | TokenError::AgentRepeated(_)
+            | TokenError::DuplicateAttribute(_) => "invalid_field",
             TokenError::TooLarge { .. } => "field_too_large",
             TokenError::AgentNotAllowed(_) => "agent_not_allowed",
-            TokenError::RoomConfigFieldNotAllowed(_) | TokenError::ReservedAttribute(_) | TokenError::LinkNotHere => {
-                "field_not_allowed"
-            }
+            TokenError::RoomConfigFieldNotAllowed(_)
+            | TokenError::ReservedAttribute(_)
+            | TokenError::ReservedAgentMetadata(_)
+            | TokenError::LinkNotHere => "field_not_allowed",
+            TokenError::ReservedIdentity(_) => "identity_not_allowed",
             TokenError::Unauthenticated(_) => "unauthenticated",
             TokenError::InsufficientScope(_) => "insufficient_scope",
             TokenError::RoomNotAllowed(_) => "room_not_allowed",

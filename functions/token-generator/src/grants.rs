@@ -17,9 +17,15 @@ use crate::error::TokenError;
 use crate::request::{Form, TokenRequest};
 use crate::settings::TokenSettings;
 
-/// Attribute keys the token generator writes from verified claims. Callers may not set
-/// any `auth.` key themselves when authentication is on, so a reader can trust them.
+/// Attribute keys the token generator writes from verified claims and room links. No caller
+/// may set an `auth.` key, with authentication on or off, so a reader can trust them.
 pub const ATTRIBUTE_PREFIX: &str = "auth.";
+/// Attribute prefixes no caller may set: ours, LiveKit's own (`lk.`: agent state,
+/// transcription, publishing on behalf) and LiveKit SIP's (`sip.`: a phone caller's number
+/// and call; a browser claiming them would pass for a phone caller).
+pub const RESERVED_ATTRIBUTE_PREFIXES: &[&str] = &[ATTRIBUTE_PREFIX, "lk.", "sip."];
+/// A guest's identity: `guest:<link id>:<random>`, chosen by the server for room links.
+pub const GUEST_PREFIX: &str = "guest:";
 pub const USER_ID_ATTRIBUTE: &str = "auth.user_id";
 pub const EMAIL_ATTRIBUTE: &str = "auth.email";
 pub const OWNER_ATTRIBUTE: &str = "auth.owner";
@@ -34,6 +40,7 @@ pub fn decide(
 ) -> Result<ParticipantToken, ErrorResponse> {
     let auth = &settings.auth;
     let TokenRequest { mut participant, form } = request;
+    check_reserved_attributes(&participant.attributes)?;
     match own_participant(caller, auth, settings.limits.names)? {
         Some((identity, name)) => {
             participant.identity = suffixed(&identity, settings)?;
@@ -41,11 +48,15 @@ pub fn decide(
         }
         // The simple form's participant is a display name too: two people called Jane
         // must not kick each other out of the room.
-        None if form == Form::Simple => participant.identity = suffixed(&participant.identity, settings)?,
-        None => {}
+        None => {
+            check_identity_namespace(&participant.identity, auth)?;
+            if form == Form::Simple {
+                participant.identity = suffixed(&participant.identity, settings)?;
+            }
+        }
     }
     check_room(caller, &participant.room, auth)?;
-    attribute(caller, &mut participant.attributes, auth)?;
+    attribute(caller, &mut participant.attributes, auth);
     Ok(token(participant, caller.is_admin(), settings))
 }
 
@@ -107,18 +118,30 @@ fn suffixed(identity: &str, settings: &TokenSettings) -> Result<String, ErrorRes
     })
 }
 
-/// Refuses caller-supplied `auth.` attributes, then adds the verified ones.
-fn attribute(
-    caller: &Caller,
-    attributes: &mut HashMap<String, String>,
-    settings: &AuthSettings,
-) -> Result<(), TokenError> {
-    if matches!(caller, Caller::Anonymous) {
-        return Ok(());
+/// Refuses an attribute a caller may not set (any of [`RESERVED_ATTRIBUTE_PREFIXES`]).
+pub fn check_reserved_attributes(attributes: &HashMap<String, String>) -> Result<(), TokenError> {
+    let reserved = attributes.keys().find(|k| RESERVED_ATTRIBUTE_PREFIXES.iter().any(|p| k.starts_with(p)));
+    match reserved {
+        Some(key) => Err(TokenError::ReservedAttribute(key.clone())),
+        None => Ok(()),
     }
-    if let Some(key) = attributes.keys().find(|k| k.starts_with(ATTRIBUTE_PREFIX)) {
-        return Err(TokenError::ReservedAttribute(key.clone()));
+}
+
+/// A caller who names the participant (anonymous, or an application) may not name one in
+/// the server's own namespaces: `user:<sub>` would be someone's signed-in identity, `guest:`
+/// a room link's guest.
+fn check_identity_namespace(identity: &str, settings: &AuthSettings) -> Result<(), TokenError> {
+    for prefix in [settings.identity_prefix.as_str(), GUEST_PREFIX] {
+        if identity.starts_with(prefix) {
+            return Err(TokenError::ReservedIdentity(prefix.to_string()));
+        }
     }
+    Ok(())
+}
+
+/// Adds the attributes that come from the verified claims (reserved ones are refused
+/// before this: [`check_reserved_attributes`]).
+fn attribute(caller: &Caller, attributes: &mut HashMap<String, String>, settings: &AuthSettings) {
     match caller {
         Caller::Anonymous => {}
         Caller::User { subject, email, .. } => {
@@ -131,7 +154,6 @@ fn attribute(
             attributes.insert(OWNER_ATTRIBUTE.into(), owner_of(client_id, settings));
         }
     }
-    Ok(())
 }
 
 /// `auth.owner` of what an application mints or invites to: `owner:<client id>`.
@@ -186,17 +208,18 @@ mod tests {
         let s = on();
         let user = Caller::User { subject: "u-1".into(), name: String::new(), email: None, admin: false, rooms: None };
         let mut attributes = HashMap::from([("hand".to_string(), "up".to_string())]);
-        attribute(&user, &mut attributes, &s).unwrap();
+        attribute(&user, &mut attributes, &s);
         assert_eq!(attributes[USER_ID_ATTRIBUTE], "u-1");
         assert_eq!(attributes["hand"], "up");
         let app = Caller::Client { client_id: "app".into(), admin: false, rooms: None };
         let mut attributes = HashMap::new();
-        attribute(&app, &mut attributes, &s).unwrap();
+        attribute(&app, &mut attributes, &s);
         assert_eq!(attributes[OWNER_ATTRIBUTE], "owner:app");
-        let mut forged = HashMap::from([(OWNER_ATTRIBUTE.to_string(), "owner:someone".to_string())]);
-        assert_eq!(response(attribute(&app, &mut forged, &s).unwrap_err()).code, "field_not_allowed");
-        let mut open = HashMap::from([(OWNER_ATTRIBUTE.to_string(), "x".to_string())]);
-        assert!(attribute(&Caller::Anonymous, &mut open, &s).is_ok(), "unchanged when authentication is off");
+        for key in [OWNER_ATTRIBUTE, USER_ID_ATTRIBUTE, "auth.link_id", "lk.agent.state", "sip.phoneNumber"] {
+            let forged = HashMap::from([(key.to_string(), "forged".to_string())]);
+            assert_eq!(response(check_reserved_attributes(&forged).unwrap_err()).code, "field_not_allowed", "{key}");
+        }
+        assert!(check_reserved_attributes(&HashMap::from([("authx".to_string(), "y".to_string())])).is_ok());
         assert_eq!(
             own_participant(&user, &s, NameLimit(128)).unwrap(),
             Some((Identity::parse("user:u-1", NameLimit(128)).unwrap(), String::new()))

@@ -174,6 +174,11 @@ fn check_attributes(attributes: &HashMap<String, String>, settings: &TokenSettin
     Ok(())
 }
 
+/// The key of an agent's dispatch metadata that says who asked for it: the subtitle
+/// dispatcher sets it from the verified participant token, so no caller may put it in a
+/// token's dispatch (it would name someone else).
+pub const REQUESTED_BY: &str = "requested_by";
+
 /// What a caller may put in `room_config` through this open endpoint: agent dispatch
 /// for allow-listed agents, and nothing else. Recording (`egress`) would let anyone
 /// record to storage of their choosing; the room limits and metadata belong to the
@@ -203,9 +208,20 @@ fn check_room_config(
     if let Some((field, _)) = refused.iter().find(|(_, set)| *set) {
         return Err(TokenError::RoomConfigFieldNotAllowed(field));
     }
+    let mut listed = HashSet::new();
     for agent in &config.agents {
         if agent.agent_name.is_empty() || !settings.allowed_agents.iter().any(|a| a == &agent.agent_name) {
             return Err(TokenError::AgentNotAllowed(printable(&agent.agent_name)));
+        }
+        // LiveKit starts one job per entry: each allowed agent at most once, so a token can
+        // start no more jobs than there are allowed agents.
+        if !listed.insert(agent.agent_name.as_str()) {
+            return Err(TokenError::AgentRepeated(printable(&agent.agent_name)));
+        }
+        if serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(&agent.metadata)
+            .is_ok_and(|metadata| metadata.contains_key(REQUESTED_BY))
+        {
+            return Err(TokenError::ReservedAgentMetadata(REQUESTED_BY));
         }
         if agent.metadata.len() > settings.limits.metadata_bytes {
             return Err(TokenError::TooLarge {
@@ -274,6 +290,13 @@ fn parse_token_source_request(body: &[u8]) -> Result<(TokenSourceRequest, Option
         _ => TokenError::InvalidJson(truncate(e.to_string())),
     };
     let mut fields: TopLevelFields = serde_json::from_slice(body).map_err(classify)?;
+    // `participant_attributes` is a map, which the generated deserialiser reads keeping the
+    // last of two equal keys: a parser differential with any reader that keeps the first.
+    if let Some((_, attributes)) = fields.0.iter().find(|(key, _)| canonical_field(key) == ATTRIBUTES_FIELD) {
+        if let Ok(UniqueKeys(Err(key))) = serde_json::from_str::<UniqueKeys>(attributes.get()) {
+            return Err(TokenError::DuplicateAttribute(printable(&key)));
+        }
+    }
     let room_link = match fields.0.iter().position(|(key, _)| canonical_field(key) == ROOM_LINK_FIELD) {
         Some(at) => Some(
             serde_json::from_str::<String>(fields.0.remove(at).1.get())
@@ -300,6 +323,56 @@ fn parse_token_source_request(body: &[u8]) -> Result<(TokenSourceRequest, Option
 
 /// The body field a room link travels in (`roomLink` too, as protobuf JSON would spell it).
 const ROOM_LINK_FIELD: &str = "room_link";
+const ATTRIBUTES_FIELD: &str = "participant_attributes";
+
+/// A JSON object's keys checked for repeats: `Err(key)` for the first key given twice. Any
+/// other JSON is `Ok`: the type is the generated deserialiser's to check.
+struct UniqueKeys(Result<(), String>);
+
+impl<'de> serde::Deserialize<'de> for UniqueKeys {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct KeysVisitor;
+        impl<'de> Visitor<'de> for KeysVisitor {
+            type Value = UniqueKeys;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<UniqueKeys, A::Error> {
+                let mut seen = HashSet::new();
+                while let Some(key) = map.next_key::<String>()? {
+                    map.next_value::<serde::de::IgnoredAny>()?;
+                    if !seen.insert(key.clone()) {
+                        return Ok(UniqueKeys(Err(key)));
+                    }
+                }
+                Ok(UniqueKeys(Ok(())))
+            }
+            fn visit_unit<E>(self) -> Result<UniqueKeys, E> {
+                Ok(UniqueKeys(Ok(())))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<UniqueKeys, A::Error> {
+                while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+                Ok(UniqueKeys(Ok(())))
+            }
+            fn visit_str<E>(self, _: &str) -> Result<UniqueKeys, E> {
+                Ok(UniqueKeys(Ok(())))
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<UniqueKeys, E> {
+                Ok(UniqueKeys(Ok(())))
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<UniqueKeys, E> {
+                Ok(UniqueKeys(Ok(())))
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<UniqueKeys, E> {
+                Ok(UniqueKeys(Ok(())))
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<UniqueKeys, E> {
+                Ok(UniqueKeys(Ok(())))
+            }
+        }
+        deserializer.deserialize_any(KeysVisitor)
+    }
+}
 
 fn truncate(mut message: String) -> String {
     if message.len() > 200 {
@@ -439,6 +512,27 @@ mod tests {
         assert_eq!(post(camel, &open).unwrap().room_config.unwrap().agents[0].agent_name, "transcriber");
         assert_eq!(code(post(r#"{"room_config":{"agents":[{"agent_name":"other"}]}}"#, &open)), "agent_not_allowed");
         assert_eq!(code(post(r#"{"room_config":{"agents":[{}]}}"#, &open)), "agent_not_allowed");
+    }
+
+    #[test]
+    fn one_job_per_allowed_agent_and_no_forged_requester() {
+        let open = TokenSettings { allowed_agents: vec!["transcriber".into()], ..Default::default() };
+        let twice = r#"{"room_config":{"agents":[{"agent_name":"transcriber"},{"agent_name":"transcriber"}]}}"#;
+        assert_eq!(code(post(twice, &open)), "invalid_field");
+        let forged =
+            r#"{"room_config":{"agents":[{"agent_name":"transcriber","metadata":"{\"requested_by\":\"user:ceo\"}"}]}}"#;
+        assert_eq!(code(post(forged, &open)), "field_not_allowed");
+        let text = r#"{"room_config":{"agents":[{"agent_name":"transcriber","metadata":"requested_by: me"}]}}"#;
+        assert!(post(text, &open).is_ok(), "metadata that is not a JSON object is the caller's own format");
+    }
+
+    #[test]
+    fn attribute_keys_are_given_once() {
+        let s = TokenSettings::default();
+        assert_eq!(code(post(r#"{"participant_attributes":{"role":"guest","role":"host"}}"#, &s)), "invalid_field");
+        assert_eq!(code(post(r#"{"participantAttributes":{"a":"1","a":"2"}}"#, &s)), "invalid_field");
+        assert!(post(r#"{"participant_attributes":{"a":"1","b":"2"}}"#, &s).is_ok());
+        assert_eq!(code(post(r#"{"participant_attributes":["a"]}"#, &s)), "invalid_field", "the type is still checked");
     }
 
     #[test]

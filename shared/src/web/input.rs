@@ -90,10 +90,11 @@ pub fn bearer_token(headers: &HeaderMap) -> Option<&str> {
     (!token.is_empty()).then_some(token)
 }
 
-/// A `{…}` path segment, percent-decoded the way a query value is (a route's `{room}`).
+/// A `{…}` path segment, percent-decoded (a route's `{room}`). Strictly as a path: a `+` is a
+/// `+` (only a query's form encoding makes it a space; issue 28: room `a+b`'s routes were
+/// read as room "a b"), a broken escape or bytes that are not UTF-8 are refused.
 pub fn decode_segment(segment: &str) -> Result<String, RequestError> {
-    let mut query = parse_query(Some(&format!("v={segment}")))?;
-    Ok(query.remove("v").unwrap_or_default())
+    decode_component(segment, false)
 }
 
 /// A refusal of a route's `{room}`: its encoding, or the name.
@@ -136,8 +137,8 @@ pub fn parse_query(query: Option<&str>) -> Result<HashMap<String, String>, Reque
     let Some(query) = query else { return Ok(pairs) };
     for part in query.split('&').filter(|p| !p.is_empty()) {
         let (raw_key, raw_value) = part.split_once('=').unwrap_or((part, ""));
-        let key = decode_component(raw_key)?;
-        let value = decode_component(raw_value)?;
+        let key = decode_component(raw_key, true)?;
+        let value = decode_component(raw_value, true)?;
         if pairs.insert(key.clone(), value).is_some() {
             return Err(RequestError::DuplicateParameter(printable(&key)));
         }
@@ -145,14 +146,15 @@ pub fn parse_query(query: Option<&str>) -> Result<HashMap<String, String>, Reque
     Ok(pairs)
 }
 
-fn decode_component(raw: &str) -> Result<String, RequestError> {
+/// Percent-decodes `raw`; in a query (`plus_is_space`), `+` is a space too.
+fn decode_component(raw: &str, plus_is_space: bool) -> Result<String, RequestError> {
     let bad = || RequestError::InvalidEncoding;
     let bytes = raw.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
         match bytes[i] {
-            b'+' => out.push(b' '),
+            b'+' if plus_is_space => out.push(b' '),
             b'%' => {
                 let hex = bytes.get(i + 1..i + 3).filter(|h| h.iter().all(u8::is_ascii_hexdigit)).ok_or_else(bad)?;
                 // Checked above: from_str_radix alone would also take a sign (`%+0`).
@@ -258,5 +260,7 @@ mod tests {
             "invalid_room"
         );
         assert!(room(&format!("/rooms/{}/links", "r".repeat(200)), 200).is_ok(), "MAX_NAME_CHARS applies");
+        assert_eq!(room("/rooms/a+b/subtitles", 128).unwrap(), "a+b", "a path segment is not form-encoded");
+        assert_eq!(room("/rooms/a%2Bb%20c/links", 128).unwrap(), "a+b c");
     }
 }

@@ -13,8 +13,7 @@ use super::claims::{self, LinkClaims, Role};
 use super::record;
 use super::refusal::LinkRefusal;
 use crate::context::Context;
-use crate::error::TokenError;
-use crate::grants::{self, ATTRIBUTE_PREFIX, OWNER_ATTRIBUTE};
+use crate::grants::{self, GUEST_PREFIX, OWNER_ATTRIBUTE};
 use crate::mint::mint;
 use crate::request::{participant_of, standard_body, Form};
 use crate::settings::TokenSettings;
@@ -22,8 +21,6 @@ use crate::settings::TokenSettings;
 /// Attributes a guest's token carries, set from the link only.
 pub const INVITED_BY_ATTRIBUTE: &str = "auth.invited_by";
 pub const LINK_ID_ATTRIBUTE: &str = "auth.link_id";
-/// A guest's identity: `guest:<link id>:<random>`, chosen by the server.
-pub const GUEST_PREFIX: &str = "guest:";
 const GUEST_SUFFIX_CHARS: usize = 6;
 
 /// A guest's redemption of a room link: the link, and what a guest may choose (a display
@@ -82,9 +79,7 @@ impl GuestRequest {
             source.participant_name = Some(claims.name.clone());
         }
         let mut participant = participant_of(source, settings)?;
-        if let Some(key) = participant.attributes.keys().find(|k| k.starts_with(ATTRIBUTE_PREFIX)) {
-            return Err(TokenError::ReservedAttribute(key.clone()).into());
-        }
+        grants::check_reserved_attributes(&participant.attributes)?;
         participant.attributes.insert(INVITED_BY_ATTRIBUTE.into(), claims.by.clone());
         participant.attributes.insert(LINK_ID_ATTRIBUTE.into(), claims.jti.clone());
         if let Some(owner) = &claims.owner {
