@@ -270,7 +270,8 @@ impl HttpResponse {
     }
 }
 
-fn parse_response(raw: &[u8]) -> HttpResponse {
+/// An HTTP/1.1 response as read off the wire.
+pub fn parse_response(raw: &[u8]) -> HttpResponse {
     let split = raw.windows(4).position(|w| w == b"\r\n\r\n").expect("response has a header block");
     let head = String::from_utf8_lossy(&raw[..split]).to_string();
     let mut lines = head.lines();

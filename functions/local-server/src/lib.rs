@@ -4,6 +4,7 @@
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::{Bytes, Incoming};
@@ -30,9 +31,8 @@ pub use authorizer::JwtAuthorizer;
 const MAX_LOCAL_BODY_BYTES: usize = 1024 * 1024;
 
 /// The longest request line the local server reads. hyper refuses longer lines itself
-/// (past 64 KiB) with a bare `414` and no body; reading the line first keeps that refusal
-/// JSON like every other one. API Gateway's own bound is 10 KiB for the request line and
-/// headers together.
+/// (past 64 KiB) with a bare `414` and no body; reading the head first keeps that refusal
+/// JSON like every other one.
 const MAX_REQUEST_LINE_BYTES: usize = 16 * 1024;
 
 /// Every function's service, routed by path as API Gateway would, sharing one
@@ -49,12 +49,15 @@ pub struct LocalRoutes {
 impl LocalRoutes {
     pub async fn from_env(env: &EnvSettings) -> Result<Self, livekit_lambda_shared::Error> {
         livekit_lambda_shared::jwt::install();
-        let mut credentials = CredentialStore::from_env(env, Runtime::Local).await?;
+        // As deployed: the token generator's own store reads what it signs with (never
+        // `api-keys`, which only verifies), the other two share one that verifies; so an
+        // `api-keys` the verifiers refuse leaves `/token` working here as in Lambda.
+        let mut signing = CredentialStore::from_env(env, Runtime::Local).await?.signing_only();
         if TokenService::reads_room_link_keys(env) {
-            credentials = credentials.with_room_link_keys();
+            signing = signing.with_room_link_keys();
         }
-        let credentials = Arc::new(credentials);
-        let token = TokenService::with_credentials(env, credentials.clone()).await?;
+        let credentials = Arc::new(CredentialStore::from_env(env, Runtime::Local).await?);
+        let token = TokenService::with_credentials(env, Arc::new(signing)).await?;
         let authorizer = JwtAuthorizer::from_env(env, token.auth_settings())?.map(Arc::new);
         let webhook = WebhookService::with_credentials(env, credentials.clone()).await?;
         let subtitles = SubtitleService::with_credentials(env, credentials).await?;
@@ -73,6 +76,7 @@ impl LocalRoutes {
 
     pub async fn warm_up(&self) {
         self.token.warm_up().await;
+        self.webhook.warm_up().await;
     }
 
     pub async fn dispatch(&self, request: Request<Body>) -> Response<Body> {
@@ -156,23 +160,89 @@ fn refusal(error: ErrorResponse) -> Response<Body> {
     response
 }
 
-/// Reads up to the end of the request line. `Ok(bytes read)` for hyper to read again;
-/// `Err(())` when the line is longer than [`MAX_REQUEST_LINE_BYTES`].
-async fn read_request_line(stream: &mut TcpStream) -> std::io::Result<Result<Vec<u8>, ()>> {
+/// The largest request head (request line and headers) read: hyper's own refusals of more
+/// (431, with an empty body) never happen, this server's JSON one does. API Gateway's own
+/// bound is 10 KiB.
+const MAX_HEAD_BYTES: usize = 64 * 1024;
+/// Headers per request, as hyper counts them by default.
+const MAX_HEADERS: usize = 100;
+/// `LOCAL_IDLE_TIMEOUT_SECONDS` when unset: a connection that sends no whole request head
+/// within this is closed (idle connections would otherwise hold a task and a file
+/// descriptor forever).
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Reads the whole request head. `Ok(bytes read)` for hyper to read again (the body may
+/// follow); `Err` with the JSON refusal hyper would otherwise have answered with an empty
+/// body and no security headers (or none at all, for a connection that sent nothing).
+async fn read_request_head(stream: &mut TcpStream, idle: Duration) -> Result<Vec<u8>, Option<ErrorResponse>> {
     let mut head = Vec::with_capacity(1024);
     let mut chunk = [0u8; 4096];
-    while !head.contains(&b'\n') {
-        if head.len() > MAX_REQUEST_LINE_BYTES {
-            return Ok(Err(()));
+    let end_of_head = |head: &[u8]| head.windows(4).position(|w| w == b"\r\n\r\n").map(|at| at + 4);
+    let read = async {
+        while end_of_head(&head).is_none() {
+            if head.len() > MAX_HEAD_BYTES {
+                break;
+            }
+            let read = stream.read(&mut chunk).await.map_err(|_| None)?;
+            if read == 0 {
+                break;
+            }
+            head.extend_from_slice(&chunk[..read]);
         }
-        let read = stream.read(&mut chunk).await?;
-        if read == 0 {
-            break;
-        }
-        head.extend_from_slice(&chunk[..read]);
-    }
+        Ok::<_, Option<ErrorResponse>>(())
+    };
+    tokio::time::timeout(idle, read).await.map_err(|_| None)??;
     let line_length = head.iter().position(|b| *b == b'\n').unwrap_or(head.len());
-    Ok(if line_length > MAX_REQUEST_LINE_BYTES { Err(()) } else { Ok(head) })
+    if line_length > MAX_REQUEST_LINE_BYTES {
+        return Err(Some(ErrorResponse::new(
+            StatusCode::URI_TOO_LONG,
+            "uri_too_long",
+            format!("the request line is longer than {MAX_REQUEST_LINE_BYTES} bytes"),
+        )));
+    }
+    let Some(end) = end_of_head(&head) else {
+        if head.is_empty() {
+            return Err(None);
+        }
+        return Err(Some(if head.len() > MAX_HEAD_BYTES {
+            too_large_head(format!("the request head is larger than {MAX_HEAD_BYTES} bytes"))
+        } else {
+            malformed("the request head is incomplete")
+        }));
+    };
+    if end > MAX_HEAD_BYTES {
+        return Err(Some(too_large_head(format!("the request head is larger than {MAX_HEAD_BYTES} bytes"))));
+    }
+    // The parser hyper uses, with hyper's header count: what it would refuse, refused here.
+    let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut request = httparse::Request::new(&mut headers);
+    match request.parse(&head[..end]) {
+        Ok(httparse::Status::Complete(_)) => {}
+        Err(httparse::Error::TooManyHeaders) => {
+            return Err(Some(too_large_head(format!("the request has more than {MAX_HEADERS} headers"))))
+        }
+        Ok(httparse::Status::Partial) | Err(_) => return Err(Some(malformed("the request is not valid HTTP/1.1"))),
+    }
+    let mut lengths = request.headers.iter().filter(|h| h.name.eq_ignore_ascii_case("content-length"));
+    let length_ok = match (lengths.next(), lengths.next()) {
+        (None, _) => true,
+        (Some(one), None) => !one.value.is_empty() && one.value.iter().all(u8::is_ascii_digit),
+        _ => false,
+    };
+    let encodings: Vec<&[u8]> =
+        request.headers.iter().filter(|h| h.name.eq_ignore_ascii_case("transfer-encoding")).map(|h| h.value).collect();
+    if !length_ok || encodings.iter().any(|e| !e.eq_ignore_ascii_case(b"chunked")) || encodings.len() > 1 {
+        return Err(Some(malformed("the request's Content-Length or Transfer-Encoding is not valid")));
+    }
+    Ok(head)
+}
+
+fn too_large_head(message: String) -> ErrorResponse {
+    ErrorResponse::new(StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE, "headers_too_large", message)
+}
+
+fn malformed(message: &str) -> ErrorResponse {
+    ErrorResponse::new(StatusCode::BAD_REQUEST, "malformed_request", message)
 }
 
 /// Writes a whole response to a connection hyper never saw, then reads what is left of
@@ -209,26 +279,31 @@ async fn write_refusal(stream: &mut TcpStream, response: Response<Body>) -> std:
     Ok(())
 }
 
-/// Serves until the process ends. Each connection gets its own task.
-pub async fn serve(listener: TcpListener, routes: LocalRoutes) -> std::io::Result<()> {
+/// Serves until the process ends. Each connection gets its own task; a connection that
+/// sends no whole request head within `idle` is closed. An accept error (file descriptors
+/// exhausted, say) is logged and the loop goes on after a pause: one bad moment must not
+/// end `make dev`.
+pub async fn serve(listener: TcpListener, routes: LocalRoutes, idle: Duration) -> std::io::Result<()> {
     loop {
-        let (mut stream, _) = listener.accept().await?;
+        let mut stream = match listener.accept().await {
+            Ok((stream, _)) => stream,
+            Err(error) => {
+                tracing::warn!(error = %error, "could not accept a connection; trying again shortly");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
         // Small JSON responses: send them without waiting for delayed ACKs.
         let _ = stream.set_nodelay(true);
         let routes = routes.clone();
         tokio::spawn(async move {
-            let head = match read_request_line(&mut stream).await {
-                Ok(Ok(head)) => head,
-                Ok(Err(())) => {
-                    let too_long = ErrorResponse::new(
-                        StatusCode::URI_TOO_LONG,
-                        "uri_too_long",
-                        format!("the request line is longer than {MAX_REQUEST_LINE_BYTES} bytes"),
-                    );
-                    let _ = write_refusal(&mut stream, refusal(too_long)).await;
+            let head = match read_request_head(&mut stream, idle).await {
+                Ok(head) => head,
+                Err(Some(refused)) => {
+                    let _ = write_refusal(&mut stream, refusal(refused)).await;
                     return;
                 }
-                Err(_) => return,
+                Err(None) => return,
             };
             // hyper reads the bytes already taken from the socket first, then the rest.
             let (read, write) = stream.into_split();
@@ -243,13 +318,25 @@ pub async fn serve(listener: TcpListener, routes: LocalRoutes) -> std::io::Resul
                     Ok::<_, Infallible>(into_hyper_response(response))
                 }
             });
-            // One request per connection: only the first request line is read above.
+            // One request per connection: only the first request head is read above.
             let http = http1::Builder::new().keep_alive(false).serve_connection(TokioIo::new(io), service);
-            if let Err(error) = http.await {
-                tracing::debug!(error = %error, "connection closed with an error");
+            // The body too comes within the idle timeout's reach: a stalled upload is closed.
+            match tokio::time::timeout(idle + MAX_BODY_TIME, http).await {
+                Ok(Err(error)) => tracing::debug!(error = %error, "connection closed with an error"),
+                Err(_) => tracing::debug!("connection closed: no whole request in time"),
+                Ok(Ok(())) => {}
             }
         });
     }
+}
+
+/// Time a request has for its body and answer after its head (a LiveKit API call within a
+/// handler is bounded by `LIVEKIT_API_TIMEOUT_MS`, an SSM read by its budgets).
+const MAX_BODY_TIME: Duration = Duration::from_secs(60);
+
+/// `LOCAL_IDLE_TIMEOUT_SECONDS` (default 10).
+pub fn idle_timeout(env: &EnvSettings) -> Result<Duration, livekit_lambda_shared::Error> {
+    env.duration_secs("LOCAL_IDLE_TIMEOUT_SECONDS", DEFAULT_IDLE_TIMEOUT.as_secs(), 1..=3600)
 }
 
 /// The address to listen on: `127.0.0.1:$PORT` (default 8080; `PORT=0` picks a free port).

@@ -1,5 +1,5 @@
 use livekit_lambda_shared::{telemetry, EnvSettings, Runtime};
-use local_server::{listen_address, serve, LocalRoutes};
+use local_server::{idle_timeout, listen_address, serve, LocalRoutes};
 use tokio::net::TcpListener;
 
 #[tokio::main]
@@ -28,6 +28,6 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let listener = TcpListener::bind(listen_address(&env)?).await?;
     // Tests (and people) read this line to find the port.
     println!("local server listening on http://{}", listener.local_addr()?);
-    serve(listener, routes).await?;
+    serve(listener, routes, idle_timeout(&env)?).await?;
     Ok(())
 }

@@ -110,7 +110,7 @@ pub(crate) async fn deploy_with(extra: &[(&str, &str)], adapt: impl FnOnce(Local
     let routes = adapt(LocalRoutes::from_env(&EnvSettings::from_pairs(pairs)).await.expect("settings"));
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
-    tokio::spawn(serve(listener, routes.clone()));
+    tokio::spawn(serve(listener, routes.clone(), local_server::DEFAULT_IDLE_TIMEOUT));
     Deployment { issuer, routes, port }
 }
 

@@ -437,7 +437,7 @@ async fn every_row_through_the_lambda_entry_and_over_http_and_no_secret_in_any_l
     let routes = LocalRoutes::from_env(&env()).await.unwrap();
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
-    tokio::spawn(serve(listener, routes.clone()));
+    tokio::spawn(serve(listener, routes.clone(), local_server::DEFAULT_IDLE_TIMEOUT));
 
     let mut rows = corpus();
     assert!(rows.len() >= 60, "the corpus shrank");

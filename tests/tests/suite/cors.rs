@@ -38,7 +38,7 @@ async fn deploy(allowed_origins: &str) -> Deployment {
     let routes = LocalRoutes::from_env(&env).await.expect("settings");
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
-    tokio::spawn(serve(listener, routes));
+    tokio::spawn(serve(listener, routes, local_server::DEFAULT_IDLE_TIMEOUT));
     Deployment { issuer, port }
 }
 

@@ -12,7 +12,7 @@ async fn start(env: &[(&str, &str)]) -> u16 {
         LocalRoutes::from_env(&EnvSettings::from_pairs(env.iter().copied())).await.expect("settings are valid");
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
-    tokio::spawn(serve(listener, routes));
+    tokio::spawn(serve(listener, routes, local_server::DEFAULT_IDLE_TIMEOUT));
     port
 }
 
@@ -254,4 +254,155 @@ fn the_start_up_log_is_plain_text_and_names_each_feature_that_is_off() {
     let on = start_up_log(&[("SUBTITLE_AGENT_NAME", "transcriber")]);
     let line = on.lines().find(|l| l.contains("subtitles (/rooms/{room}/subtitles)")).expect("a subtitles line");
     assert!(!line.contains("off"), "{line}");
+}
+
+/// Sends `bytes` as they are and reads the answer until the server closes.
+async fn send_bytes(port: u16, bytes: &[u8]) -> wire_tests::HttpResponse {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.expect("connect");
+    stream.write_all(bytes).await.expect("write");
+    let mut raw = Vec::new();
+    tokio::time::timeout(std::time::Duration::from_secs(30), stream.read_to_end(&mut raw))
+        .await
+        .expect("an answer within 30 s")
+        .expect("read");
+    wire_tests::parse_response(&raw)
+}
+
+/// Issue 28, item 6: hyper's own refusals (431 for too many or too large headers, 400 for
+/// a malformed request) had an empty body and none of the security headers. The local
+/// server reads and checks the head first, with hyper's parser, and refuses in JSON.
+#[tokio::test]
+async fn what_hyper_would_refuse_gets_a_json_refusal_with_the_security_headers() {
+    let port = start(&[]).await;
+    let many: String = (0..120).map(|i| format!("x-h{i}: v\r\n")).collect();
+    let big = format!("x-big: {}\r\n", "v".repeat(70_000));
+    let cases = [
+        (format!("GET /health HTTP/1.1\r\nhost: x\r\n{many}\r\n"), 431, "headers_too_large"),
+        (format!("GET /health HTTP/1.1\r\nhost: x\r\n{big}\r\n"), 431, "headers_too_large"),
+        ("GET /health HTTP/1.1\r\nhost: x\r\nbad header line\r\n\r\n".to_string(), 400, "malformed_request"),
+        ("GET /health HTTP/1.1\r\nhost: x\r\ncontent-length: abc\r\n\r\n".to_string(), 400, "malformed_request"),
+        (
+            "GET /health HTTP/1.1\r\nhost: x\r\ncontent-length: 1\r\ncontent-length: 2\r\n\r\n".to_string(),
+            400,
+            "malformed_request",
+        ),
+        ("POST /token HTTP/1.1\r\nhost: x\r\ntransfer-encoding: gzip\r\n\r\n".to_string(), 400, "malformed_request"),
+        ("NOT HTTP AT ALL\r\n\r\n".to_string(), 400, "malformed_request"),
+    ];
+    for (request, status, code) in cases {
+        let response = send_bytes(port, request.as_bytes()).await;
+        let shown: String = request.chars().take(60).collect();
+        assert_eq!(response.status, status, "{shown:?}");
+        assert_eq!(response.json()["error"]["code"], code, "{shown:?}");
+        for (name, value) in livekit_lambda_shared::web::SECURITY_HEADERS {
+            assert_eq!(response.header(name), Some(value), "{shown:?}: {name}");
+        }
+    }
+    let ok = send_bytes(port, b"GET /health HTTP/1.1\r\nhost: x\r\n\r\n").await;
+    assert_eq!(ok.status, 200, "a plain request still works");
+}
+
+/// Issue 28, item 6: with 320 idle connections and a limit of 256 file descriptors the
+/// accept error ended the process, and idle connections were never timed out. Now idle
+/// ones close after `LOCAL_IDLE_TIMEOUT_SECONDS` and an accept error waits and goes on.
+#[tokio::test]
+async fn idle_connections_close_and_running_out_of_descriptors_is_survived() {
+    use std::io::{BufRead, BufReader};
+    let binary = wire_tests::workspace_root().join("target/debug/local-server");
+    let mut child = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!("ulimit -n 256 && exec {}", binary.display()))
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("PORT", "0")
+        .env("LOCAL_IDLE_TIMEOUT_SECONDS", "1")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("the local server starts");
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let port: u16 = loop {
+        let line = lines.next().expect("a listening line").expect("text");
+        if let Some(address) = line.strip_prefix("local server listening on http://127.0.0.1:") {
+            break address.trim().parse().expect("a port");
+        }
+    };
+    // Keep reading its log so the pipe never fills.
+    std::thread::spawn(move || lines.for_each(drop));
+    let mut idle = Vec::new();
+    for _ in 0..320 {
+        idle.push(std::net::TcpStream::connect(("127.0.0.1", port)).expect("the kernel queues the connection"));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(2500));
+    assert!(child.try_wait().unwrap().is_none(), "the process survives running out of descriptors");
+    // Every idle connection the server took is closed by now, and the rest follow.
+    let answered = tokio::time::timeout(std::time::Duration::from_secs(20), async {
+        loop {
+            match tokio::time::timeout(std::time::Duration::from_secs(3), http(port, "GET", "/health", &[], b"")).await
+            {
+                Ok(response) if response.status == 200 => break response,
+                _ => tokio::time::sleep(std::time::Duration::from_millis(200)).await,
+            }
+        }
+    })
+    .await;
+    assert!(answered.is_ok(), "a new request is answered after the idle connections went");
+    use std::io::Read;
+    let mut closed = 0;
+    for mut stream in idle {
+        stream.set_read_timeout(Some(std::time::Duration::from_secs(5))).unwrap();
+        if matches!(stream.read(&mut [0u8; 1]), Ok(0)) {
+            closed += 1;
+        }
+    }
+    assert!(closed > 250, "idle connections are closed by the server: {closed} of 320");
+    child.kill().ok();
+    child.wait().ok();
+}
+
+/// Issue 28, item 7: with `api-keys` invalid, the local server's `/token` answered 503 (its
+/// one store read `api-keys` for every function) while the deployed token generator, which
+/// never reads it, kept working. `make dev` now reads as the functions do.
+#[tokio::test]
+async fn an_invalid_api_keys_stops_the_verifiers_not_the_token_generator_as_deployed() {
+    use std::io::{BufRead, BufReader};
+    let moto = wire_tests::MotoServer::start();
+    let prefix = "/local-keys/livekit";
+    moto.put_livekit(prefix, "APIlocal", "local-secret-local-secret-local-0001", "ws://localhost:7880").await;
+    moto.put(
+        &format!("{prefix}/api-keys"),
+        "just-a-secret-without-a-key",
+        aws_sdk_ssm::types::ParameterType::SecureString,
+    )
+    .await;
+    let binary = wire_tests::workspace_root().join("target/debug/local-server");
+    let mut child = std::process::Command::new(binary)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("PORT", "0")
+        .env("LIVEKIT_SSM_PREFIX", prefix)
+        .env("AWS_ENDPOINT_URL", moto.endpoint())
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("the local server starts");
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let port: u16 = loop {
+        let line = lines.next().expect("a listening line").expect("text");
+        if let Some(address) = line.strip_prefix("local server listening on http://127.0.0.1:") {
+            break address.trim().parse().expect("a port");
+        }
+    };
+    std::thread::spawn(move || lines.for_each(drop));
+    let token = http(port, "GET", "/token?room=r&participant=p", &[], b"").await;
+    assert_eq!(token.status, 200, "the token generator signs: {}", String::from_utf8_lossy(&token.body));
+    let headers = [("content-type", "application/webhook+json"), ("authorization", "x.y.z")];
+    let webhook = http(port, "POST", "/webhook", &headers, b"{}").await;
+    assert_eq!((webhook.status, webhook.json()["error"]["code"].as_str()), (503, Some("credentials_unavailable")));
+    child.kill().ok();
+    child.wait().ok();
 }
