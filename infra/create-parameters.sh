@@ -8,8 +8,11 @@
 # per deployment, e.g. /myapp/livekit). It must match the stack's SsmPrefix parameter.
 #
 # Values come from the environment, or are prompted for (the secret without echo):
-#   LIVEKIT_API_KEY      -> ${PREFIX}/api-key     (SecureString)
-#   LIVEKIT_API_SECRET   -> ${PREFIX}/api-secret  (SecureString)
+#   LIVEKIT_API_KEY and LIVEKIT_API_SECRET
+#                        -> ${PREFIX}/current-key (SecureString `key: secret`, written first:
+#                           one write switches both), then ${PREFIX}/api-key and
+#                           ${PREFIX}/api-secret (SecureString; for functions deployed
+#                           before current-key existed)
 #   LIVEKIT_URL          -> ${PREFIX}/url         (SecureString, wss://... handed to browsers)
 #   LIVEKIT_API_URL      -> ${PREFIX}/api-url     (optional; https://... for server API calls;
 #                                                  derived from the url when absent)
@@ -108,6 +111,11 @@ if [[ -z "$keys_only" ]]; then
   for v in LIVEKIT_API_KEY LIVEKIT_API_SECRET LIVEKIT_URL; do
     [[ -n "${!v}" ]] || { echo "error: $v is empty" >&2; exit 2; }
   done
+  # current-key is LiveKit's `key: secret` format: neither may hold what separates them.
+  [[ "$LIVEKIT_API_KEY" =~ ^[^[:space:]:\"\',]+$ ]] \
+    || { echo "error: LIVEKIT_API_KEY contains spaces, quotes, commas or ':'" >&2; exit 2; }
+  [[ "$LIVEKIT_API_SECRET" =~ ^[^[:space:],]+$ ]] \
+    || { echo "error: LIVEKIT_API_SECRET contains spaces or commas" >&2; exit 2; }
   case "$LIVEKIT_URL" in
     wss://*|ws://*) ;;
     *) echo "error: LIVEKIT_URL must start with wss:// or ws://" >&2; exit 2 ;;
@@ -133,6 +141,11 @@ if [[ -n "$keys" ]]; then
   put "$prefix/api-keys" "$keys"
 fi
 if [[ -z "$keys_only" ]]; then
+  # The current key and secret in one parameter first: a rotation's switch is one write,
+  # and no function reads the new key with the old secret. The two parameters after it
+  # are for functions deployed before `current-key` existed (this version ignores them
+  # while `current-key` is there).
+  put "$prefix/current-key" "$LIVEKIT_API_KEY: $LIVEKIT_API_SECRET"
   put "$prefix/api-key" "$LIVEKIT_API_KEY"
   put "$prefix/api-secret" "$LIVEKIT_API_SECRET"
   put "$prefix/url" "$LIVEKIT_URL"

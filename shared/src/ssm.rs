@@ -223,6 +223,11 @@ fn classify(error: &GetParametersFailure) -> Failure {
 /// The parameter names under one prefix, e.g. `/dissertation-editor/livekit/api-key`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ParameterNames {
+    /// The current key and its secret in one SecureString (`KEY: secret`, LiveKit's own
+    /// format), so a rotation switches both in one write and no read sees half of it
+    /// (issue 28). When present it wins over `api-key` and `api-secret`, which deployments
+    /// made before it keep.
+    pub current_key: String,
     pub api_key: String,
     pub api_secret: String,
     pub url: String,
@@ -238,6 +243,7 @@ impl ParameterNames {
     pub fn under(prefix: &str) -> Self {
         let prefix = prefix.trim().trim_end_matches('/');
         Self {
+            current_key: format!("{prefix}/current-key"),
             api_key: format!("{prefix}/api-key"),
             api_secret: format!("{prefix}/api-secret"),
             url: format!("{prefix}/url"),
@@ -249,7 +255,13 @@ impl ParameterNames {
 
     /// What one `GetParameters` call asks for (at most 10 names per call).
     pub fn requested(&self, verifier_keys: bool, room_link_keys: bool) -> Vec<String> {
-        let mut names = vec![self.api_key.clone(), self.api_secret.clone(), self.url.clone(), self.api_url.clone()];
+        let mut names = vec![
+            self.current_key.clone(),
+            self.api_key.clone(),
+            self.api_secret.clone(),
+            self.url.clone(),
+            self.api_url.clone(),
+        ];
         if verifier_keys {
             names.push(self.api_keys.clone());
         }
@@ -447,30 +459,42 @@ impl SsmParameters {
 
     fn credentials_from(&self, output: &GetParametersOutput) -> Result<Credentials, Error> {
         let find = |name: &str| output.parameters().iter().find(|p| p.name() == Some(name));
-        let missing: Vec<String> = [&self.names.api_key, &self.names.api_secret, &self.names.url]
-            .into_iter()
-            .filter(|name| find(name).and_then(|p| p.value()).is_none_or(str::is_empty))
-            .cloned()
-            .collect();
-        if !missing.is_empty() {
-            return Err(Error::MissingParameters(missing));
-        }
+        let present = |name: &str| find(name).and_then(|p| p.value()).is_some_and(|v| !v.is_empty());
         let value = |name: &str| find(name).and_then(|p| p.value()).unwrap_or_default().to_string();
-
-        // The secret must be encrypted at rest: a plain String parameter means a
-        // mis-provisioned deployment, and failing loudly beats signing with it.
-        let secret_type = find(&self.names.api_secret).and_then(|p| p.r#type());
-        if secret_type != Some(&ParameterType::SecureString) {
-            return Err(Error::NotSecureString(self.names.api_secret.clone()));
-        }
-        let api_url = find(&self.names.api_url).and_then(|p| p.value()).map(str::to_string);
-        let credentials = Credentials::new(
-            value(&self.names.api_key),
-            Secret::new(value(&self.names.api_secret)),
-            &value(&self.names.url),
-            api_url.as_deref(),
-        )?;
         let invalid = |name: &str, e: KeySetError| Error::InvalidCredentials(format!("SSM parameter {name}: {e}"));
+        let names = &self.names;
+        // A secret must be encrypted at rest: a plain String parameter means a
+        // mis-provisioned deployment, and failing loudly beats signing with it.
+        let secure = |name: &String| match find(name).and_then(|p| p.r#type()) {
+            Some(ParameterType::SecureString) => Ok(()),
+            _ => Err(Error::NotSecureString(name.clone())),
+        };
+        let (key, secret) = if present(&names.current_key) {
+            secure(&names.current_key)?;
+            let pair = KeySet::parse(&value(&names.current_key)).map_err(|e| invalid(&names.current_key, e))?;
+            match (pair.signing(), pair.len()) {
+                (Some((key, secret)), 1) => (key.to_string(), secret.clone()),
+                _ => {
+                    return Err(invalid(&names.current_key, KeySetError("must hold exactly one `key: secret`".into())))
+                }
+            }
+        } else {
+            let missing: Vec<String> = [&names.api_key, &names.api_secret]
+                .into_iter()
+                .filter(|name| !present(name))
+                .map(|name| format!("{name} (or {} with both)", names.current_key))
+                .collect();
+            if !missing.is_empty() {
+                return Err(Error::MissingParameters(missing));
+            }
+            secure(&names.api_secret)?;
+            (value(&names.api_key), Secret::new(value(&names.api_secret)))
+        };
+        if !present(&names.url) {
+            return Err(Error::MissingParameters(vec![names.url.clone()]));
+        }
+        let api_url = find(&names.api_url).and_then(|p| p.value()).map(str::to_string);
+        let credentials = Credentials::new(key, secret, &value(&names.url), api_url.as_deref())?;
         // Optional key sets: secrets again, so encrypted at rest or refused.
         let key_set = |name: &String, wanted: bool| -> Result<Option<KeySet>, Error> {
             let Some(parameter) = find(name).filter(|_| wanted) else { return Ok(None) };
@@ -544,7 +568,8 @@ mod tests {
         assert_eq!(names.api_url, "/dissertation-editor/livekit/api-url");
         assert_eq!(names.api_keys, "/dissertation-editor/livekit/api-keys");
         assert_eq!(names.room_link_keys, "/dissertation-editor/livekit/room-link-keys");
-        assert_eq!(names.requested(true, true).len(), 6, "one GetParameters call takes at most 10 names");
+        assert_eq!(names.current_key, "/dissertation-editor/livekit/current-key");
+        assert_eq!(names.requested(true, true).len(), 7, "one GetParameters call takes at most 10 names");
         assert!(!names.requested(false, true).contains(&names.api_keys));
         assert!(!names.requested(true, false).contains(&names.room_link_keys));
     }

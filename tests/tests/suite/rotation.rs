@@ -59,6 +59,16 @@ fn store(prefix: &str, max_age: Duration) -> Arc<CredentialStore> {
     ))
 }
 
+/// The token generator's store: signing only, as deployed (it never reads `api-keys`).
+fn signing_store(prefix: &str, max_age: Duration) -> Arc<CredentialStore> {
+    let parameters = SsmParameters::new(ssm_client_for(&moto().endpoint()), prefix);
+    let store = CredentialStore::new(
+        CredentialSource::Ssm(parameters),
+        CachePolicy { max_age, stale_limit: Duration::from_secs(3600) },
+    );
+    Arc::new(store.signing_only())
+}
+
 async fn functions(name: &'static str, prefix: &str, max_age: Duration) -> Functions {
     let webhook = WebhookSettings {
         recording_notice: false,
@@ -75,7 +85,8 @@ async fn functions(name: &'static str, prefix: &str, max_age: Duration) -> Funct
     };
     let functions = Functions {
         name,
-        tokens: TokenService::new(TokenSettings::default(), store(prefix, max_age)),
+        // Signing only, as deployed: the token generator never reads `api-keys`.
+        tokens: TokenService::new(TokenSettings::default(), signing_store(prefix, max_age)),
         webhook: WebhookService::new(webhook, store(prefix, max_age)),
         subtitles: SubtitleService::new(subtitles, store(prefix, max_age)),
     };
@@ -169,6 +180,64 @@ async fn accept_everything(step: &str, containers: &[&Functions], webhook_key: (
     }
 }
 
+/// What `infra/create-parameters.sh` writes for step (c), in its order: the script itself
+/// runs, with an `aws` on `PATH` that records each `put-parameter` (name and value) instead
+/// of calling AWS.
+fn script_writes(key: &(&str, &str)) -> Vec<(String, String)> {
+    let dir = std::env::temp_dir().join(format!("rotation-aws-{}-{}", std::process::id(), key.0));
+    std::fs::create_dir_all(&dir).unwrap();
+    let record = dir.join("writes");
+    let fake = dir.join("aws");
+    std::fs::write(
+        &fake,
+        r#"#!/usr/bin/env bash
+# Records `aws ssm put-parameter --name N ... --value file://F` as "N<TAB>base64(F)".
+name=""; value=""
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --name) name="$2"; shift ;;
+    --value) value="${2#file://}"; shift ;;
+  esac
+  shift
+done
+printf '%s	%s
+' "$name" "$(base64 -w0 "$value")" >> "$RECORD"
+echo 1
+"#,
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let _ = std::fs::remove_file(&record);
+    let output = std::process::Command::new(wire_tests::workspace_root().join("infra/create-parameters.sh"))
+        .arg("/rotation-walk/livekit")
+        .env("PATH", format!("{}:{}", dir.display(), std::env::var("PATH").unwrap_or_default()))
+        .env("RECORD", &record)
+        .env("LIVEKIT_API_KEY", key.0)
+        .env("LIVEKIT_API_SECRET", key.1)
+        .env("LIVEKIT_URL", "wss://lk.example.com")
+        .env("LIVEKIT_API_URL", "")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("infra/create-parameters.sh runs");
+    assert!(output.status.success(), "create-parameters.sh: {}", String::from_utf8_lossy(&output.stderr));
+    use base64::Engine;
+    let writes: Vec<(String, String)> = std::fs::read_to_string(&record)
+        .unwrap()
+        .lines()
+        .filter_map(|line| line.split_once('\t'))
+        .map(|(name, value)| {
+            let value = base64::engine::general_purpose::STANDARD.decode(value).unwrap();
+            (name.rsplit('/').next().unwrap().to_string(), String::from_utf8(value).unwrap())
+        })
+        // The URL is unchanged by a rotation: written again, it is not part of the switch.
+        .filter(|(name, _)| name != "url")
+        .collect();
+    std::fs::remove_dir_all(&dir).ok();
+    assert!(writes.iter().any(|(name, _)| name == "current-key"), "{writes:?}");
+    writes
+}
+
 #[tokio::test]
 async fn every_runbook_step_accepts_genuine_deliveries_and_tokens_and_the_retired_key_is_refused_after() {
     let prefix = "/rotation-walk/livekit";
@@ -193,10 +262,20 @@ async fn every_runbook_step_accepts_genuine_deliveries_and_tokens_and_the_retire
     let cold = functions("cold", prefix, SHORT_MAX_AGE).await;
     accept_everything("b", &[&cold, &warm, &lagging], OLD, &mut tokens).await;
 
-    // (c) The new key becomes current: new tokens are signed with it; tokens minted
-    // before the switch (old key) keep working.
-    put(prefix, "api-key", NEW.0).await;
-    put(prefix, "api-secret", NEW.1).await;
+    // (c) The new key becomes current, written as `infra/create-parameters.sh` writes it
+    // (`current-key` in one write, then the two parameters older functions read), and a
+    // cold token generator reads SSM between every two writes: each of its tokens is one
+    // LiveKit accepts (issue 28: with two parameters, a read between them signed with the
+    // new key and the old secret). New tokens are signed with NEW; tokens minted before the
+    // switch (old key) keep working.
+    for (name, value) in script_writes(&NEW) {
+        put(prefix, &name, &value).await;
+        let between = functions("between-the-writes", prefix, SHORT_MAX_AGE).await;
+        let token = mint(&between).await;
+        let (status, reply) = start_subtitles(&warm, &token).await;
+        assert!(status == 200 || status == 201, "a token minted after writing {name}: {status} {reply}");
+        tokens.push(token);
+    }
     settle().await;
     let cold = functions("cold", prefix, SHORT_MAX_AGE).await;
     let before = tokens.len();

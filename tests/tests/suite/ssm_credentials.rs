@@ -66,7 +66,11 @@ async fn one_get_parameters_call_per_cold_start_then_cached() {
     let calls = moto.get_parameters_calls(prefix);
     assert_eq!(calls.len(), 1, "exactly one GetParameters for a cold start and 25 warm requests: {calls:?}");
     let names = calls[0]["Names"].as_array().unwrap();
-    assert_eq!(names.len(), 4, "one batched call for key, secret, url and api-url (no api-keys): {names:?}");
+    assert_eq!(
+        names.len(),
+        5,
+        "one batched call for current-key, key, secret, url and api-url (no api-keys): {names:?}"
+    );
     assert_eq!(calls[0]["WithDecryption"], true);
 }
 
@@ -271,7 +275,7 @@ async fn api_keys_come_in_the_same_call_and_are_checked() {
     let credentials = parameters.fetch().await.unwrap();
     assert!(credentials.verifiers.is_empty());
     let calls = moto.get_parameters_calls(prefix);
-    assert_eq!(calls.last().unwrap()["Names"].as_array().unwrap().len(), 5, "api-keys asked for in the same call");
+    assert_eq!(calls.last().unwrap()["Names"].as_array().unwrap().len(), 6, "api-keys asked for in the same call");
 
     let old = "old-secret-old-secret-old-secret-00000";
     let api_keys = format!("{prefix}/api-keys");
@@ -311,4 +315,38 @@ async fn api_keys_come_in_the_same_call_and_are_checked() {
     let response = service.handle(request).await;
     assert_eq!(response.status(), 503);
     moto.delete(&api_keys).await;
+}
+
+/// Issue 28, item 7: the current key and secret in one parameter (`current-key`, LiveKit's
+/// `key: secret`), so a rotation switches both in one write. It wins over `api-key` and
+/// `api-secret` (kept for deployments made before it), must be encrypted at rest and hold
+/// exactly one entry; without it the two parameters are read as before.
+#[tokio::test]
+async fn the_current_key_in_one_parameter_wins_and_is_checked() {
+    let moto = moto();
+    let prefix = "/current-key/livekit";
+    moto.put_livekit(prefix, KEY, SECRET, "wss://lk.example.com").await;
+    let parameters = SsmParameters::new(moto.ssm_client(), prefix).signing_only();
+    assert_eq!(parameters.fetch().await.unwrap().api_key, KEY, "the two parameters, as before");
+
+    let current = format!("{prefix}/current-key");
+    let new_secret = "current-key-secret-current-key-0001";
+    moto.put(&current, &format!("APIcurrent: {new_secret}"), ParameterType::SecureString).await;
+    let credentials = parameters.fetch().await.unwrap();
+    assert_eq!((credentials.api_key.as_str(), credentials.api_secret.expose()), ("APIcurrent", new_secret));
+
+    for (value, kind, problem) in [
+        (format!("APIcurrent: {new_secret}"), ParameterType::String, "SecureString"),
+        (format!("APIa: {new_secret}, APIb: {new_secret}"), ParameterType::SecureString, "exactly one"),
+        ("no-colon-here".to_string(), ParameterType::SecureString, "entry 1"),
+    ] {
+        moto.put(&current, &value, kind).await;
+        let error = parameters.fetch().await.unwrap_err().to_string();
+        assert!(error.contains("current-key") && error.contains(problem), "{value:?}: {error}");
+        assert!(!error.contains(new_secret), "never the secret: {error}");
+    }
+    moto.delete(&current).await;
+    moto.delete(&format!("{prefix}/api-secret")).await;
+    let error = parameters.fetch().await.unwrap_err().to_string();
+    assert!(error.contains("api-secret") && error.contains("current-key"), "names both ways to fix it: {error}");
 }

@@ -18,8 +18,10 @@ use wire_tests::{event_files, workspace_root};
 /// verify LiveKit tokens also read the keys that only verify.
 fn own_parameters(binary: &str) -> &'static [&'static str] {
     match binary {
-        "token-generator" => &["api-key", "api-secret", "url", "api-url", "room-link-keys"],
-        "webhook-receiver" | "subtitle-dispatcher" => &["api-key", "api-secret", "url", "api-url", "api-keys"],
+        "token-generator" => &["current-key", "api-key", "api-secret", "url", "api-url", "room-link-keys"],
+        "webhook-receiver" | "subtitle-dispatcher" => {
+            &["current-key", "api-key", "api-secret", "url", "api-url", "api-keys"]
+        }
         other => panic!("function {other} has no parameter list in tests/tests/suite/template.rs: add one"),
     }
 }
