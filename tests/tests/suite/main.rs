@@ -10,6 +10,7 @@ mod cors;
 mod event_fuzz;
 mod events;
 mod fleet;
+mod hardening;
 mod links;
 mod local_server;
 mod observability;
