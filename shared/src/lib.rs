@@ -7,12 +7,14 @@
 //! 3. clients: `aws` (the SDK's one configuration), `ssm`, `credential_store`, `state` (the
 //!    fleet store), `livekit` (LiveKit's server API);
 //! 4. HTTP on top: `routes` (the one route table), `web` (refusals, CORS, input, the log
-//!    line), `pipeline` (the one request pipeline), `lambda` (the entry point).
+//!    line), `auth` (who is asking, as the JWT authorizer vouches), `pipeline` (the one
+//!    request pipeline), `lambda` (the entry point).
 //!
 //! Inside the crate every path names the module that defines the item; the re-exports
 //! below are for the functions. The repository test `no_crate_of_the_workspace_has_an_import_cycle…` holds the layers to
 //! having no import cycle.
 
+pub mod auth;
 pub mod aws;
 pub mod credential_store;
 pub mod credentials;

@@ -20,12 +20,6 @@ pub enum TokenError {
     RoomConfigFieldNotAllowed(&'static str),
     #[error("`room_config.name` must be empty or equal to `room_name`")]
     RoomConfigNameMismatch,
-    #[error("{0}")]
-    Unauthenticated(&'static str),
-    #[error("{0}")]
-    InsufficientScope(String),
-    #[error("{0}")]
-    RoomNotAllowed(String),
     #[error("attribute `{0}` is set by the server from the verified token")]
     ReservedAttribute(String),
     #[error("room links are redeemed at /guest/token, not here")]
@@ -53,11 +47,8 @@ impl HttpError for TokenError {
             | TokenError::LinkNotHere
             | TokenError::AgentRepeated(_)
             | TokenError::DuplicateAttribute(_) => StatusCode::BAD_REQUEST,
-            TokenError::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
             TokenError::AgentNotAllowed(_)
             | TokenError::RoomConfigFieldNotAllowed(_)
-            | TokenError::InsufficientScope(_)
-            | TokenError::RoomNotAllowed(_)
             | TokenError::ReservedAttribute(_)
             | TokenError::ReservedIdentity(_)
             | TokenError::ReservedAgentMetadata(_) => StatusCode::FORBIDDEN,
@@ -79,9 +70,6 @@ impl HttpError for TokenError {
             | TokenError::ReservedAgentMetadata(_)
             | TokenError::LinkNotHere => "field_not_allowed",
             TokenError::ReservedIdentity(_) => "identity_not_allowed",
-            TokenError::Unauthenticated(_) => "unauthenticated",
-            TokenError::InsufficientScope(_) => "insufficient_scope",
-            TokenError::RoomNotAllowed(_) => "room_not_allowed",
         }
     }
 }

@@ -12,10 +12,10 @@ use livekit_lambda_shared::validate::{Identity, NameLimit};
 use livekit_lambda_shared::web::InvalidName;
 use livekit_lambda_shared::ErrorResponse;
 
-use crate::auth::{AuthSettings, Caller};
 use crate::error::TokenError;
 use crate::request::{Form, TokenRequest};
 use crate::settings::TokenSettings;
+use livekit_lambda_shared::auth::{AuthSettings, Caller};
 
 /// Attribute keys the token generator writes from verified claims and room links. No caller
 /// may set an `auth.` key, with authentication on or off, so a reader can trust them.
@@ -55,7 +55,7 @@ pub fn decide(
             }
         }
     }
-    check_room(caller, &participant.room, auth)?;
+    caller.check_room(&participant.room, auth)?;
     attribute(caller, &mut participant.attributes, auth);
     Ok(token(participant, caller.is_admin(), settings))
 }
@@ -65,34 +65,6 @@ pub fn decide(
 pub fn token(participant: Participant, room_admin: bool, settings: &TokenSettings) -> ParticipantToken {
     let sources = if room_admin { &settings.auth.admin_publish_sources } else { &settings.publish_sources };
     ParticipantToken { participant, publish_sources: sources.clone(), room_admin, ttl: settings.ttl }
-}
-
-/// Whether `caller` may have a token for `room` (403 otherwise): the rooms its claim lists,
-/// and an application's room prefix.
-pub fn check_room(caller: &Caller, room: &str, settings: &AuthSettings) -> Result<(), TokenError> {
-    let rooms = match caller {
-        Caller::Anonymous => return Ok(()),
-        Caller::User { rooms, .. } | Caller::Client { rooms, .. } => rooms,
-    };
-    if let Some(rooms) = rooms {
-        let listed = rooms.iter().any(|allowed| match allowed.strip_suffix('*') {
-            Some(prefix) => room.starts_with(prefix),
-            None => allowed == room,
-        });
-        if !listed {
-            return Err(TokenError::RoomNotAllowed("the token does not list this room".into()));
-        }
-    }
-    if let (Caller::Client { client_id, .. }, Some(prefixes)) = (caller, &settings.client_room_prefixes) {
-        match prefixes.iter().find(|(client, _)| client == client_id) {
-            Some((_, prefix)) if room.starts_with(prefix.as_str()) => {}
-            Some((_, prefix)) => {
-                return Err(TokenError::RoomNotAllowed(format!("this client's rooms start with `{prefix}`")))
-            }
-            None => return Err(TokenError::RoomNotAllowed("this client may not mint tokens for any room".into())),
-        }
-    }
-    Ok(())
 }
 
 /// A user's participant identity (`user:<sub>`) and display name (from the name claims;
@@ -150,28 +122,15 @@ fn attribute(caller: &Caller, attributes: &mut HashMap<String, String>, settings
                 attributes.insert(EMAIL_ATTRIBUTE.into(), email.clone());
             }
         }
-        Caller::Client { client_id, .. } => {
-            attributes.insert(OWNER_ATTRIBUTE.into(), owner_of(client_id, settings));
+        Caller::Client { .. } => {
+            attributes.extend(caller.owner(settings).map(|owner| (OWNER_ATTRIBUTE.to_string(), owner)));
         }
     }
-}
-
-/// `auth.owner` of what an application mints or invites to: `owner:<client id>`.
-pub fn owner_of(client_id: &str, settings: &AuthSettings) -> String {
-    format!("{}{client_id}", settings.owner_prefix)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::auth::VerifiedClaims;
-
-    fn verified(claims: &[(&str, &str)], scopes: &[&str]) -> VerifiedClaims {
-        VerifiedClaims::new(
-            claims.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
-            scopes.iter().map(|s| s.to_string()).collect(),
-        )
-    }
 
     fn on() -> AuthSettings {
         AuthSettings { enabled: true, ..Default::default() }
@@ -179,28 +138,6 @@ mod tests {
 
     fn response(error: impl Into<ErrorResponse>) -> ErrorResponse {
         error.into()
-    }
-
-    #[test]
-    fn room_policies() {
-        let s = AuthSettings {
-            rooms_claim: Some("rooms".into()),
-            client_room_prefixes: Some(vec![("app".into(), "app-".into())]),
-            ..on()
-        };
-        let user = Caller::from_claims(&verified(&[("sub", "u"), ("rooms", "[lobby team-*]")], &["livekit/join"]), &s)
-            .unwrap();
-        assert!(check_room(&user, "lobby", &s).is_ok() && check_room(&user, "team-a", &s).is_ok());
-        assert_eq!(response(check_room(&user, "lobby2", &s).unwrap_err()).code, "room_not_allowed");
-        let unlisted = Caller::from_claims(&verified(&[("sub", "u")], &["livekit/join"]), &s).unwrap();
-        assert!(check_room(&unlisted, "lobby", &s).is_err(), "no rooms claim, no room");
-        let app = Caller::Client { client_id: "app".into(), admin: false, rooms: None };
-        let no_claim = AuthSettings { rooms_claim: None, ..s.clone() };
-        assert!(check_room(&app, "app-1", &no_claim).is_ok());
-        assert!(check_room(&app, "other", &no_claim).is_err());
-        let stranger = Caller::Client { client_id: "stranger".into(), admin: false, rooms: None };
-        assert!(check_room(&stranger, "app-1", &no_claim).is_err());
-        assert!(check_room(&Caller::Anonymous, "anything", &s).is_ok());
     }
 
     #[test]

@@ -3,12 +3,12 @@
 //! and room links for guests. Read in request order:
 //!
 //! - `service`: the routes of the route table, each mapped to its handler;
-//! - `auth`: who is asking; `request`: what was asked; `grants`: what they get;
+//! - who is asking is the shared crate's `auth`; `request`: what was asked; `grants`: what
+//!   they get;
 //! - `mint`: `/token`, and the one signer of every token; `health`: `/health`;
 //! - `links/`: room links (create, revoke, redeem, the link itself, its settings);
 //! - `context`, `settings`, `error`: what every handler reads, and the own refusals.
 
-pub mod auth;
 pub mod context;
 pub mod error;
 pub mod grants;
@@ -19,8 +19,8 @@ pub mod request;
 pub mod service;
 pub mod settings;
 
-pub use auth::{AuthSettings, Caller};
 pub use error::TokenError;
+pub use livekit_lambda_shared::auth::{AuthSettings, Caller};
 pub use request::TokenRequest;
 pub use service::TokenService;
 pub use settings::TokenSettings;

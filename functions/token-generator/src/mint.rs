@@ -10,10 +10,10 @@ use livekit_lambda_shared::token::ParticipantToken;
 use livekit_lambda_shared::web::{body_within, json_response, ErrorResponse, RequestFacts};
 use serde::Serialize;
 
-use crate::auth::Caller;
 use crate::context::Context;
 use crate::grants;
 use crate::request::{Form, TokenRequest};
+use livekit_lambda_shared::auth::Caller;
 
 /// The seed contract: `GET /token` → `{token, url, room, participant}`.
 #[derive(Debug, Serialize)]

@@ -13,10 +13,10 @@ use livekit_lambda_shared::state::{self, SharedStore};
 use livekit_lambda_shared::web::{CorsPolicy, ErrorResponse, RequestFacts};
 use livekit_lambda_shared::{pipeline, EnvSettings, Feature, Service};
 
-use crate::auth::AuthSettings;
 use crate::context::Context;
 use crate::settings::TokenSettings;
 use crate::{health, links, mint};
+use livekit_lambda_shared::auth::AuthSettings;
 
 /// Cheap to clone: one per process, shared by every request.
 #[derive(Clone, Debug)]

@@ -8,8 +8,8 @@ use livekit_lambda_shared::validate::NameLimit;
 use livekit_lambda_shared::web::CorsPolicy;
 use livekit_lambda_shared::{EnvSettings, Error};
 
-use crate::auth::AuthSettings;
 use crate::links::settings::LinkSettings;
+use livekit_lambda_shared::auth::AuthSettings;
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct TokenSettings {

@@ -14,9 +14,7 @@ use super::claims::{self, LinkClaims, Role, LINK_AUDIENCE, LINK_ISSUER};
 use super::creator::link_caller;
 use super::record;
 use super::refusal::LinkRefusal;
-use crate::auth::Caller;
 use crate::context::Context;
-use crate::grants;
 
 /// `max_uses` above this is a typo, not a plan.
 pub const MAX_USES: u32 = 1000;
@@ -62,7 +60,7 @@ pub async fn create(
 ) -> Result<Response<Body>, ErrorResponse> {
     let (auth, links) = (&context.settings.auth, &context.settings.links);
     let (caller, room) = link_caller(context, route, request, facts)?;
-    grants::check_room(&caller, &room, auth)?;
+    caller.check_room(&room, auth)?;
     let ask: LinkRequest = match optional_json(request.headers(), body_within(request, MAX_LINK_BODY_BYTES)?)? {
         None => LinkRequest::default(),
         Some(json) => serde_json::from_slice(json).map_err(|e| LinkRefusal::BadRequest(e.to_string()))?,
@@ -97,10 +95,7 @@ pub async fn create(
         role: ask.role,
         name,
         by: caller.log_name().unwrap_or_default(),
-        owner: match &caller {
-            Caller::Client { client_id, .. } => Some(grants::owner_of(client_id, auth)),
-            _ => None,
-        },
+        owner: caller.owner(auth),
         iat: now,
         exp: now + ttl,
         max_uses: ask.max_uses,

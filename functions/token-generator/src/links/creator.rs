@@ -6,8 +6,8 @@ use lambda_http::Body;
 use livekit_lambda_shared::routes::Matched;
 use livekit_lambda_shared::web::{room_segment, ErrorResponse, RequestFacts};
 
-use crate::auth::Caller;
 use crate::context::Context;
+use livekit_lambda_shared::auth::Caller;
 
 /// The caller and the route's room; both go in the request log line.
 pub fn link_caller(

@@ -6,7 +6,7 @@ use std::time::Duration;
 use livekit_lambda_shared::{EnvSettings, Error};
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 
-use crate::auth::AuthSettings;
+use livekit_lambda_shared::auth::AuthSettings;
 
 /// `ROOM_LINK*` settings. Off by default; on needs `AUTH_MODE=jwt`, because links are
 /// created by verified callers.

@@ -1,5 +1,7 @@
-//! Who is asking: the caller, as API Gateway's JWT authorizer (or the local server's
-//! identical check) vouches for it. What that caller gets is `grants`'s to decide.
+//! Who is asking, for every function that authenticates its callers (the token generator's
+//! `/token` and room links, the room controls' moderators): the caller, as API Gateway's JWT
+//! authorizer (or the local server's identical check) vouches for it, and which rooms it may
+//! enter. What a caller then gets is each function's to decide.
 //!
 //! The function never verifies a bearer token itself. API Gateway verifies signature,
 //! issuer, audience, expiry and the route's scopes, then passes the claims in
@@ -8,13 +10,42 @@
 
 use std::collections::HashMap;
 
-use lambda_http::http::Request;
+use lambda_http::http::{Request, StatusCode};
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, RequestExt};
-use livekit_lambda_shared::token::PUBLISH_SOURCES;
-use livekit_lambda_shared::{EnvSettings, Error};
 
-use crate::error::TokenError;
+use crate::error::Error;
+use crate::settings::EnvSettings;
+use crate::token::PUBLISH_SOURCES;
+use crate::web::HttpError;
+
+/// Why a caller is refused: no verified token, not the scope a route needs, or a room it may
+/// not enter.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum AuthError {
+    #[error("{0}")]
+    Unauthenticated(&'static str),
+    #[error("{0}")]
+    InsufficientScope(String),
+    #[error("{0}")]
+    RoomNotAllowed(String),
+}
+
+impl HttpError for AuthError {
+    fn status(&self) -> StatusCode {
+        match self {
+            AuthError::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
+            AuthError::InsufficientScope(_) | AuthError::RoomNotAllowed(_) => StatusCode::FORBIDDEN,
+        }
+    }
+    fn code(&self) -> &'static str {
+        match self {
+            AuthError::Unauthenticated(_) => "unauthenticated",
+            AuthError::InsufficientScope(_) => "insufficient_scope",
+            AuthError::RoomNotAllowed(_) => "room_not_allowed",
+        }
+    }
+}
 
 /// `AUTH_*` settings. Off by default: the open `/token` is the zero-config path.
 #[derive(Clone, Debug, PartialEq)]
@@ -165,8 +196,8 @@ impl VerifiedClaims {
     }
 
     /// The claims a guarded route must have: none is a 401 (the authorizer is missing).
-    fn required(request: &Request<Body>) -> Result<Self, TokenError> {
-        Self::of(request).ok_or(TokenError::Unauthenticated(
+    fn required(request: &Request<Body>) -> Result<Self, AuthError> {
+        Self::of(request).ok_or(AuthError::Unauthenticated(
             "a bearer token is required (is the JWT authorizer attached to this route?)",
         ))
     }
@@ -218,14 +249,14 @@ impl Caller {
 
     /// Resolves the caller of `request` under `settings`. With authentication on, no
     /// verified claims is a 401 and a verified caller without a usable scope a 403.
-    pub fn of(request: &Request<Body>, settings: &AuthSettings) -> Result<Self, TokenError> {
+    pub fn of(request: &Request<Body>, settings: &AuthSettings) -> Result<Self, AuthError> {
         if !settings.enabled {
             return Ok(Caller::Anonymous);
         }
         Self::from_claims(&VerifiedClaims::required(request)?, settings)
     }
 
-    pub fn from_claims(verified: &VerifiedClaims, settings: &AuthSettings) -> Result<Self, TokenError> {
+    pub fn from_claims(verified: &VerifiedClaims, settings: &AuthSettings) -> Result<Self, AuthError> {
         Self::from_claims_with(verified, settings, &[settings.mint_scope.as_str()])
     }
 
@@ -235,7 +266,7 @@ impl Caller {
         request: &Request<Body>,
         settings: &AuthSettings,
         application_scopes: &[&str],
-    ) -> Result<Self, TokenError> {
+    ) -> Result<Self, AuthError> {
         Self::from_claims_with(&VerifiedClaims::required(request)?, settings, application_scopes)
     }
 
@@ -244,10 +275,10 @@ impl Caller {
         verified: &VerifiedClaims,
         settings: &AuthSettings,
         application_scopes: &[&str],
-    ) -> Result<Self, TokenError> {
+    ) -> Result<Self, AuthError> {
         if let Some(issuer) = &settings.issuer {
             if verified.claim("iss").map(|i| i.trim_end_matches('/')) != Some(issuer.as_str()) {
-                return Err(TokenError::Unauthenticated("the token is from another issuer"));
+                return Err(AuthError::Unauthenticated("the token is from another issuer"));
             }
         }
         let admin = settings.admin_scope.as_deref().is_some_and(|s| verified.has_scope(s))
@@ -260,7 +291,7 @@ impl Caller {
             let client_id = ["client_id", "azp", "cid", "sub"]
                 .iter()
                 .find_map(|c| verified.claim(c))
-                .ok_or(TokenError::Unauthenticated("the token names no client"))?;
+                .ok_or(AuthError::Unauthenticated("the token names no client"))?;
             return Ok(Caller::Client { client_id: client_id.to_string(), admin, rooms });
         }
         if let Some(scope) = &settings.user_scope {
@@ -269,16 +300,52 @@ impl Caller {
                     .chain(application_scopes.iter().copied())
                     .map(|s| format!("`{s}`"))
                     .collect();
-                return Err(TokenError::InsufficientScope(format!(
+                return Err(AuthError::InsufficientScope(format!(
                     "the token needs one of the scopes {}",
                     scopes.join(", ")
                 )));
             }
         }
-        let subject = verified.claim("sub").ok_or(TokenError::Unauthenticated("the token has no subject"))?;
+        let subject = verified.claim("sub").ok_or(AuthError::Unauthenticated("the token has no subject"))?;
         let name = settings.name_claims.iter().find_map(|c| verified.claim(c)).unwrap_or_default().to_string();
         let email = verified.claim("email").map(str::to_string);
         Ok(Caller::User { subject: subject.to_string(), name, email, admin, rooms })
+    }
+
+    /// Whether this caller may enter `room` (403 otherwise): the rooms its claim lists, and
+    /// an application's room prefix. Anyone may, with authentication off.
+    pub fn check_room(&self, room: &str, settings: &AuthSettings) -> Result<(), AuthError> {
+        let rooms = match self {
+            Caller::Anonymous => return Ok(()),
+            Caller::User { rooms, .. } | Caller::Client { rooms, .. } => rooms,
+        };
+        if let Some(rooms) = rooms {
+            let listed = rooms.iter().any(|allowed| match allowed.strip_suffix('*') {
+                Some(prefix) => room.starts_with(prefix),
+                None => allowed == room,
+            });
+            if !listed {
+                return Err(AuthError::RoomNotAllowed("the token does not list this room".into()));
+            }
+        }
+        if let (Caller::Client { client_id, .. }, Some(prefixes)) = (self, &settings.client_room_prefixes) {
+            match prefixes.iter().find(|(client, _)| client == client_id) {
+                Some((_, prefix)) if room.starts_with(prefix.as_str()) => {}
+                Some((_, prefix)) => {
+                    return Err(AuthError::RoomNotAllowed(format!("this client's rooms start with `{prefix}`")))
+                }
+                None => return Err(AuthError::RoomNotAllowed("this client may not mint tokens for any room".into())),
+            }
+        }
+        Ok(())
+    }
+
+    /// `auth.owner` of what an application mints or invites to: `owner:<client id>`.
+    pub fn owner(&self, settings: &AuthSettings) -> Option<String> {
+        match self {
+            Caller::Client { client_id, .. } => Some(format!("{}{client_id}", settings.owner_prefix)),
+            _ => None,
+        }
     }
 
     /// The kind of caller, for metrics: a fixed set, never who it was.
@@ -303,9 +370,9 @@ impl Caller {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use livekit_lambda_shared::ErrorResponse;
+    use crate::web::ErrorResponse;
 
-    fn response(error: &TokenError) -> ErrorResponse {
+    fn response(error: &AuthError) -> ErrorResponse {
         error.clone().into()
     }
 
@@ -407,5 +474,27 @@ mod tests {
         let neither =
             Caller::from_claims(&verified(&[("sub", "u"), ("cognito:groups", "[modsx]")], &["livekit/join"]), &s);
         assert!(!neither.unwrap().is_admin());
+    }
+
+    #[test]
+    fn room_policies() {
+        let s = AuthSettings {
+            rooms_claim: Some("rooms".into()),
+            client_room_prefixes: Some(vec![("app".into(), "app-".into())]),
+            ..on()
+        };
+        let user = Caller::from_claims(&verified(&[("sub", "u"), ("rooms", "[lobby team-*]")], &["livekit/join"]), &s)
+            .unwrap();
+        assert!(user.check_room("lobby", &s).is_ok() && user.check_room("team-a", &s).is_ok());
+        assert_eq!(response(&user.check_room("lobby2", &s).unwrap_err()).code, "room_not_allowed");
+        let unlisted = Caller::from_claims(&verified(&[("sub", "u")], &["livekit/join"]), &s).unwrap();
+        assert!(unlisted.check_room("lobby", &s).is_err(), "no rooms claim, no room");
+        let app = Caller::Client { client_id: "app".into(), admin: false, rooms: None };
+        let no_claim = AuthSettings { rooms_claim: None, ..s.clone() };
+        assert!(app.check_room("app-1", &no_claim).is_ok());
+        assert!(app.check_room("other", &no_claim).is_err());
+        let stranger = Caller::Client { client_id: "stranger".into(), admin: false, rooms: None };
+        assert!(stranger.check_room("app-1", &no_claim).is_err());
+        assert!(Caller::Anonymous.check_room("anything", &s).is_ok());
     }
 }
