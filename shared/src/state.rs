@@ -13,7 +13,7 @@
 //! and [`MemoryStore`] (unset) serves `make dev` and a single container, where one process
 //! is the whole fleet. Both keep the same semantics, and the tests run both.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt::Debug;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -91,6 +91,36 @@ pub trait StateStore: Debug + Send + Sync {
     /// Counts one use of an item that must already exist (a room link's record): never
     /// creates it, so a deleted (revoked) item stays gone. `limit`: at most that many uses.
     async fn use_existing(&self, key: &str, limit: Option<u32>) -> Result<Use, StoreError>;
+
+    /// Sets `changes` on a live item only while its `field` holds one of `from` (a state
+    /// machine's step: of two concurrent steps from the same state, exactly one happens).
+    async fn transition(
+        &self,
+        key: &str,
+        field: &str,
+        from: &[&str],
+        changes: &Fields,
+    ) -> Result<Transition, StoreError>;
+
+    /// Adds `member` to the set item `key` unless it holds `limit` members already (the set
+    /// is created as needed, and lives until `expires_at`): `Ok(true)` when it is a member now.
+    async fn add_member(&self, key: &str, member: &str, limit: u32, expires_at: u64) -> Result<bool, StoreError>;
+
+    async fn remove_member(&self, key: &str, member: &str) -> Result<(), StoreError>;
+
+    /// The members of the set item `key` (none when it is absent or expired).
+    async fn members(&self, key: &str) -> Result<Vec<String>, StoreError>;
+}
+
+/// What [`StateStore::transition`] found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Transition {
+    /// Done; the item's fields before the change.
+    Done(Fields),
+    /// The item is in another state; its fields.
+    Refused(Fields),
+    /// No live item.
+    Missing,
 }
 
 /// What [`StateStore::use_existing`] found.
@@ -220,6 +250,79 @@ impl StateStore for MemoryStore {
         item.hits += 1;
         Ok(Use::Counted(item.hits))
     }
+
+    async fn transition(
+        &self,
+        key: &str,
+        field: &str,
+        from: &[&str],
+        changes: &Fields,
+    ) -> Result<Transition, StoreError> {
+        let now = now_secs();
+        let mut items = self.items();
+        let Some(item) = items.get_mut(key).filter(|item| item.expires_at >= now) else {
+            return Ok(Transition::Missing);
+        };
+        if !item.fields.get(field).is_some_and(|value| from.contains(&value.as_str())) {
+            return Ok(Transition::Refused(item.fields.clone()));
+        }
+        let before = item.fields.clone();
+        item.fields.extend(changes.clone());
+        Ok(Transition::Done(before))
+    }
+
+    async fn add_member(&self, key: &str, member: &str, limit: u32, expires_at: u64) -> Result<bool, StoreError> {
+        let now = now_secs();
+        let mut items = self.items();
+        let item = items.entry(key.to_string()).or_insert_with(|| MemoryItem {
+            fields: Fields::new(),
+            lock_until_ms: None,
+            expires_at,
+            hits: 0,
+        });
+        if item.expires_at < now {
+            item.fields.clear();
+        }
+        item.expires_at = item.expires_at.max(expires_at);
+        let mut members: BTreeSet<String> = item.fields.get(MEMBERS).map(|m| decode_members(m)).unwrap_or_default();
+        if members.contains(member) {
+            return Ok(true);
+        }
+        if members.len() >= limit as usize {
+            return Ok(false);
+        }
+        members.insert(member.to_string());
+        item.fields.insert(MEMBERS.into(), encode_members(&members));
+        Ok(true)
+    }
+
+    async fn remove_member(&self, key: &str, member: &str) -> Result<(), StoreError> {
+        if let Some(item) = self.items().get_mut(key) {
+            let mut members = item.fields.get(MEMBERS).map(|m| decode_members(m)).unwrap_or_default();
+            members.remove(member);
+            item.fields.insert(MEMBERS.into(), encode_members(&members));
+        }
+        Ok(())
+    }
+
+    async fn members(&self, key: &str) -> Result<Vec<String>, StoreError> {
+        let now = now_secs();
+        let items = self.items();
+        let members = items.get(key).filter(|item| item.expires_at >= now).and_then(|item| item.fields.get(MEMBERS));
+        Ok(members.map(|m| decode_members(m).into_iter().collect()).unwrap_or_default())
+    }
+}
+
+/// The memory store keeps a set as one field of newline-separated members (members are
+/// ids and names the functions make: no newlines).
+const MEMBERS: &str = "members";
+
+fn decode_members(text: &str) -> BTreeSet<String> {
+    text.lines().filter(|m| !m.is_empty()).map(str::to_string).collect()
+}
+
+fn encode_members(members: &BTreeSet<String>) -> String {
+    members.iter().map(String::as_str).collect::<Vec<_>>().join("\n")
 }
 
 /// The table, through the official SDK. Attribute names: `pk`, `expires_at`,
@@ -234,6 +337,8 @@ const PK: &str = "pk";
 const EXPIRES_AT: &str = "expires_at";
 const LOCK_UNTIL_MS: &str = "lock_until_ms";
 const HITS: &str = "hits";
+/// A set item's members: a DynamoDB string set, added to and removed from atomically.
+const SET_MEMBERS: &str = "members";
 
 fn number(value: u64) -> AttributeValue {
     AttributeValue::N(value.to_string())
@@ -246,7 +351,7 @@ fn key_of(key: &str) -> HashMap<String, AttributeValue> {
 /// The caller's fields out of an item (the key, expiry, lock and counter are ours).
 fn fields_of(item: &HashMap<String, AttributeValue>) -> Fields {
     item.iter()
-        .filter(|(name, _)| ![PK, EXPIRES_AT, LOCK_UNTIL_MS, HITS].contains(&name.as_str()))
+        .filter(|(name, _)| ![PK, EXPIRES_AT, LOCK_UNTIL_MS, HITS, SET_MEMBERS].contains(&name.as_str()))
         .filter_map(|(name, value)| value.as_s().ok().map(|s| (name.clone(), s.clone())))
         .collect()
 }
@@ -432,6 +537,148 @@ impl StateStore for DynamoStore {
             Err(error) => Err(store_error("UpdateItem", &error)),
         }
     }
+
+    async fn transition(
+        &self,
+        key: &str,
+        field: &str,
+        from: &[&str],
+        changes: &Fields,
+    ) -> Result<Transition, StoreError> {
+        let mut update = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key_of(key)))
+            .expression_attribute_names("#pk", PK)
+            .expression_attribute_names("#exp", EXPIRES_AT)
+            .expression_attribute_names("#field", field)
+            .expression_attribute_values(":now", number(now_secs()))
+            .return_values(ReturnValue::AllOld)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
+        let mut sets = Vec::new();
+        for (i, (name, value)) in changes.iter().enumerate() {
+            update = update
+                .expression_attribute_names(format!("#c{i}"), name)
+                .expression_attribute_values(format!(":c{i}"), AttributeValue::S(value.clone()));
+            sets.push(format!("#c{i} = :c{i}"));
+        }
+        let mut states = Vec::new();
+        for (i, state) in from.iter().enumerate() {
+            update = update.expression_attribute_values(format!(":f{i}"), AttributeValue::S(state.to_string()));
+            states.push(format!(":f{i}"));
+        }
+        let condition = format!("attribute_exists(#pk) AND #exp >= :now AND #field IN ({})", states.join(", "));
+        let result =
+            update.update_expression(format!("SET {}", sets.join(", "))).condition_expression(condition).send().await;
+        match result {
+            Ok(output) => Ok(Transition::Done(output.attributes.as_ref().map(fields_of).unwrap_or_default())),
+            Err(error) if is_condition_failure(&error) => {
+                let old = match error.as_service_error() {
+                    Some(UpdateItemError::ConditionalCheckFailedException(failed)) => failed.item.clone(),
+                    _ => None,
+                };
+                let old = match old {
+                    Some(item) => Some(item).filter(|item| expires_of(item) >= now_secs()).map(|item| fields_of(&item)),
+                    None => self.get(key).await?,
+                };
+                Ok(old.map_or(Transition::Missing, Transition::Refused))
+            }
+            Err(error) => Err(store_error("UpdateItem", &error)),
+        }
+    }
+
+    async fn add_member(&self, key: &str, member: &str, limit: u32, expires_at: u64) -> Result<bool, StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key_of(key)))
+            .update_expression("ADD #members :member SET #exp = :exp")
+            .condition_expression(
+                "attribute_not_exists(#pk) OR (#exp >= :now AND (attribute_not_exists(#members) \
+                 OR size(#members) < :limit OR contains(#members, :one)))",
+            )
+            .expression_attribute_names("#pk", PK)
+            .expression_attribute_names("#members", SET_MEMBERS)
+            .expression_attribute_names("#exp", EXPIRES_AT)
+            .expression_attribute_values(":member", AttributeValue::Ss(vec![member.to_string()]))
+            .expression_attribute_values(":one", AttributeValue::S(member.to_string()))
+            .expression_attribute_values(":limit", number(limit.into()))
+            .expression_attribute_values(":exp", number(expires_at))
+            .expression_attribute_values(":now", number(now_secs()))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        let old = match result {
+            Ok(_) => return Ok(true),
+            Err(error) if is_condition_failure(&error) => match error.as_service_error() {
+                Some(UpdateItemError::ConditionalCheckFailedException(failed)) => failed.item.clone(),
+                _ => None,
+            },
+            Err(error) => return Err(store_error("UpdateItem", &error)),
+        };
+        if old.is_some_and(|item| expires_of(&item) >= now_secs()) {
+            return Ok(false); // a live set at its limit
+        }
+        // An expired set (DynamoDB deletes late) starts again with this member, unless another
+        // writer restarted it first.
+        let mut item = HashMap::from([
+            (PK.to_string(), AttributeValue::S(key.to_string())),
+            (SET_MEMBERS.to_string(), AttributeValue::Ss(vec![member.to_string()])),
+        ]);
+        item.insert(EXPIRES_AT.into(), number(expires_at));
+        let restarted = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(#pk) OR #exp < :now")
+            .expression_attribute_names("#pk", PK)
+            .expression_attribute_names("#exp", EXPIRES_AT)
+            .expression_attribute_values(":now", number(now_secs()))
+            .send()
+            .await;
+        match restarted {
+            Ok(_) => Ok(true),
+            Err(error) if is_condition_failure(&error) => {
+                Box::pin(self.add_member(key, member, limit, expires_at)).await
+            }
+            Err(error) => Err(store_error("PutItem", &error)),
+        }
+    }
+
+    async fn remove_member(&self, key: &str, member: &str) -> Result<(), StoreError> {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key_of(key)))
+            .update_expression("DELETE #members :member")
+            .condition_expression("attribute_exists(#pk)")
+            .expression_attribute_names("#members", SET_MEMBERS)
+            .expression_attribute_names("#pk", PK)
+            .expression_attribute_values(":member", AttributeValue::Ss(vec![member.to_string()]))
+            .send()
+            .await
+            .map(|_| ())
+            .or_else(|error| if is_condition_failure(&error) { Ok(()) } else { Err(store_error("UpdateItem", &error)) })
+    }
+
+    async fn members(&self, key: &str) -> Result<Vec<String>, StoreError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key_of(key)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| store_error("GetItem", &e))?;
+        let Some(item) = output.item.filter(|item| expires_of(item) >= now_secs()) else { return Ok(Vec::new()) };
+        let mut members = item.get(SET_MEMBERS).and_then(|v| v.as_ss().ok()).cloned().unwrap_or_default();
+        members.sort();
+        Ok(members)
+    }
 }
 
 #[cfg(test)]
@@ -462,6 +709,26 @@ mod tests {
         assert!(matches!(store.claim("lock", &a, None, later).await.unwrap(), Claim::Taken(_)));
         store.delete("lock").await.unwrap();
         assert_eq!(store.get("lock").await.unwrap(), None);
+    }
+
+    #[tokio::test]
+    async fn memory_transitions_once_and_keeps_sets_within_their_limit() {
+        let store = MemoryStore::default();
+        let later = now_secs() + 60;
+        store.put("r", &fields(&[("status", "waiting")]), later).await.unwrap();
+        let admit = fields(&[("status", "admitted")]);
+        assert!(matches!(store.transition("r", "status", &["waiting"], &admit).await.unwrap(), Transition::Done(_)));
+        let deny = fields(&[("status", "denied")]);
+        let refused = store.transition("r", "status", &["waiting"], &deny).await.unwrap();
+        assert_eq!(refused, Transition::Refused(admit.clone()), "one outcome");
+        assert_eq!(store.transition("none", "status", &["waiting"], &deny).await.unwrap(), Transition::Missing);
+        assert!(store.add_member("set", "a", 2, later).await.unwrap());
+        assert!(store.add_member("set", "b", 2, later).await.unwrap());
+        assert!(store.add_member("set", "a", 2, later).await.unwrap(), "already a member");
+        assert!(!store.add_member("set", "c", 2, later).await.unwrap(), "full");
+        store.remove_member("set", "a").await.unwrap();
+        assert!(store.add_member("set", "c", 2, later).await.unwrap());
+        assert_eq!(store.members("set").await.unwrap(), ["b", "c"]);
     }
 
     #[tokio::test]
