@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # CycloneDX SBOMs of the deployed functions: target/sbom/<function>.cdx.json for
-# token-generator, webhook-receiver and subtitle-dispatcher (`make sbom`), for a user's own
+# token-generator, webhook-receiver, subtitle-dispatcher and room-controls (`make sbom`), for a user's own
 # vulnerability scanner. Every crate the function's binary is built from on the Lambda target
 # (SBOM_TARGET, default aarch64-unknown-linux-gnu as template.yaml's default Architecture arm64;
 # x86_64-unknown-linux-gnu for x86_64), with versions, purls, licenses and Cargo.lock checksums;
@@ -14,7 +14,7 @@ cd "$(dirname "$0")/.."
 
 CARGO_CYCLONEDX_VERSION="${CARGO_CYCLONEDX_VERSION:-0.5.9}"
 SBOM_TARGET="${SBOM_TARGET:-aarch64-unknown-linux-gnu}"
-FUNCTIONS=(token-generator webhook-receiver subtitle-dispatcher)
+FUNCTIONS=(token-generator webhook-receiver subtitle-dispatcher room-controls)
 tools="$PWD/target/tools"
 out="$PWD/target/sbom"
 

@@ -14,10 +14,12 @@ use lambda_http::http::{Request, StatusCode};
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, RequestExt};
 
+use crate::attributes as attribute;
 use crate::error::Error;
 use crate::settings::EnvSettings;
-use crate::token::PUBLISH_SOURCES;
+use crate::validate::{Identity, NameLimit};
 use crate::web::HttpError;
+use crate::web::InvalidName;
 
 /// Why a caller is refused: no verified token, not the scope a route needs, or a room it may
 /// not enter.
@@ -66,8 +68,6 @@ pub struct AuthSettings {
     /// `AUTH_ADMIN_CLAIM` as `claim=value` (e.g. `cognito:groups=moderators`): a caller
     /// whose claim holds the value gets `roomAdmin` too.
     pub admin_claim: Option<(String, String)>,
-    /// `AUTH_ADMIN_PUBLISH_SOURCES`: what room admins may publish; empty = every source.
-    pub admin_publish_sources: Vec<String>,
     /// `AUTH_NAME_CLAIMS`: the first of these claims present is the display name.
     pub name_claims: Vec<String>,
     /// `AUTH_IDENTITY_PREFIX` (default `user:`): identity = prefix + `sub`.
@@ -91,7 +91,6 @@ impl Default for AuthSettings {
             mint_scope: "livekit/token".into(),
             admin_scope: Some("livekit/admin".into()),
             admin_claim: None,
-            admin_publish_sources: Vec::new(),
             name_claims: ["name", "email", "preferred_username", "cognito:username", "username"]
                 .map(String::from)
                 .to_vec(),
@@ -151,7 +150,6 @@ impl AuthSettings {
             mint_scope: env.non_empty("AUTH_MINT_SCOPE").unwrap_or(defaults.mint_scope),
             admin_scope: optional(env, "AUTH_ADMIN_SCOPE", defaults.admin_scope),
             admin_claim,
-            admin_publish_sources: env.list_of("AUTH_ADMIN_PUBLISH_SOURCES", PUBLISH_SOURCES)?,
             name_claims: if name_claims.is_empty() { defaults.name_claims } else { name_claims },
             identity_prefix: env.non_empty("AUTH_IDENTITY_PREFIX").unwrap_or(defaults.identity_prefix),
             owner_prefix: env.non_empty("AUTH_OWNER_PREFIX").unwrap_or(defaults.owner_prefix),
@@ -340,6 +338,38 @@ impl Caller {
         Ok(())
     }
 
+    /// A signed-in user's own participant: the identity `<AUTH_IDENTITY_PREFIX><sub>`
+    /// (`user:<sub>`) and the display name from the name claims (left out when unusable);
+    /// `None` for callers who name the participant.
+    pub fn own_participant(
+        &self,
+        settings: &AuthSettings,
+        limit: NameLimit,
+    ) -> Result<Option<(Identity, String)>, InvalidName> {
+        let Caller::User { subject, name, .. } = self else { return Ok(None) };
+        let identity = Identity::parse(format!("{}{subject}", settings.identity_prefix), limit)
+            .map_err(|problem| InvalidName { field: "token subject", problem })?;
+        let name = if Identity::parse(name.as_str(), limit).is_ok() { name.clone() } else { String::new() };
+        Ok(Some((identity, name)))
+    }
+
+    /// Adds the attributes that come from the verified claims: a user's subject and email,
+    /// an application's owner (a caller's own `auth.*` keys are refused before this).
+    pub fn attribute(&self, attributes: &mut HashMap<String, String>, settings: &AuthSettings) {
+        match self {
+            Caller::Anonymous => {}
+            Caller::User { subject, email, .. } => {
+                attributes.insert(attribute::USER_ID.into(), subject.clone());
+                if let Some(email) = email {
+                    attributes.insert(attribute::EMAIL.into(), email.clone());
+                }
+            }
+            Caller::Client { .. } => {
+                attributes.extend(self.owner(settings).map(|owner| (attribute::OWNER.to_string(), owner)));
+            }
+        }
+    }
+
     /// `auth.owner` of what an application mints or invites to: `owner:<client id>`.
     pub fn owner(&self, settings: &AuthSettings) -> Option<String> {
         match self {
@@ -407,12 +437,9 @@ mod tests {
         assert_eq!(s.client_room_prefixes.unwrap()[1], ("other".into(), "o-".into()));
         assert_eq!(s.name_claims, vec!["nickname"]);
         assert_eq!(AuthSettings::default().route_scopes(), vec!["livekit/join", "livekit/token"]);
-        for (name, value) in [
-            ("AUTH_MODE", "oauth"),
-            ("AUTH_ADMIN_CLAIM", "groups"),
-            ("AUTH_CLIENT_ROOM_PREFIXES", "=x"),
-            ("AUTH_ADMIN_PUBLISH_SOURCES", "webcam"),
-        ] {
+        for (name, value) in
+            [("AUTH_MODE", "oauth"), ("AUTH_ADMIN_CLAIM", "groups"), ("AUTH_CLIENT_ROOM_PREFIXES", "=x")]
+        {
             let err = AuthSettings::from_env(&EnvSettings::from_pairs([(name, value)])).unwrap_err().to_string();
             assert!(err.contains(name), "{name}={value}: {err}");
         }
@@ -474,6 +501,29 @@ mod tests {
         let neither =
             Caller::from_claims(&verified(&[("sub", "u"), ("cognito:groups", "[modsx]")], &["livekit/join"]), &s);
         assert!(!neither.unwrap().is_admin());
+    }
+
+    #[test]
+    fn a_users_own_participant_and_the_attributes_claims_give() {
+        let s = on();
+        let user = Caller::User { subject: "u-1".into(), name: String::new(), email: None, admin: false, rooms: None };
+        let mut attributes = HashMap::from([("hand".to_string(), "up".to_string())]);
+        user.attribute(&mut attributes, &s);
+        assert_eq!(attributes[attribute::USER_ID], "u-1");
+        assert_eq!(attributes["hand"], "up");
+        let app = Caller::Client { client_id: "app".into(), admin: false, rooms: None };
+        let mut attributes = HashMap::new();
+        app.attribute(&mut attributes, &s);
+        assert_eq!(attributes[attribute::OWNER], "owner:app");
+        assert_eq!(
+            user.own_participant(&s, NameLimit(128)).unwrap(),
+            Some((Identity::parse("user:u-1", NameLimit(128)).unwrap(), String::new()))
+        );
+        assert_eq!(ErrorResponse::from(user.own_participant(&s, NameLimit(5)).unwrap_err()).status, 400);
+        assert_eq!(app.own_participant(&s, NameLimit(128)).unwrap(), None);
+        let named =
+            Caller::User { subject: "u-1".into(), name: "Jane\u{7}".into(), email: None, admin: false, rooms: None };
+        assert_eq!(named.own_participant(&s, NameLimit(128)).unwrap().unwrap().1, "", "an unusable name is left out");
     }
 
     #[test]

@@ -2,18 +2,21 @@
 //!
 //! 1. foundation: `error` (what went wrong, no HTTP), `settings` (the environment, where the
 //!    process runs), `secret`, `random`, `validate` (names), `events` (LiveKit's webhook
-//!    event names), `metrics`, `telemetry`, `jwt` (the one JWT crypto provider);
-//! 2. LiveKit keys and tokens: `keys`, `credentials`, `token`;
+//!    event names), `attributes` (the participant attributes the server sets), `metrics`,
+//!    `telemetry`, `jwt` (the one JWT crypto provider);
+//! 2. LiveKit keys, tokens and room links: `keys`, `credentials`, `token`, `room_link`;
 //! 3. clients: `aws` (the SDK's one configuration), `ssm`, `credential_store`, `state` (the
-//!    fleet store), `livekit` (LiveKit's server API);
-//! 4. HTTP on top: `routes` (the one route table), `web` (refusals, CORS, input, the log
-//!    line), `auth` (who is asking, as the JWT authorizer vouches), `pipeline` (the one
-//!    request pipeline), `lambda` (the entry point).
+//!    fleet store), `room_facts` (what one function records of a room for others),
+//!    `livekit` (LiveKit's server API);
+//! 4. HTTP on top: `routes` (the one route table), `web` (refusals, CORS, input, token
+//!    answers, the log line), `auth` (who is asking, as the JWT authorizer vouches),
+//!    `pipeline` (the one request pipeline), `lambda` (the entry point).
 //!
 //! Inside the crate every path names the module that defines the item; the re-exports
 //! below are for the functions. The repository test `no_crate_of_the_workspace_has_an_import_cycle…` holds the layers to
 //! having no import cycle.
 
+pub mod attributes;
 pub mod auth;
 pub mod aws;
 pub mod credential_store;
@@ -28,6 +31,9 @@ pub mod livekit;
 pub mod metrics;
 pub mod pipeline;
 pub mod random;
+#[cfg(feature = "state")]
+pub mod room_facts;
+pub mod room_link;
 pub mod routes;
 pub mod secret;
 pub mod settings;

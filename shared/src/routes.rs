@@ -10,10 +10,12 @@ pub enum Function {
     TokenGenerator,
     WebhookReceiver,
     SubtitleDispatcher,
+    RoomControls,
 }
 
 impl Function {
-    pub const ALL: [Function; 3] = [Function::TokenGenerator, Function::WebhookReceiver, Function::SubtitleDispatcher];
+    pub const ALL: [Function; 4] =
+        [Function::TokenGenerator, Function::WebhookReceiver, Function::SubtitleDispatcher, Function::RoomControls];
 
     /// The binary's name (`cargo lambda build --bin <name>`).
     pub fn binary(self) -> &'static str {
@@ -21,6 +23,7 @@ impl Function {
             Function::TokenGenerator => "token-generator",
             Function::WebhookReceiver => "webhook-receiver",
             Function::SubtitleDispatcher => "subtitle-dispatcher",
+            Function::RoomControls => "room-controls",
         }
     }
 
@@ -55,6 +58,14 @@ pub const SUBTITLES: &str = "/rooms/{room}/subtitles";
 pub const ROOM_LINKS: &str = "/rooms/{room}/links";
 pub const ROOM_LINK: &str = "/rooms/{room}/links/{link}";
 pub const GUEST_TOKEN: &str = "/guest/token";
+/// The waiting room (docs/waiting-room.md): a link holder knocks at `/guest/lobby` and polls
+/// `/guest/lobby/{request}` (no authorizer: a guest has no account, the request id is the
+/// proof); a signed-in user knocks at `/rooms/{room}/lobby`, where moderators list who waits
+/// and, at `/rooms/{room}/lobby/{request}`, admit or deny.
+pub const GUEST_LOBBY: &str = "/guest/lobby";
+pub const GUEST_LOBBY_REQUEST: &str = "/guest/lobby/{request}";
+pub const ROOM_LOBBY: &str = "/rooms/{room}/lobby";
+pub const ROOM_LOBBY_REQUEST: &str = "/rooms/{room}/lobby/{request}";
 
 const TOKEN_METHODS: &[Method] = &[Method::GET, Method::POST, Method::OPTIONS];
 
@@ -80,6 +91,30 @@ pub const ROUTES: &[Route] = &[
         path: SUBTITLES,
         methods: &[Method::POST, Method::DELETE, Method::OPTIONS],
         guarded: false,
+    },
+    Route {
+        function: Function::RoomControls,
+        path: GUEST_LOBBY,
+        methods: &[Method::POST, Method::OPTIONS],
+        guarded: false,
+    },
+    Route {
+        function: Function::RoomControls,
+        path: GUEST_LOBBY_REQUEST,
+        methods: &[Method::GET, Method::POST, Method::OPTIONS],
+        guarded: false,
+    },
+    Route {
+        function: Function::RoomControls,
+        path: ROOM_LOBBY,
+        methods: &[Method::GET, Method::POST, Method::OPTIONS],
+        guarded: true,
+    },
+    Route {
+        function: Function::RoomControls,
+        path: ROOM_LOBBY_REQUEST,
+        methods: &[Method::PUT, Method::OPTIONS],
+        guarded: true,
     },
 ];
 
@@ -137,6 +172,10 @@ mod tests {
         assert_eq!(found("/rooms/a%20b/subtitles"), Some((Function::SubtitleDispatcher, SUBTITLES, vec!["a%20b"])));
         assert_eq!(found("/rooms/r/links"), Some((Function::TokenGenerator, ROOM_LINKS, vec!["r"])));
         assert_eq!(found("/rooms/r/links/l-1"), Some((Function::TokenGenerator, ROOM_LINK, vec!["r", "l-1"])));
+        assert_eq!(found("/guest/lobby"), Some((Function::RoomControls, GUEST_LOBBY, vec![])));
+        assert_eq!(found("/guest/lobby/q1"), Some((Function::RoomControls, GUEST_LOBBY_REQUEST, vec!["q1"])));
+        assert_eq!(found("/rooms/r/lobby"), Some((Function::RoomControls, ROOM_LOBBY, vec!["r"])));
+        assert_eq!(found("/rooms/r/lobby/q1"), Some((Function::RoomControls, ROOM_LOBBY_REQUEST, vec!["r", "q1"])));
         for none in [
             "/tokens",
             "/",

@@ -76,6 +76,22 @@ impl EnvSettings {
         }
     }
 
+    /// One of `allowed` (case-insensitive), `default` when unset: a switch or a mode.
+    pub fn choice(&self, name: &str, default: &'static str, allowed: &[&'static str]) -> Result<&'static str, Error> {
+        let Some(raw) = self.non_empty(name) else { return Ok(default) };
+        let quoted: Vec<String> = allowed.iter().map(|a| format!("`{a}`")).collect();
+        allowed
+            .iter()
+            .find(|a| a.eq_ignore_ascii_case(&raw))
+            .copied()
+            .ok_or_else(|| Error::config(name, format!("must be {}, got `{raw}`", quoted.join(" or "))))
+    }
+
+    /// A feature switch: `off` (the default) or `on`.
+    pub fn on_off(&self, name: &str) -> Result<bool, Error> {
+        Ok(self.choice(name, "off", &["off", "on"])? == "on")
+    }
+
     /// A comma-separated list; blank entries are ignored.
     pub fn list(&self, name: &str) -> Vec<String> {
         self.non_empty(name)
@@ -96,6 +112,16 @@ impl EnvSettings {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn choices_and_switches() {
+        let env = EnvSettings::from_pairs([("A", "KNOCK"), ("B", "on"), ("C", "maybe")]);
+        assert_eq!(env.choice("A", "direct", &["direct", "knock"]).unwrap(), "knock");
+        assert_eq!(env.choice("UNSET", "direct", &["direct", "knock"]).unwrap(), "direct");
+        assert!(env.on_off("B").unwrap() && !env.on_off("UNSET").unwrap());
+        let error = env.on_off("C").unwrap_err().to_string();
+        assert!(error.contains('C') && error.contains("`off` or `on`"), "{error}");
+    }
 
     #[test]
     fn numbers_default_parse_and_name_the_variable_on_error() {

@@ -6,6 +6,7 @@ use std::time::Duration;
 use livekit_api::access_token::{AccessToken, Claims, TokenVerifier, VideoGrants};
 use livekit_protocol::RoomConfiguration;
 
+use crate::attributes;
 use crate::credentials::Credentials;
 use crate::error::Error;
 
@@ -35,6 +36,47 @@ pub struct ParticipantToken {
     /// scope or claim says so).
     pub room_admin: bool,
     pub ttl: Duration,
+}
+
+/// What every token of a deployment gets besides its participant: its life, and what each
+/// role may publish (`TOKEN_TTL_SECONDS`, `PUBLISH_SOURCES`, `AUTH_ADMIN_PUBLISH_SOURCES`).
+/// The token generator and the room controls (an admitted guest's token) mint through it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TokenPolicy {
+    /// `TOKEN_TTL_SECONDS`, default 6 h like LiveKit's SDKs.
+    pub ttl: Duration,
+    /// `PUBLISH_SOURCES`: empty means every source.
+    pub publish_sources: Vec<String>,
+    /// `AUTH_ADMIN_PUBLISH_SOURCES`: what moderators may publish; empty means every source.
+    pub moderator_publish_sources: Vec<String>,
+}
+
+impl Default for TokenPolicy {
+    fn default() -> Self {
+        Self { ttl: Duration::from_secs(6 * 3600), publish_sources: Vec::new(), moderator_publish_sources: Vec::new() }
+    }
+}
+
+impl TokenPolicy {
+    pub fn from_env(env: &crate::settings::EnvSettings) -> Result<Self, Error> {
+        let defaults = Self::default();
+        Ok(Self {
+            ttl: env.duration_secs("TOKEN_TTL_SECONDS", defaults.ttl.as_secs(), 60..=86_400)?,
+            publish_sources: env.list_of("PUBLISH_SOURCES", PUBLISH_SOURCES)?,
+            moderator_publish_sources: env.list_of("AUTH_ADMIN_PUBLISH_SOURCES", PUBLISH_SOURCES)?,
+        })
+    }
+
+    /// The token of `participant`: a moderator gets `roomAdmin` of that one room, the
+    /// moderators' publish sources and the role attribute (`auth.role`, by which the room
+    /// controls find a room's moderators); everyone else the participants'.
+    pub fn token(&self, mut participant: Participant, moderator: bool) -> ParticipantToken {
+        let sources = if moderator { &self.moderator_publish_sources } else { &self.publish_sources };
+        if moderator {
+            participant.attributes.insert(attributes::ROLE.into(), attributes::MODERATOR_ROLE.into());
+        }
+        ParticipantToken { participant, publish_sources: sources.clone(), room_admin: moderator, ttl: self.ttl }
+    }
 }
 
 impl ParticipantToken {

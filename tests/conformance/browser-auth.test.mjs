@@ -6,6 +6,10 @@
 // from an allowed origin and from another one, with the loopback OIDC issuer the auth
 // wire tests use (tests/node/oidc-issuer.mjs) minting the users' access tokens.
 //
+// The waiting room (issue 29, docs/waiting-room.md) on that second server: a guest's page
+// with a knock link knocks and waits through TokenSource.custom, the test (a moderator)
+// lists and admits, and the page's TokenSource resolves with a token the Node SDK verifies.
+//
 // Room links (issue 20, docs/room-links.md), with a second local server that has them on:
 // a signed-in editor's page creates a link, and a guest's page, opened at the link's URL,
 // with no account and no bearer token, redeems it through livekit-client's
@@ -50,8 +54,8 @@ async function startIssuer() {
   return {
     url,
     /** A signed-in user's access token; ttlSeconds < 0: already expired. */
-    async mint(ttlSeconds, sub = 'user-1') {
-      const claims = { sub, aud: AUDIENCE, scope: 'livekit/join', name: 'Jane Doe' };
+    async mint(ttlSeconds, sub = 'user-1', extra = {}) {
+      const claims = { sub, aud: AUDIENCE, scope: 'livekit/join', name: 'Jane Doe', ...extra };
       const response = await fetch(`${url}/test/mint`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
@@ -92,6 +96,13 @@ before(async () => {
       ROOM_LINKS: 'on',
       ROOM_LINK_URL: `${allowedSite.origin}/?room={room}#{link}`,
       ROOM_LINK_KEYS: `${LINK_KID}: ${LINK_SECRET}`,
+      // The waiting room too: moderators by group, a guest asked again every second. No
+      // LiveKit server runs here, so telling the moderators fails fast and the knock waits.
+      LOBBY: 'on',
+      LOBBY_POLL_SECONDS: '1',
+      AUTH_ADMIN_CLAIM: 'groups=moderators',
+      LIVEKIT_API_URL: 'http://127.0.0.1:9',
+      LIVEKIT_API_TIMEOUT_MS: '200',
     },
   });
   browser = await launchChromium();
@@ -384,5 +395,65 @@ matrix.test(test, 'an origin not allowed cannot read a refused room link', row('
     }
   } finally {
     await p.close();
+  }
+});
+
+// ---- The waiting room: a guest knocks and waits in the page, a moderator admits (issue 29) ----
+
+matrix.test(test, 'a guest waits in the waiting room and TokenSource.custom resolves once admitted', row('POST /guest/lobby, /guest/lobby/{request}, GET + PUT /rooms/{room}/lobby', 'LOBBY=on: an editor creates a knock link ({"admission":"knock"}); the guest\'s page at its URL runs TokenSource.custom that knocks (202 + request id), polls every retry_after s (202 waiting); the moderator (groups=moderators) lists the room\'s waiting room, sees the guest\'s name, admits (PUT {"decision":"admit"}); the page\'s fetch() resolves with serverUrl and a token TokenVerifier accepts for that room, identity guest:<link_id>:…, auth.admitted_by = the moderator; /guest/token refuses the knock link (403 knock_required)'), async (t) => {
+  const editor = await openPage(allowedSite);
+  let created;
+  try {
+    created = await createInPage(editor.page, 'consultation', { admission: 'knock' }, await issuer.mint(600, 'editor-1'));
+  } finally {
+    await editor.close();
+  }
+  assert.equal(created.admission, 'knock');
+  const direct = await fetch(`${linkServer.url}/guest/token?${new URLSearchParams({ link: created.link })}`);
+  assert.equal(direct.status, 403);
+  assert.equal((await direct.json()).error.code, 'knock_required');
+
+  const guest = await openPage(allowedSite, created.url);
+  try {
+    const joined = guest.page.evaluate((api) => window.conformance.lobbyJoin(api, 'Client'), linkServer.url);
+    const moderator = await issuer.mint(600, 'host-1', { groups: ['moderators'] });
+    const asModerator = { authorization: `Bearer ${moderator}` };
+    // The moderator's page lists the waiting room until the guest shows up, and the
+    // guest's page is seen waiting (at least one 202 poll) before anyone admits.
+    let waiting;
+    for (let i = 0; i < 50 && !waiting; i++) {
+      const list = await (await fetch(`${linkServer.url}/rooms/consultation/lobby`, { headers: asModerator })).json();
+      waiting = list.waiting.find((w) => w.name === 'Client');
+      if (!waiting) await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    assert.ok(waiting, 'the knock is listed');
+    for (let i = 0; i < 50; i++) {
+      const states = await guest.page.evaluate(() => window.conformance.lobbyStates.map((s) => s.state));
+      if (states.includes('waiting')) break;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    const decided = await fetch(`${linkServer.url}/rooms/consultation/lobby/${waiting.request_id}`, {
+      method: 'PUT',
+      headers: { ...asModerator, 'content-type': 'application/json' },
+      body: JSON.stringify({ decision: 'admit' }),
+    });
+    assert.equal(decided.status, 200, await decided.clone().text());
+    const got = await joined;
+    assert.equal(got.ok, true, `${got.name}: ${got.message}`);
+    const states = got.states.map((s) => s.state);
+    assert.deepEqual([states[0], states.at(-1)], ['knocked', 'admitted'], states.join(', '));
+    assert.ok(states.includes('waiting'), states.join(', '));
+    assert.equal(got.states[0].moderatorsPresent, false, 'no LiveKit room here: nobody to tell, the knock waits');
+    assert.equal(got.serverUrl, LIVEKIT_URL);
+    const claims = await verifier().verify(got.participantToken);
+    assert.equal(claims.video.room, 'consultation');
+    assert.ok(claims.sub.startsWith(`guest:${created.link_id}:`), claims.sub);
+    assert.equal(claims.name, 'Client');
+    assert.equal(claims.attributes['auth.admitted_by'], 'user:host-1');
+    assert.equal(claims.attributes['auth.invited_by'], 'user:editor-1');
+    assert.ok(!claims.video.roomAdmin);
+    t.diagnostic(`${states.length} states: ${states.join(' → ')}; guest ${claims.sub}`);
+  } finally {
+    await guest.close();
   }
 });

@@ -72,6 +72,8 @@ struct RoomState {
     sid: String,
     metadata: String,
     participants: Vec<String>,
+    /// The attributes a participant's token gave it (`auth.role`, …), by identity.
+    attributes: HashMap<String, HashMap<String, String>>,
 }
 
 #[derive(Default)]
@@ -137,6 +139,7 @@ impl TwirpTestServer {
                 sid,
                 metadata: String::new(),
                 participants: participants.iter().map(|p| p.to_string()).collect(),
+                attributes: HashMap::new(),
             },
         );
     }
@@ -144,6 +147,15 @@ impl TwirpTestServer {
     pub async fn set_participants(&self, room: &str, participants: &[&str]) {
         if let Some(r) = self.state.lock().await.rooms.get_mut(room) {
             r.participants = participants.iter().map(|p| p.to_string()).collect();
+        }
+    }
+
+    /// Gives a participant of `room` the attributes its token carried (a moderator's
+    /// `auth.role`), as ListParticipants and GetParticipant report them.
+    pub async fn set_participant_attributes(&self, room: &str, identity: &str, attributes: &[(&str, &str)]) {
+        if let Some(r) = self.state.lock().await.rooms.get_mut(room) {
+            let attributes = attributes.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+            r.attributes.insert(identity.to_string(), attributes);
         }
     }
 
@@ -322,11 +334,12 @@ fn room_info(name: &str, room: &RoomState) -> proto::Room {
     }
 }
 
-fn participant_info(identity: &str) -> proto::ParticipantInfo {
+fn participant_info(identity: &str, room: &RoomState) -> proto::ParticipantInfo {
     proto::ParticipantInfo {
         sid: format!("PA_{identity}"),
         identity: identity.to_string(),
         state: proto::participant_info::State::Active as i32,
+        attributes: room.attributes.get(identity).cloned().unwrap_or_default(),
         ..Default::default()
     }
 }
@@ -405,17 +418,17 @@ fn dispatch(service: &str, method: &str, call: &Call<'_>, state: &mut ServerStat
             let Some(room) = state.rooms.get(&request.room) else {
                 return Err((request_json, TwirpError::not_found("room not found")));
             };
-            let participants = room.participants.iter().map(|p| participant_info(p)).collect();
+            let participants = room.participants.iter().map(|p| participant_info(p, room)).collect();
             Ok((request_json, encode(json, &proto::ListParticipantsResponse { participants })))
         }
         ("RoomService", "GetParticipant") => {
             let request = decoded!(proto::RoomParticipantIdentity);
             let request_json = check!(request, call.require_room_admin(&request.room));
-            let found = state.rooms.get(&request.room).is_some_and(|r| r.participants.contains(&request.identity));
-            if !found {
+            let Some(room) = state.rooms.get(&request.room).filter(|r| r.participants.contains(&request.identity))
+            else {
                 return Err((request_json, TwirpError::not_found("participant not found")));
-            }
-            Ok((request_json, encode(json, &participant_info(&request.identity))))
+            };
+            Ok((request_json, encode(json, &participant_info(&request.identity, room))))
         }
         ("SIP", "CreateSIPDispatchRule") => {
             let request = decoded!(proto::CreateSipDispatchRuleRequest);

@@ -15,13 +15,15 @@ use lambda_http::http::{Method, Request, Response, StatusCode};
 use lambda_http::request::RequestContext;
 use lambda_http::Body;
 use livekit_lambda_shared::routes::{self, Function};
+use livekit_lambda_shared::state;
 use livekit_lambda_shared::web::{apply_security_headers, ErrorResponse};
 use livekit_lambda_shared::{CredentialStore, EnvSettings, Feature, Runtime, Service};
-use subtitle_dispatcher::SubtitleService;
+use room_controls::{RoomControlsService, RoomControlsSettings};
+use subtitle_dispatcher::{SubtitleService, SubtitleSettings};
 use token_generator::TokenService;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use webhook_receiver::WebhookService;
+use webhook_receiver::{WebhookService, WebhookSettings};
 
 pub mod authorizer;
 pub use authorizer::JwtAuthorizer;
@@ -42,6 +44,7 @@ pub struct LocalRoutes {
     pub token: TokenService,
     pub webhook: WebhookService,
     pub subtitles: SubtitleService,
+    pub room_controls: RoomControlsService,
     /// With `AUTH_MODE=jwt`: what API Gateway's JWT authorizer does for `/token`.
     pub authorizer: Option<Arc<JwtAuthorizer>>,
 }
@@ -50,33 +53,45 @@ impl LocalRoutes {
     pub async fn from_env(env: &EnvSettings) -> Result<Self, livekit_lambda_shared::Error> {
         livekit_lambda_shared::jwt::install();
         // As deployed: the token generator's own store reads what it signs with (never
-        // `api-keys`, which only verifies), the other two share one that verifies; so an
-        // `api-keys` the verifiers refuse leaves `/token` working here as in Lambda.
+        // `api-keys`, which only verifies), the room controls' too (they sign an admitted
+        // guest's token), the two that verify share one; so an `api-keys` the verifiers
+        // refuse leaves `/token` working here as in Lambda.
         let mut signing = CredentialStore::from_env(env, Runtime::Local).await?.signing_only();
         if TokenService::reads_room_link_keys(env) {
             signing = signing.with_room_link_keys();
         }
+        let mut controlling = CredentialStore::from_env(env, Runtime::Local).await?.signing_only();
+        if RoomControlsService::reads_room_link_keys(env) {
+            controlling = controlling.with_room_link_keys();
+        }
         let credentials = Arc::new(CredentialStore::from_env(env, Runtime::Local).await?);
         let token = TokenService::with_credentials(env, Arc::new(signing)).await?;
         let authorizer = JwtAuthorizer::from_env(env, token.auth_settings())?.map(Arc::new);
-        let webhook = WebhookService::with_credentials(env, credentials.clone()).await?;
-        let subtitles = SubtitleService::with_credentials(env, credentials).await?;
-        Ok(Self { token, webhook, subtitles, authorizer })
+        // One process is the whole fleet: one store, so what the webhook receiver records
+        // (a finished room) the room controls read, as they do through DynamoDB deployed.
+        let store = state::from_env(env).await?;
+        let webhook = WebhookService::with_store(WebhookSettings::from_env(env)?, credentials.clone(), store.clone());
+        let subtitles = SubtitleService::with_store(SubtitleSettings::from_env(env)?, credentials, store.clone());
+        let room_controls =
+            RoomControlsService::with_store(RoomControlsSettings::from_env(env)?, Arc::new(controlling), store);
+        Ok(Self { token, webhook, subtitles, room_controls, authorizer })
     }
 
-    /// Every switchable feature of the three functions under these settings, in route
+    /// Every switchable feature of the functions under these settings, in route
     /// table order: the start-up log names each one that is off and what turns it on, so a
     /// route that answers `404` locally is never a mystery.
     pub fn features(&self) -> Vec<Feature> {
         let mut features = self.token.features();
         features.extend(self.webhook.features());
         features.extend(self.subtitles.features());
+        features.extend(self.room_controls.features());
         features
     }
 
     pub async fn warm_up(&self) {
         self.token.warm_up().await;
         self.webhook.warm_up().await;
+        self.room_controls.warm_up().await;
     }
 
     pub async fn dispatch(&self, request: Request<Body>) -> Response<Body> {
@@ -98,6 +113,7 @@ impl LocalRoutes {
         match routes::find(request.uri().path()).map(|m| m.route.function) {
             Some(Function::WebhookReceiver) => Ok(self.webhook.handle(request).await),
             Some(Function::SubtitleDispatcher) => Ok(self.subtitles.handle(request).await),
+            Some(Function::RoomControls) => Ok(self.room_controls.handle(self.authorize(request).await?).await),
             Some(Function::TokenGenerator) | None => Ok(self.token.handle(self.authorize(request).await?).await),
         }
     }

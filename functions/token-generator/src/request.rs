@@ -6,12 +6,11 @@
 use std::collections::{HashMap, HashSet};
 use std::fmt;
 
-use lambda_http::http::{HeaderMap, Method, Request};
-use lambda_http::Body;
+use lambda_http::http::HeaderMap;
 use livekit_lambda_shared::random::random_id;
 use livekit_lambda_shared::token::Participant;
 use livekit_lambda_shared::validate::{check_name, Identity, RoomName};
-use livekit_lambda_shared::web::{optional_json, parse_query, printable, InvalidName};
+use livekit_lambda_shared::web::{optional_json, parse_query, printable, Form, InvalidName};
 use livekit_lambda_shared::ErrorResponse;
 use livekit_protocol::{RoomConfiguration, TokenSourceRequest};
 use serde::de::{Deserializer, MapAccess, Visitor};
@@ -19,33 +18,6 @@ use serde_json::value::RawValue;
 
 use crate::error::TokenError;
 use crate::settings::{TokenSettings, MAX_ATTRIBUTE_KEY_CHARS, MAX_ATTRIBUTE_VALUE_BYTES};
-
-/// The two shapes of a token request, and of its answer.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Form {
-    /// `GET /token?room&participant` → `200 {token, url, room, participant}`.
-    Simple,
-    /// LiveKit's standard endpoint: `POST` a `TokenSourceRequest` → `201 {server_url, …}`.
-    Standard,
-}
-
-impl Form {
-    pub fn of(request: &Request<Body>) -> Self {
-        if request.method() == Method::GET {
-            Form::Simple
-        } else {
-            Form::Standard
-        }
-    }
-
-    /// `get` (the simple form) or `post` (LiveKit's standard endpoint), for metrics.
-    pub fn metric_label(self) -> &'static str {
-        match self {
-            Form::Simple => "get",
-            Form::Standard => "post",
-        }
-    }
-}
 
 /// A validated request for one participant token: the participant asked for, in one of the
 /// two forms (the simple form's identity may get a suffix: `grants`).

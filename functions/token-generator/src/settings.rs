@@ -1,9 +1,7 @@
 //! The token generator's settings, parsed once at start-up: what every token gets, who may
 //! ask (`auth`) and room links (`links::settings`).
 
-use std::time::Duration;
-
-use livekit_lambda_shared::token::PUBLISH_SOURCES;
+use livekit_lambda_shared::token::TokenPolicy;
 use livekit_lambda_shared::validate::NameLimit;
 use livekit_lambda_shared::web::CorsPolicy;
 use livekit_lambda_shared::{EnvSettings, Error};
@@ -13,10 +11,9 @@ use livekit_lambda_shared::auth::AuthSettings;
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct TokenSettings {
-    /// `TOKEN_TTL_SECONDS`, default 6 h like LiveKit's SDKs.
-    pub ttl: Duration,
-    /// `PUBLISH_SOURCES`: empty means every source.
-    pub publish_sources: Vec<String>,
+    /// What every token gets (`TOKEN_TTL_SECONDS`, `PUBLISH_SOURCES`,
+    /// `AUTH_ADMIN_PUBLISH_SOURCES`), read by the shared crate as the room controls read it.
+    pub policy: TokenPolicy,
     /// `ALLOWED_AGENT_NAMES`: agents a caller may dispatch through `room_config`; empty means none.
     pub allowed_agents: Vec<String>,
     /// `APPEND_IDENTITY_SUFFIX`: for `GET /token`, make the identity `<participant>-<random>`
@@ -50,8 +47,7 @@ pub const MAX_ATTRIBUTE_VALUE_BYTES: usize = 1024;
 impl Default for TokenSettings {
     fn default() -> Self {
         Self {
-            ttl: Duration::from_secs(6 * 3600),
-            publish_sources: Vec::new(),
+            policy: TokenPolicy::default(),
             allowed_agents: Vec::new(),
             append_identity_suffix: false,
             cors: CorsPolicy::Closed,
@@ -67,8 +63,7 @@ impl TokenSettings {
         let defaults = Self::default();
         let auth = AuthSettings::from_env(env)?;
         Ok(Self {
-            ttl: env.duration_secs("TOKEN_TTL_SECONDS", defaults.ttl.as_secs(), 60..=86_400)?,
-            publish_sources: env.list_of("PUBLISH_SOURCES", PUBLISH_SOURCES)?,
+            policy: TokenPolicy::from_env(env)?,
             allowed_agents: env.list("ALLOWED_AGENT_NAMES"),
             append_identity_suffix: env.bool("APPEND_IDENTITY_SUFFIX", defaults.append_identity_suffix)?,
             cors: CorsPolicy::from_env(env)?,
@@ -86,6 +81,8 @@ impl TokenSettings {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
 
     #[test]
@@ -104,8 +101,8 @@ mod tests {
             ("MAX_BODY_BYTES", "4096"),
         ]);
         let s = TokenSettings::from_env(&env).unwrap();
-        assert_eq!(s.ttl, Duration::from_secs(600));
-        assert_eq!(s.publish_sources, vec!["camera", "microphone"]);
+        assert_eq!(s.policy.ttl, Duration::from_secs(600));
+        assert_eq!(s.policy.publish_sources, vec!["camera", "microphone"]);
         assert_eq!(s.allowed_agents, vec!["transcriber", "helper"]);
         assert!(s.append_identity_suffix);
         assert_eq!(s.cors, CorsPolicy::Origins(vec!["https://app.example.com".into()]));
@@ -117,6 +114,7 @@ mod tests {
         for (name, value) in [
             ("TOKEN_TTL_SECONDS", "10"),
             ("PUBLISH_SOURCES", "webcam"),
+            ("AUTH_ADMIN_PUBLISH_SOURCES", "webcam"),
             ("APPEND_IDENTITY_SUFFIX", "sometimes"),
             ("MAX_BODY_BYTES", "huge"),
         ] {

@@ -201,6 +201,7 @@ impl Service for WebhookService {
                 switch: "RECORDING_LIMIT_NOTICE=true",
             },
             Feature { name: "SIP dial-in PINs per room", on: settings.sip.is_some(), switch: "SIP_TRUNK_ID=<trunk>" },
+            Feature { name: "a finished room's waiting room closed", on: settings.lobby, switch: "LOBBY=on" },
         ]
     }
 

@@ -25,6 +25,9 @@ pub struct WebhookSettings {
     /// (docs/state.md). Far longer than LiveKit's redelivery window, and long enough for
     /// `egress_updated` and `egress_ended` of one egress to share one recording notice.
     pub idempotency_ttl: Duration,
+    /// `LOBBY` (`off` by default): the waiting room is on (the room controls serve it), so a
+    /// finished room's waiting room is closed (`rooms#finished#<room>`).
+    pub lobby: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -55,6 +58,7 @@ impl Default for WebhookSettings {
             api_timeout: Duration::from_secs(3),
             forced_refresh_interval: credentials::DEFAULT_FORCED_REFRESH,
             idempotency_ttl: Duration::from_secs(86_400),
+            lobby: false,
         }
     }
 }
@@ -83,6 +87,7 @@ impl WebhookSettings {
                 defaults.idempotency_ttl.as_secs(),
                 300..=30 * 86_400,
             )?,
+            lobby: env.on_off("LOBBY")?,
         })
     }
 }

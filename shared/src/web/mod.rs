@@ -1,6 +1,7 @@
 //! HTTP plumbing shared by every function, the top layer of the shared crate: refusals
 //! (the [`HttpError`] trait and the one [`ErrorResponse`]), JSON answers and security
-//! headers, CORS, what a request carries, and the one log line per request. The modules
+//! headers, the two shapes of a token answer, CORS, what a request carries, and the one log
+//! line per request. The modules
 //! below it never import it.
 
 pub mod cors;
@@ -8,6 +9,7 @@ pub mod input;
 pub mod log;
 pub mod refusal;
 pub mod response;
+pub mod token_reply;
 
 pub use cors::CorsPolicy;
 pub use input::{
@@ -17,3 +19,4 @@ pub use input::{
 pub use log::{log_request, RequestFacts};
 pub use refusal::{ErrorResponse, HttpError};
 pub use response::{apply_security_headers, empty_response, json_response, SECURITY_HEADERS};
+pub use token_reply::{token_reply, Form};

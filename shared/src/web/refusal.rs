@@ -11,6 +11,7 @@ use serde::Serialize;
 
 use super::response::json_response;
 use crate::error::Error;
+use crate::room_link::LinkError;
 use crate::token::TokenRejection;
 
 /// What an error answers a caller with. Implemented by every error type a request can end
@@ -229,6 +230,34 @@ impl HttpError for TokenRejection {
             TokenRejection::Invalid | TokenRejection::UnknownIssuer => "invalid_token",
             TokenRejection::NoRoomJoin => "room_join_required",
             TokenRejection::WrongRoom => "token_for_another_room",
+        }
+    }
+}
+
+/// A room link that does not verify: the guest asks for a new one; a deployment without
+/// its keys is a 503.
+impl HttpError for LinkError {
+    fn status(&self) -> StatusCode {
+        match self {
+            LinkError::Invalid | LinkError::UnknownKey | LinkError::Expired => StatusCode::UNAUTHORIZED,
+            LinkError::KeysMissing => StatusCode::SERVICE_UNAVAILABLE,
+            LinkError::Signing(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn code(&self) -> &'static str {
+        match self {
+            LinkError::Invalid | LinkError::UnknownKey => "link_invalid",
+            LinkError::Expired => "link_expired",
+            LinkError::KeysMissing => "link_keys_unavailable",
+            LinkError::Signing(_) => "link_signing_failed",
+        }
+    }
+
+    fn detail(&self) -> Option<String> {
+        match self {
+            LinkError::Signing(detail) => Some(detail.clone()),
+            _ => None,
         }
     }
 }

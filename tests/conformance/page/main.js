@@ -61,6 +61,47 @@ window.conformance = {
     }
   },
 
+  /**
+   * A guest's page at the waiting room (docs/waiting-room.md): a TokenSource.custom whose
+   * function knocks (POST /guest/lobby with the link from this page's URL fragment and the
+   * guest's name), waits (POST /guest/lobby/{request} every retry_after seconds while the
+   * answer is 202) and returns the token once a moderator admits; a refusal rejects it.
+   * What the page saw on the way is kept in `lobbyStates`.
+   */
+  lobbyStates: [],
+  async lobbyJoin(apiBase, name, link = decodeURIComponent(location.hash.slice(1))) {
+    const states = window.conformance.lobbyStates;
+    const post = (path, body) =>
+      fetch(`${apiBase}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const source = TokenSource.custom(async () => {
+      let response = await post('/guest/lobby', { link, name });
+      let body = await response.json();
+      if (response.status !== 202) throw new Error(`knock refused: ${response.status} ${body.error?.code}`);
+      states.push({ state: 'knocked', moderatorsPresent: body.moderators_present });
+      const request = body.request_id;
+      for (;;) {
+        await new Promise((resolve) => setTimeout(resolve, (body.retry_after ?? 2) * 1000));
+        response = await post(`/guest/lobby/${request}`, {});
+        body = await response.json();
+        if (response.status === 202) {
+          states.push({ state: 'waiting' });
+          continue;
+        }
+        if (response.status === 201) {
+          states.push({ state: 'admitted' });
+          return { serverUrl: body.server_url, participantToken: body.participant_token };
+        }
+        states.push({ state: body.error?.code });
+        throw new Error(`waiting room: ${response.status} ${body.error?.code}`);
+      }
+    });
+    try {
+      return log({ ...accepted(await source.fetch({})), states });
+    } catch (e) {
+      return log({ ...failure(e), states });
+    }
+  },
+
   /** The seed contract: GET /token?room&participant, then values for new Room().connect(url, token). */
   async seed(tokenUrl, room, participant) {
     try {

@@ -115,6 +115,8 @@ async fn every_bootstrap_answers_its_sample_events_with_one_ssm_call() {
             // Room links on, as with RoomLinks=on: the sample link's key in SSM.
             auth_env.push(("ROOM_LINKS", "on".to_string()));
             auth_env.push(("ROOM_LINK_URL", "http://localhost:3000/join/{room}#{link}".to_string()));
+            // The waiting room on, as with Lobby=on.
+            auth_env.push(("LOBBY", "on".to_string()));
             let (kid, secret) = SAMPLE_ROOM_LINK_KEY;
             let keys = format!("{kid}: {secret}");
             moto.put(&format!("{prefix}/room-link-keys"), &keys, aws_sdk_ssm::types::ParameterType::SecureString).await;
@@ -182,6 +184,11 @@ async fn every_bootstrap_answers_its_sample_events_with_one_ssm_call() {
             // A room link is a bearer credential until it expires: never in a log line.
             let query = read_event(path)["rawQueryString"].as_str().unwrap_or_default().to_string();
             if let Some(link) = query.split('&').find_map(|pair| pair.strip_prefix("link=")) {
+                assert!(!output.contains(link), "{binary}: a room link appeared in the logs");
+            }
+            // The waiting room's knock carries its link in the body.
+            let body = read_event(path)["body"].as_str().and_then(|b| serde_json::from_str::<Value>(b).ok());
+            if let Some(link) = body.as_ref().and_then(|b| b["link"].as_str()) {
                 assert!(!output.contains(link), "{binary}: a room link appeared in the logs");
             }
             let authorization = read_event(path)["headers"]["authorization"].as_str().map(String::from);
@@ -298,9 +305,20 @@ async fn sampled_hostile_events_never_kill_or_panic_a_bootstrap() {
         ("LIVEKIT_API_TIMEOUT_MS", "200".to_string()),
         ("SUBTITLE_AGENT_NAME", "transcriber".to_string()),
     ];
-    for binary in ["token-generator", "webhook-receiver", "subtitle-dispatcher"] {
+    // The room controls with the waiting room on (it needs authentication), so its routes
+    // are exercised; the others as they are by default.
+    let lobby = [
+        ("AUTH_MODE", "jwt".to_string()),
+        ("LOBBY", "on".to_string()),
+        ("ROOM_LINK_KEYS", "k1: a-room-link-secret-of-32-characters!".to_string()),
+    ];
+    for binary in ["token-generator", "webhook-receiver", "subtitle-dispatcher", "room-controls"] {
         let api = RuntimeApi::start().await;
-        let mut child = spawn(binary, &api.address(), &credentials);
+        let env: Vec<(&str, String)> = match binary {
+            "room-controls" => credentials.iter().chain(&lobby).cloned().collect(),
+            _ => credentials.to_vec(),
+        };
+        let mut child = spawn(binary, &api.address(), &env);
         // Sixty invocations log more than a pipe holds: read the logs as they come.
         let drained: Vec<_> = [
             child.stdout.take().map(|o| Box::new(o) as Box<dyn std::io::Read + Send>),

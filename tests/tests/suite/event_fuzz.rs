@@ -17,6 +17,7 @@ use livekit_lambda_shared::web::SECURITY_HEADERS;
 use livekit_lambda_shared::{CredentialStore, Credentials};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, FailurePersistence};
+use room_controls::{RoomControlsService, RoomControlsSettings};
 use serde_json::Value;
 use subtitle_dispatcher::{SubtitleService, SubtitleSettings};
 use token_generator::{TokenService, TokenSettings};
@@ -46,6 +47,19 @@ static SUBTITLES: LazyLock<SubtitleService> = LazyLock::new(|| {
     };
     let credentials = Credentials { api_url: "http://127.0.0.1:9".into(), ..Credentials::development() };
     SubtitleService::new(settings, Arc::new(CredentialStore::fixed(credentials)))
+});
+
+static ROOM_CONTROLS: LazyLock<RoomControlsService> = LazyLock::new(|| {
+    let mut settings =
+        RoomControlsSettings { api_timeout: std::time::Duration::from_millis(200), ..RoomControlsSettings::default() };
+    settings.auth.enabled = true;
+    settings.lobby.enabled = true;
+    let credentials = Credentials {
+        api_url: "http://127.0.0.1:9".into(),
+        room_link_keys: livekit_lambda_shared::KeySet::from_pairs([("k1", "a-room-link-secret-of-32-characters!")]),
+        ..Credentials::development()
+    };
+    RoomControlsService::new(settings, Arc::new(CredentialStore::fixed(credentials)))
 });
 
 /// What a refusal of the entry point must look like: API Gateway's response shape, a 4xx,
@@ -95,6 +109,7 @@ proptest! {
                     Function::TokenGenerator => TOKENS.handle(request).await,
                     Function::WebhookReceiver => WEBHOOKS.handle(request).await,
                     Function::SubtitleDispatcher => SUBTITLES.handle(request).await,
+                    Function::RoomControls => ROOM_CONTROLS.handle(request).await,
                 }
             })
         }));

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use livekit_api::access_token::TokenVerifier;
 use livekit_lambda_shared::web::CorsPolicy;
 use livekit_lambda_shared::{CredentialStore, Credentials, KeySet, Secret};
+use room_controls::{RoomControlsService, RoomControlsSettings};
 use serde_json::Value;
 use subtitle_dispatcher::{SubtitleService, SubtitleSettings};
 use token_generator::links::LinkSettings;
@@ -53,7 +54,19 @@ async fn every_sample_event_gets_its_documented_answer() {
         languages: vec!["en".into()],
         ..SubtitleSettings::default()
     };
-    let subtitles = SubtitleService::new(subtitle_settings, store);
+    let subtitles = SubtitleService::new(subtitle_settings, store.clone());
+    // The waiting room on, as the template sets it with AuthMode=jwt and Lobby=on; the
+    // knock's link is signed by the sample key.
+    let mut lobby_settings =
+        RoomControlsSettings { cors: CorsPolicy::Origins(vec!["http://localhost:3000".into()]), ..Default::default() };
+    lobby_settings.auth = signed_in_settings();
+    lobby_settings.lobby.enabled = true;
+    let lobby_credentials =
+        Credentials::new("devkey", Secret::new("secret"), "ws://localhost:7880", Some(&livekit.url())).unwrap();
+    let room_controls = RoomControlsService::new(
+        lobby_settings,
+        Arc::new(CredentialStore::fixed(lobby_credentials.with_room_link_keys(link_keys.clone()).unwrap())),
+    );
 
     let files = event_files();
     assert!(files.len() >= 11, "events/ lost its samples: {files:?}");
@@ -63,6 +76,7 @@ async fn every_sample_event_gets_its_documented_answer() {
         let response = match function_for_path(request.uri().path()) {
             "webhook-receiver" => webhook.handle(request).await,
             "subtitle-dispatcher" => subtitles.handle(request).await,
+            "room-controls" => room_controls.handle(request).await,
             _ if is_signed_in_deployment_event(&path) => signed_in.handle(request).await,
             _ => token.handle(request).await,
         };
@@ -134,7 +148,8 @@ async fn every_sample_event_gets_its_documented_answer() {
                 let link = body["link"].as_str().expect("the link");
                 let url = body["url"].as_str().expect("the url");
                 assert_eq!(url, format!("http://localhost:3000/join/demo-room#{link}"));
-                let claims = token_generator::links::verify(link, &link_keys).expect("a link the sample key verifies");
+                let claims =
+                    livekit_lambda_shared::room_link::verify(link, &link_keys).expect("a link the sample key verifies");
                 assert_eq!((claims.room.as_str(), claims.name.as_str()), ("demo-room", "Client"));
                 assert_eq!(claims.by, "user:8f1c2d3e-4b5a-6978-8a9b-0c1d2e3f4a5b");
                 assert_eq!(claims.exp - claims.iat, 3600);
@@ -163,6 +178,28 @@ async fn every_sample_event_gets_its_documented_answer() {
                 assert_eq!(creates[0].request["metadata"], r#"{"language":"en","requested_by":"jane-1"}"#);
             }
             "subtitles-stop.json" => assert_eq!(livekit.calls_to("DeleteDispatch").await.len(), 1),
+            "guest-lobby-knock.json" => {
+                assert_eq!((body["status"].as_str(), body["room"].as_str()), (Some("waiting"), Some("demo-room")));
+                assert_eq!(body["request_id"].as_str().map(str::len), Some(26), "{body}");
+                // demo-room has no moderator in it: nobody to tell yet.
+                assert_eq!(body["moderators_present"], false);
+                assert!(headers.contains_key("retry-after"));
+                assert_eq!(headers["access-control-allow-origin"], "http://localhost:3000");
+            }
+            // A fresh container knows no request: the sample shows the shape of the answer.
+            "guest-lobby-wait.json" | "room-lobby-decide.json" => {
+                assert_eq!(body["error"]["code"], "lobby_request_not_found")
+            }
+            // The samples run in one process here, so the sample knock waits (under `sam local
+            // invoke`, a fresh container, the list is empty: nobody waiting is no error).
+            "room-lobby-list.json" => {
+                assert_eq!(body["room"], "demo-room");
+                let waiting = body["waiting"].as_array().expect("a list");
+                assert_eq!(waiting.iter().map(|w| w["name"].as_str()).collect::<Vec<_>>(), [Some("Client")], "{body}");
+            }
+            "room-lobby-preflight.json" | "room-lobby-decide-preflight.json" => {
+                assert_eq!(headers["access-control-allow-origin"], "http://localhost:3000");
+            }
             other => panic!("events/{other} has no expectation in tests/tests/suite/events.rs: add one"),
         }
     }

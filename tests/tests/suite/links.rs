@@ -10,10 +10,10 @@ use std::time::Duration;
 
 use lambda_http::http::Request;
 use lambda_http::Body;
+use livekit_lambda_shared::room_link::{self, LinkClaims, Role};
 use livekit_lambda_shared::state::now_secs;
 use livekit_lambda_shared::KeySet;
 use serde_json::{json, Value};
-use token_generator::links::{self, LinkClaims, Role};
 use wire_tests::fleet::{create_table, dynamo_store};
 use wire_tests::{http, verify_with_node_sdk, MotoServer};
 
@@ -466,8 +466,8 @@ fn forged_with(keys: &KeySet) -> String {
 /// A moderator link for `room` expiring at `exp`, signed by the first of `keys`.
 fn sign_link(keys: &KeySet, room: &str, exp: u64) -> String {
     let claims = LinkClaims {
-        iss: links::claims::LINK_ISSUER.into(),
-        aud: links::claims::LINK_AUDIENCE.into(),
+        iss: room_link::LINK_ISSUER.into(),
+        aud: room_link::LINK_AUDIENCE.into(),
         jti: "forgedlink000001".into(),
         room: room.into(),
         role: Role::Moderator,
@@ -478,6 +478,7 @@ fn sign_link(keys: &KeySet, room: &str, exp: u64) -> String {
         exp,
         max_uses: None,
         stored: false,
+        admission: room_link::Admission::Direct,
     };
-    links::sign(&claims, keys).expect("signed")
+    room_link::sign(&claims, keys).expect("signed")
 }

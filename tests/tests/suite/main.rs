@@ -12,6 +12,7 @@ mod events;
 mod fleet;
 mod hardening;
 mod links;
+mod lobby;
 mod local_server;
 mod observability;
 mod official_sdk;

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use lambda_http::http::Request;
 use lambda_http::Body;
+use livekit_lambda_shared::token::TokenPolicy;
 use livekit_lambda_shared::{CredentialStore, Credentials, Secret};
 use serde_json::Value;
 use token_generator::{TokenService, TokenSettings};
@@ -37,8 +38,11 @@ fn post(body: &str) -> Request<Body> {
 #[tokio::test]
 async fn node_sdk_verifies_every_token_form_with_exact_claims() {
     let settings = TokenSettings {
-        ttl: Duration::from_secs(900),
-        publish_sources: vec!["camera".into(), "microphone".into()],
+        policy: TokenPolicy {
+            ttl: Duration::from_secs(900),
+            publish_sources: vec!["camera".into(), "microphone".into()],
+            ..TokenPolicy::default()
+        },
         allowed_agents: vec!["transcriber".into()],
         ..TokenSettings::default()
     };

@@ -14,11 +14,14 @@ use serde_norway::Value;
 use wire_tests::{event_files, workspace_root};
 
 /// The SSM parameters each function may read, by binary name: the token generator only
-/// signs LiveKit tokens, and signs and reads room links with their own keys; the two that
+/// signs LiveKit tokens, and signs and reads room links with their own keys; the room
+/// controls sign an admitted guest's token and check a knocking guest's link; the two that
 /// verify LiveKit tokens also read the keys that only verify.
 fn own_parameters(binary: &str) -> &'static [&'static str] {
     match binary {
-        "token-generator" => &["current-key", "api-key", "api-secret", "url", "api-url", "room-link-keys"],
+        "token-generator" | "room-controls" => {
+            &["current-key", "api-key", "api-secret", "url", "api-url", "room-link-keys"]
+        }
         "webhook-receiver" | "subtitle-dispatcher" => {
             &["current-key", "api-key", "api-secret", "url", "api-url", "api-keys"]
         }
@@ -26,22 +29,54 @@ fn own_parameters(binary: &str) -> &'static [&'static str] {
     }
 }
 
+/// Every function, by binary name.
+const BINARIES: [&str; 4] = ["token-generator", "webhook-receiver", "subtitle-dispatcher", "room-controls"];
+
 /// The logical id of the shared state table (docs/state.md).
 const STATE_TABLE: &str = "StateTable";
 
-/// What each function may do in the state table, by binary name: the DynamoDB actions its
-/// code calls (sorted) and the prefix of the partition key of every item it touches.
-fn own_state_access(binary: &str) -> Option<(&'static [&'static str], &'static str)> {
+/// What a function may do in the state table: on its own items (the DynamoDB actions its
+/// code calls, sorted, and the partition-key prefix of every item it owns), and on facts
+/// another function keeps, each its own statement: a read (`GetItem`) of another's items,
+/// or the one write of a fact others read (`PutItem` under `rooms#`).
+struct StateAccess {
+    own: (&'static [&'static str], &'static str),
+    others: &'static [(&'static [&'static str], &'static str)],
+}
+
+/// The facts one function records for others (`shared::room_facts`): written by one, read
+/// by others, owned by none.
+const ROOM_FACTS: &str = livekit_lambda_shared::room_facts::PREFIX;
+
+fn own_state_access(binary: &str) -> Option<StateAccess> {
     match binary {
         // Room links' records: created, used (counted), read and deleted (revoked).
-        "token-generator" => {
-            let actions = &["dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"];
-            Some((actions, token_generator::links::STORE_PREFIX))
-        }
-        // Event locks and outcomes, recording notices, dial-in rooms and PIN claims.
-        "webhook-receiver" => Some((&["dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem"], "webhook#")),
+        "token-generator" => Some(StateAccess {
+            own: (
+                &["dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"],
+                livekit_lambda_shared::room_link::STORE_PREFIX,
+            ),
+            others: &[],
+        }),
+        // Event locks and outcomes, recording notices, dial-in rooms and PIN claims; and
+        // that a room finished.
+        "webhook-receiver" => Some(StateAccess {
+            own: (&["dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem"], "webhook#"),
+            others: &[(&["dynamodb:PutItem"], ROOM_FACTS)],
+        }),
         // One atomic counter per identity and minute.
-        "subtitle-dispatcher" => Some((&["dynamodb:UpdateItem"], "subtitles#")),
+        "subtitle-dispatcher" => Some(StateAccess { own: (&["dynamodb:UpdateItem"], "subtitles#"), others: &[] }),
+        // The waiting room; whether its room finished; whether a knocking link was revoked.
+        "room-controls" => Some(StateAccess {
+            own: (
+                &["dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"],
+                room_controls::lobby::record::STORE_PREFIX,
+            ),
+            others: &[
+                (&["dynamodb:GetItem"], ROOM_FACTS),
+                (&["dynamodb:GetItem"], livekit_lambda_shared::room_link::STORE_PREFIX),
+            ],
+        }),
         other => panic!("function {other} has no state access in tests/tests/suite/template.rs: add one"),
     }
 }
@@ -49,7 +84,7 @@ fn own_state_access(binary: &str) -> Option<(&'static [&'static str], &'static s
 /// What the function's code asks SSM for, by binary name.
 fn requested_parameters(binary: &str) -> Vec<String> {
     // With every feature on: what the role must allow is the most the code may ask for.
-    let all_on = livekit_lambda_shared::EnvSettings::from_pairs([("ROOM_LINKS", "on")]);
+    let all_on = livekit_lambda_shared::EnvSettings::from_pairs([("ROOM_LINKS", "on"), ("LOBBY", "on")]);
     let (verifies, links) = match binary {
         "token-generator" => (
             token_generator::TokenService::VERIFIES_LIVEKIT_TOKENS,
@@ -63,6 +98,10 @@ fn requested_parameters(binary: &str) -> Vec<String> {
             subtitle_dispatcher::SubtitleService::VERIFIES_LIVEKIT_TOKENS,
             subtitle_dispatcher::SubtitleService::reads_room_link_keys(&all_on),
         ),
+        "room-controls" => (
+            room_controls::RoomControlsService::VERIFIES_LIVEKIT_TOKENS,
+            room_controls::RoomControlsService::reads_room_link_keys(&all_on),
+        ),
         other => panic!("function {other} is not known to tests/tests/suite/template.rs: add it"),
     };
     ParameterNames::under("").requested(verifies, links).iter().map(|n| n.trim_start_matches('/').to_string()).collect()
@@ -70,7 +109,7 @@ fn requested_parameters(binary: &str) -> Vec<String> {
 
 #[test]
 fn each_function_asks_ssm_for_exactly_the_parameters_its_role_may_read() {
-    for binary in ["token-generator", "webhook-receiver", "subtitle-dispatcher"] {
+    for binary in BINARIES {
         assert_eq!(requested_parameters(binary), own_parameters(binary), "{binary}");
     }
 }
@@ -244,51 +283,72 @@ fn each_role_reads_only_its_own_parameters_and_log_group() {
 }
 
 /// A role's DynamoDB statements against [`own_state_access`]: none for a function that
-/// keeps no state; otherwise exactly one, with exactly its actions, on the table itself
-/// (not `*`, not an index), for items whose partition key starts with its own prefix.
+/// keeps no state; otherwise one for its own items and one for each access to another's,
+/// each with exactly its actions, on the table itself (not `*`, not an index), for items
+/// whose partition key starts with that one prefix.
 fn check_state_statements(name: &str, binary: &str, statements: &[&Value]) {
-    let Some((own_actions, prefix)) = own_state_access(binary) else {
+    let Some(access) = own_state_access(binary) else {
         assert!(statements.is_empty(), "{name}: keeps no state, yet may call DynamoDB: {statements:?}");
         return;
     };
-    let [statement] = statements else {
-        panic!("{name}: one DynamoDB statement, got {}: {statements:?}", statements.len());
-    };
-    let mut actions: Vec<&str> = as_list(&statement["Action"]).iter().map(|a| a.as_str().unwrap()).collect();
-    actions.sort_unstable();
-    assert_eq!(actions, own_actions, "{name}: exactly the DynamoDB actions its code calls");
-    for action in ["dynamodb:Scan", "dynamodb:Query", "dynamodb:BatchGetItem", "dynamodb:BatchWriteItem"] {
-        assert!(!actions.contains(&action), "{name}: {action} reads or writes items outside its prefix unchecked");
+    let expected: Vec<(&[&str], &str)> = std::iter::once(access.own).chain(access.others.iter().copied()).collect();
+    assert_eq!(statements.len(), expected.len(), "{name}: one DynamoDB statement per prefix: {statements:?}");
+    for statement in statements {
+        let condition = statement["Condition"].as_mapping().unwrap_or_else(|| panic!("{name}: no Condition"));
+        assert_eq!(condition.len(), 1, "{name}: one condition operator: {condition:?}");
+        // The one item each call names: its partition key must carry the prefix.
+        // ForAllValues over LeadingKeys, as in DynamoDB's fine-grained access control guide.
+        let keys = statement["Condition"]["ForAllValues:StringLike"]
+            .as_mapping()
+            .unwrap_or_else(|| panic!("{name}: ForAllValues:StringLike on dynamodb:LeadingKeys"));
+        assert_eq!(keys.len(), 1, "{name}: {keys:?}");
+        let leading: Vec<&str> = as_list(&keys["dynamodb:LeadingKeys"]).iter().map(|k| k.as_str().unwrap()).collect();
+        let [pattern] = leading.as_slice() else { panic!("{name}: one prefix per statement: {leading:?}") };
+        let prefix = pattern.strip_suffix('*').unwrap_or_else(|| panic!("{name}: {pattern} is a prefix"));
+        let (own_actions, _) = expected
+            .iter()
+            .find(|(_, p)| *p == prefix)
+            .unwrap_or_else(|| panic!("{name}: may touch items under {prefix}, which are not its to touch"));
+        let mut actions: Vec<&str> = as_list(&statement["Action"]).iter().map(|a| a.as_str().unwrap()).collect();
+        actions.sort_unstable();
+        assert_eq!(actions, *own_actions, "{name}: exactly the DynamoDB actions its code calls under {prefix}");
+        for action in ["dynamodb:Scan", "dynamodb:Query", "dynamodb:BatchGetItem", "dynamodb:BatchWriteItem"] {
+            assert!(!actions.contains(&action), "{name}: {action} reads or writes items outside its prefix unchecked");
+        }
+        let resources = as_list(&statement["Resource"]);
+        assert_eq!(resources.len(), 1, "{name}: one resource, the table");
+        assert_eq!(getatt(resources[0]), Some(format!("{STATE_TABLE}.Arn")), "{name}: on the state table only");
     }
-    let resources = as_list(&statement["Resource"]);
-    assert_eq!(resources.len(), 1, "{name}: one resource, the table");
-    assert_eq!(getatt(resources[0]), Some(format!("{STATE_TABLE}.Arn")), "{name}: on the state table only");
-    // The one item each call names: its partition key must carry the function's prefix.
-    // ForAllValues over LeadingKeys, as in DynamoDB's fine-grained access control guide.
-    let condition = statement["Condition"].as_mapping().unwrap_or_else(|| panic!("{name}: no Condition"));
-    assert_eq!(condition.len(), 1, "{name}: one condition operator: {condition:?}");
-    let keys = statement["Condition"]["ForAllValues:StringLike"]
-        .as_mapping()
-        .unwrap_or_else(|| panic!("{name}: ForAllValues:StringLike on dynamodb:LeadingKeys"));
-    assert_eq!(keys.len(), 1, "{name}: {keys:?}");
-    let leading: Vec<&str> = as_list(&keys["dynamodb:LeadingKeys"]).iter().map(|k| k.as_str().unwrap()).collect();
-    assert_eq!(leading, [format!("{prefix}*")], "{name}: only items under its own prefix {prefix}");
 }
 
 #[test]
 fn state_prefixes_keep_each_function_to_its_own_items() {
-    let prefixes: Vec<&str> = ["token-generator", "webhook-receiver", "subtitle-dispatcher"]
-        .into_iter()
-        .filter_map(own_state_access)
-        .map(|(_, prefix)| prefix)
-        .collect();
-    assert_eq!(prefixes.len(), 3);
+    let accesses: Vec<(&str, StateAccess)> =
+        BINARIES.into_iter().filter_map(|b| own_state_access(b).map(|a| (b, a))).collect();
+    assert_eq!(accesses.len(), 4);
+    let mut prefixes: Vec<&str> = accesses.iter().map(|(_, a)| a.own.1).collect();
+    prefixes.push(ROOM_FACTS);
     for a in &prefixes {
         assert!(a.ends_with('#'), "{a}: a prefix ends at its separator");
         for b in &prefixes {
             assert!(a == b || !b.starts_with(a), "{a} is a prefix of {b}: one role could touch the other's items");
         }
     }
+    // Another's items are only read; the facts under rooms# are only written, once each,
+    // by one function: nobody updates or deletes what is not theirs.
+    for (binary, access) in &accesses {
+        for (actions, prefix) in access.others {
+            let read_only = *actions == ["dynamodb:GetItem"];
+            let fact_writer = *prefix == ROOM_FACTS && *actions == ["dynamodb:PutItem"];
+            assert!(read_only || fact_writer, "{binary}: {actions:?} on {prefix}");
+        }
+    }
+    let writers: Vec<&str> = accesses
+        .iter()
+        .filter(|(_, a)| a.others.iter().any(|(actions, p)| *p == ROOM_FACTS && actions.contains(&"dynamodb:PutItem")))
+        .map(|(b, _)| *b)
+        .collect();
+    assert_eq!(writers, ["webhook-receiver"], "one function records room facts");
 }
 
 #[test]
@@ -352,7 +412,7 @@ fn the_state_table_reaches_exactly_the_functions_that_keep_state() {
             }
         }
     }
-    let expected = ["subtitle-dispatcher", "token-generator", "webhook-receiver"].map(String::from);
+    let expected = ["room-controls", "subtitle-dispatcher", "token-generator", "webhook-receiver"].map(String::from);
     assert_eq!(with_table, BTreeSet::from(expected));
     assert_eq!(ref_name(&template["Outputs"]["StateTableName"]["Value"]), Some(STATE_TABLE));
 }

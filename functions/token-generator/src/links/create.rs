@@ -10,9 +10,11 @@ use livekit_lambda_shared::validate::check_name;
 use livekit_lambda_shared::web::{body_within, json_response, optional_json, ErrorResponse, InvalidName, RequestFacts};
 use serde::{Deserialize, Serialize};
 
-use super::claims::{self, LinkClaims, Role, LINK_AUDIENCE, LINK_ISSUER};
+use livekit_lambda_shared::room_link::{
+    self, Admission, LinkClaims, Role, LINK_AUDIENCE, LINK_ISSUER, RECORD_BY, RECORD_ROOM,
+};
+
 use super::creator::link_caller;
-use super::record;
 use super::refusal::LinkRefusal;
 use crate::context::Context;
 
@@ -33,6 +35,9 @@ pub struct LinkRequest {
     pub max_uses: Option<u32>,
     /// The guest's display name; otherwise the guest gives one when joining.
     pub name: Option<String>,
+    /// `direct` (straight in) or `knock` (through the waiting room); default
+    /// `ROOM_LINK_ADMISSION`.
+    pub admission: Option<Admission>,
 }
 
 /// `POST /rooms/{room}/links` → 201.
@@ -45,6 +50,7 @@ struct LinkCreated<'a> {
     link_id: &'a str,
     room: &'a str,
     role: Role,
+    admission: Admission,
     expires_at: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     max_uses: Option<u32>,
@@ -81,6 +87,23 @@ pub async fn create(
             return Err(LinkRefusal::NeedsStore("`max_uses`").into());
         }
     }
+    let admission = ask.admission.unwrap_or(links.default_admission);
+    if admission == Admission::Knock {
+        if !links.lobby {
+            return Err(LinkRefusal::BadRequest("`admission: knock` needs the waiting room (LOBBY=on)".into()).into());
+        }
+        // Moderators decide who comes in, one by one: a count would be a second gate, and
+        // a moderator who waits to be admitted has nobody to admit them.
+        if ask.max_uses.is_some() {
+            return Err(LinkRefusal::BadRequest(
+                "a knock link takes no `max_uses`: moderators admit each guest".into(),
+            )
+            .into());
+        }
+        if ask.role == Role::Moderator {
+            return Err(LinkRefusal::BadRequest("a moderator link cannot be a knock link".into()).into());
+        }
+    }
     let name = ask.name.unwrap_or_default();
     if !name.is_empty() {
         check_name(&name, context.settings.limits.names.0).map_err(|problem| InvalidName { field: "name", problem })?;
@@ -90,7 +113,7 @@ pub async fn create(
     let claims = LinkClaims {
         iss: LINK_ISSUER.into(),
         aud: LINK_AUDIENCE.into(),
-        jti: claims::new_link_id()?,
+        jti: room_link::new_link_id()?,
         room,
         role: ask.role,
         name,
@@ -100,12 +123,13 @@ pub async fn create(
         exp: now + ttl,
         max_uses: ask.max_uses,
         stored: context.link_store.is_some(),
+        admission,
     };
-    let link = claims::sign(&claims, &credentials.room_link_keys)?;
+    let link = room_link::sign(&claims, &credentials.room_link_keys)?;
     if let Some(store) = &context.link_store {
-        let item = Fields::from([(record::ROOM.into(), claims.room.clone()), (record::BY.into(), claims.by.clone())]);
+        let item = Fields::from([(RECORD_ROOM.into(), claims.room.clone()), (RECORD_BY.into(), claims.by.clone())]);
         // A fresh 80-bit id is never taken; if it were, this link would count another's uses.
-        if let Claim::Taken(_) = store.claim(&record::key(&claims.jti), &item, None, claims.exp).await? {
+        if let Claim::Taken(_) = store.claim(&room_link::record_key(&claims.jti), &item, None, claims.exp).await? {
             return Err(LinkRefusal::BadRequest("link id collision; try again".into()).into());
         }
     }
@@ -119,6 +143,7 @@ pub async fn create(
             link_id: &claims.jti,
             room: &claims.room,
             role: claims.role,
+            admission: claims.admission,
             expires_at: &expires_at,
             max_uses: claims.max_uses,
             revocable: claims.stored,
@@ -135,6 +160,8 @@ mod tests {
         let parse = |body: &str| serde_json::from_str::<LinkRequest>(body);
         assert_eq!(parse("{}").unwrap(), LinkRequest::default());
         let r = parse(r#"{"role":"moderator","expires_in":600,"max_uses":2,"name":"Client"}"#).unwrap();
+        assert_eq!(parse(r#"{"admission":"knock"}"#).unwrap().admission, Some(Admission::Knock));
+        assert!(parse(r#"{"admission":"wait"}"#).is_err());
         assert_eq!(
             (r.role, r.expires_in, r.max_uses, r.name.as_deref()),
             (Role::Moderator, Some(600), Some(2), Some("Client"))

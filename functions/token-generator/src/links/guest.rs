@@ -4,24 +4,18 @@
 
 use lambda_http::http::{HeaderMap, Request, Response};
 use lambda_http::Body;
-use livekit_lambda_shared::random::random_id;
 use livekit_lambda_shared::state::Use;
 use livekit_lambda_shared::web::{body_within, parse_query, ErrorResponse, RequestFacts};
 use livekit_protocol::TokenSourceRequest;
 
-use super::claims::{self, LinkClaims, Role};
-use super::record;
+use livekit_lambda_shared::room_link::{self, Admission, LinkClaims, LinkError, Role};
+use livekit_lambda_shared::web::{token_reply, Form};
+
 use super::refusal::LinkRefusal;
 use crate::context::Context;
-use crate::grants::{self, GUEST_PREFIX, OWNER_ATTRIBUTE};
-use crate::mint::mint;
-use crate::request::{participant_of, standard_body, Form};
+use crate::grants;
+use crate::request::{participant_of, standard_body};
 use crate::settings::TokenSettings;
-
-/// Attributes a guest's token carries, set from the link only.
-pub const INVITED_BY_ATTRIBUTE: &str = "auth.invited_by";
-pub const LINK_ID_ATTRIBUTE: &str = "auth.link_id";
-const GUEST_SUFFIX_CHARS: usize = 6;
 
 /// A guest's redemption of a room link: the link, and what a guest may choose (a display
 /// name when the link fixes none, metadata, attributes, agents).
@@ -74,17 +68,13 @@ impl GuestRequest {
             return Err(LinkRefusal::IdentityChosenByServer.into());
         }
         source.room_name = Some(claims.room.clone());
-        source.participant_identity = Some(format!("{GUEST_PREFIX}{}:{}", claims.jti, random_id(GUEST_SUFFIX_CHARS)?));
+        source.participant_identity = Some(claims.guest_identity()?);
         if !claims.name.is_empty() {
             source.participant_name = Some(claims.name.clone());
         }
         let mut participant = participant_of(source, settings)?;
         grants::check_reserved_attributes(&participant.attributes)?;
-        participant.attributes.insert(INVITED_BY_ATTRIBUTE.into(), claims.by.clone());
-        participant.attributes.insert(LINK_ID_ATTRIBUTE.into(), claims.jti.clone());
-        if let Some(owner) = &claims.owner {
-            participant.attributes.insert(OWNER_ATTRIBUTE.into(), owner.clone());
-        }
+        claims.attribute(&mut participant.attributes);
         Ok(participant)
     }
 }
@@ -108,24 +98,27 @@ pub async fn redeem(
         .credentials
         .verify_by_issuer(
             context.forced_refresh,
-            |refusal: &LinkRefusal| *refusal == LinkRefusal::UnknownKey,
-            |credentials| claims::verify(&guest.link, &credentials.room_link_keys),
+            |refusal: &LinkError| *refusal == LinkError::UnknownKey,
+            |credentials| room_link::verify(&guest.link, &credentials.room_link_keys),
         )
         .await?;
     let claims = verified?;
     facts.caller = Some(format!("link:{}", claims.jti));
     facts.room = Some(claims.room.clone());
+    if claims.admission == Admission::Knock {
+        return Err(LinkRefusal::KnockRequired.into());
+    }
     let participant = guest.into_participant(&claims, &context.settings)?;
     facts.identity = Some(participant.identity.clone());
     if claims.stored {
         // Counted last, so a request refused above uses nothing up.
         let store = context.link_store.as_ref().ok_or(LinkRefusal::NeedsStore("this link"))?;
-        match store.use_existing(&record::key(&claims.jti), claims.max_uses).await? {
+        match store.use_existing(&room_link::record_key(&claims.jti), claims.max_uses).await? {
             Use::Counted(_) => {}
             Use::Exhausted => return Err(LinkRefusal::UsedUp.into()),
             Use::Missing => return Err(LinkRefusal::Revoked.into()),
         }
     }
     let token = grants::token(participant, claims.role == Role::Moderator, &context.settings);
-    mint(&token, &credentials, form, "guest")
+    token_reply(&token, &credentials, form, "guest")
 }

@@ -1,4 +1,5 @@
-//! Why a room link was refused: each a stable code, none a LiveKit token.
+//! Why a room link was refused: each a stable code, none a LiveKit token (a link that does
+//! not verify is the shared `room_link::LinkError`).
 
 use lambda_http::http::StatusCode;
 use livekit_lambda_shared::HttpError;
@@ -8,13 +9,6 @@ use livekit_lambda_shared::HttpError;
 pub enum LinkRefusal {
     #[error("a room link is required (`link` query parameter or `room_link` body field)")]
     Required,
-    #[error("the room link is malformed, was altered, or was signed by a key this deployment does not hold")]
-    Invalid,
-    /// Signed by a key id this container does not know: perhaps one added by a rotation.
-    #[error("the room link is malformed, was altered, or was signed by a key this deployment does not hold")]
-    UnknownKey,
-    #[error("the room link has expired; ask for a new one")]
-    Expired,
     #[error("the room link is for another room")]
     WrongRoom,
     #[error("the room link has been used as many times as it allows")]
@@ -27,30 +21,29 @@ pub enum LinkRefusal {
     NotYours,
     #[error("{0} needs the fleet store (STATE_TABLE); links are stateless here")]
     NeedsStore(&'static str),
-    #[error("room links are on but no room-link key is configured (`room-link-keys` in SSM, or ROOM_LINK_KEYS)")]
-    KeysMissing,
     #[error("only a moderator may create a moderator link")]
     ModeratorNotAllowed,
     #[error("a guest's identity is chosen by the server; leave `participant_identity` out")]
     IdentityChosenByServer,
     #[error("the link request is invalid: {0}")]
     BadRequest(String),
+    /// The link says its guest waits for a moderator (`"admission": "knock"`).
+    #[error("this link admits its guest through the waiting room: knock at /guest/lobby")]
+    KnockRequired,
 }
 
 impl HttpError for LinkRefusal {
     fn status(&self) -> StatusCode {
         match self {
-            LinkRefusal::Required | LinkRefusal::Invalid | LinkRefusal::UnknownKey | LinkRefusal::Expired => {
-                StatusCode::UNAUTHORIZED
-            }
+            LinkRefusal::Required => StatusCode::UNAUTHORIZED,
             LinkRefusal::WrongRoom
             | LinkRefusal::NotYours
             | LinkRefusal::ModeratorNotAllowed
-            | LinkRefusal::IdentityChosenByServer => StatusCode::FORBIDDEN,
+            | LinkRefusal::IdentityChosenByServer
+            | LinkRefusal::KnockRequired => StatusCode::FORBIDDEN,
             LinkRefusal::UsedUp | LinkRefusal::Revoked => StatusCode::GONE,
             LinkRefusal::NotFound => StatusCode::NOT_FOUND,
             LinkRefusal::NeedsStore(_) => StatusCode::NOT_IMPLEMENTED,
-            LinkRefusal::KeysMissing => StatusCode::SERVICE_UNAVAILABLE,
             LinkRefusal::BadRequest(_) => StatusCode::BAD_REQUEST,
         }
     }
@@ -58,18 +51,16 @@ impl HttpError for LinkRefusal {
     fn code(&self) -> &'static str {
         match self {
             LinkRefusal::Required => "link_required",
-            LinkRefusal::Invalid | LinkRefusal::UnknownKey => "link_invalid",
-            LinkRefusal::Expired => "link_expired",
             LinkRefusal::WrongRoom => "link_wrong_room",
             LinkRefusal::UsedUp => "link_used_up",
             LinkRefusal::Revoked => "link_revoked",
             LinkRefusal::NotFound => "link_not_found",
             LinkRefusal::NotYours => "link_not_yours",
             LinkRefusal::NeedsStore(_) => "link_state_unavailable",
-            LinkRefusal::KeysMissing => "link_keys_unavailable",
             LinkRefusal::ModeratorNotAllowed => "role_not_allowed",
             LinkRefusal::IdentityChosenByServer => "field_not_allowed",
             LinkRefusal::BadRequest(_) => "invalid_field",
+            LinkRefusal::KnockRequired => "knock_required",
         }
     }
 }

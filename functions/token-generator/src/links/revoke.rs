@@ -5,8 +5,9 @@ use lambda_http::Body;
 use livekit_lambda_shared::routes::Matched;
 use livekit_lambda_shared::web::{empty_response, ErrorResponse, RequestFacts};
 
+use livekit_lambda_shared::room_link::{self, RECORD_BY, RECORD_ROOM};
+
 use super::creator::link_caller;
-use super::record;
 use super::refusal::LinkRefusal;
 use crate::context::Context;
 
@@ -19,16 +20,16 @@ pub async fn revoke(
     let (caller, room) = link_caller(context, route, request, facts)?;
     let link_id = route.segments.get(1).copied().unwrap_or_default();
     let store = context.link_store.as_ref().ok_or(LinkRefusal::NeedsStore("revocation"))?;
-    if link_id.is_empty() || link_id.len() > 64 || !link_id.bytes().all(|b| b.is_ascii_alphanumeric()) {
+    if !room_link::is_link_id(link_id) {
         return Err(LinkRefusal::NotFound.into());
     }
-    let item = store.get(&record::key(link_id)).await?.ok_or(LinkRefusal::NotFound)?;
-    if item.get(record::ROOM) != Some(&room) {
+    let item = store.get(&room_link::record_key(link_id)).await?.ok_or(LinkRefusal::NotFound)?;
+    if item.get(RECORD_ROOM) != Some(&room) {
         return Err(LinkRefusal::NotFound.into());
     }
-    if item.get(record::BY) != caller.log_name().as_ref() && !caller.is_admin() {
+    if item.get(RECORD_BY) != caller.log_name().as_ref() && !caller.is_admin() {
         return Err(LinkRefusal::NotYours.into());
     }
-    store.delete(&record::key(link_id)).await?;
+    store.delete(&room_link::record_key(link_id)).await?;
     Ok(empty_response(StatusCode::NO_CONTENT))
 }

@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use livekit_lambda_shared::room_link::Admission;
 use livekit_lambda_shared::{EnvSettings, Error};
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 
@@ -23,6 +24,12 @@ pub struct LinkSettings {
     pub max_ttl: Duration,
     /// `AUTH_LINK_SCOPE` (default `livekit/links`): lets an application create links.
     pub scope: String,
+    /// `LOBBY` (`off` by default): the waiting room is on (the room controls serve it), so
+    /// links may send their guests to knock.
+    pub lobby: bool,
+    /// `ROOM_LINK_ADMISSION` (`direct` by default): how a link's guest comes in when its
+    /// creator does not say; `knock` needs `LOBBY=on`.
+    pub default_admission: Admission,
 }
 
 impl Default for LinkSettings {
@@ -33,17 +40,15 @@ impl Default for LinkSettings {
             default_ttl: Duration::from_secs(24 * 3600),
             max_ttl: Duration::from_secs(7 * 24 * 3600),
             scope: "livekit/links".into(),
+            lobby: false,
+            default_admission: Admission::Direct,
         }
     }
 }
 
 /// `ROOM_LINKS`: `off` (default) or `on`.
 fn switch(env: &EnvSettings) -> Result<bool, Error> {
-    match env.non_empty("ROOM_LINKS").map(|m| m.to_ascii_lowercase()).as_deref() {
-        None | Some("off") => Ok(false),
-        Some("on") => Ok(true),
-        Some(other) => Err(Error::config("ROOM_LINKS", format!("must be `off` or `on`, got `{other}`"))),
-    }
+    env.on_off("ROOM_LINKS")
 }
 
 /// Whether links are on (an invalid value is reported by [`LinkSettings::from_env`]).
@@ -59,8 +64,16 @@ impl LinkSettings {
         let max_ttl = env.duration_secs("ROOM_LINK_MAX_TTL_SECONDS", defaults.max_ttl.as_secs(), 60..=90 * 86_400)?;
         let default_ttl =
             env.duration_secs("ROOM_LINK_TTL_SECONDS", defaults.default_ttl.as_secs(), 60..=90 * 86_400)?;
+        let lobby = env.on_off("LOBBY")?;
+        let default_admission = match env.choice("ROOM_LINK_ADMISSION", "direct", &["direct", "knock"])? {
+            "knock" if !lobby => {
+                return Err(Error::config("ROOM_LINK_ADMISSION", "`knock` needs the waiting room (LOBBY=on)"))
+            }
+            "knock" => Admission::Knock,
+            _ => Admission::Direct,
+        };
         if !enabled {
-            return Ok(Self { scope, max_ttl, default_ttl, ..defaults });
+            return Ok(Self { scope, max_ttl, default_ttl, lobby, default_admission, ..defaults });
         }
         if !auth.enabled {
             return Err(Error::config("ROOM_LINKS", "needs AUTH_MODE=jwt: links are created by verified callers"));
@@ -76,7 +89,7 @@ impl LinkSettings {
         if default_ttl > max_ttl {
             return Err(Error::config("ROOM_LINK_TTL_SECONDS", "must not exceed ROOM_LINK_MAX_TTL_SECONDS"));
         }
-        Ok(Self { enabled, url_template, default_ttl, max_ttl, scope })
+        Ok(Self { enabled, url_template, default_ttl, max_ttl, scope, lobby, default_admission })
     }
 
     /// The guest's URL: the template with the room (percent-encoded) and the link.
@@ -111,6 +124,9 @@ mod tests {
             (vec![("ROOM_LINKS", "on"), ("ROOM_LINK_URL", "https://x/join")], "ROOM_LINK_URL"),
             (vec![("ROOM_LINKS", "on"), ("ROOM_LINK_URL", "javascript:{link}")], "ROOM_LINK_URL"),
             (vec![("ROOM_LINKS", "yes")], "ROOM_LINKS"),
+            (vec![("ROOM_LINK_ADMISSION", "knock")], "ROOM_LINK_ADMISSION"),
+            (vec![("ROOM_LINK_ADMISSION", "wait"), ("LOBBY", "on")], "ROOM_LINK_ADMISSION"),
+            (vec![("LOBBY", "maybe")], "LOBBY"),
             (
                 vec![("ROOM_LINKS", "on"), ("ROOM_LINK_URL", "https://x#{link}"), ("ROOM_LINK_TTL_SECONDS", "999999")],
                 "ROOM_LINK_TTL_SECONDS",

@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 use livekit_lambda_shared::credentials::Credentials;
 use livekit_lambda_shared::livekit::{ApiFailure, ClientCache};
+use livekit_lambda_shared::room_facts;
 use livekit_lambda_shared::state::StoreError;
 use livekit_protocol as proto;
 use serde::Serialize;
@@ -25,7 +26,8 @@ pub const KNOWN_EVENTS: &[&str] = livekit_lambda_shared::events::WEBHOOK_EVENTS;
 /// What an action did, for the log and the response: in the reply's `actions` list as
 /// `{"type":"recording_notice_sent","room":…,"egress_id":…}`,
 /// `{"type":"dial_in_rule_created"|"dial_in_rule_kept","room":…,"rule_id":…}` or
-/// `{"type":"dial_in_rules_deleted","room":…,"count":…}` (docs/endpoints.md).
+/// `{"type":"dial_in_rules_deleted","room":…,"count":…}` or `{"type":"lobby_closed","room":…}`
+/// (docs/endpoints.md).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Action {
@@ -47,6 +49,10 @@ pub enum Action {
     },
     /// Another delivery is creating the room's rule at this moment.
     DialInRulePending {
+        room: String,
+    },
+    /// The room's waiting room lapsed with it (`room_finished`, `LOBBY=on`).
+    LobbyClosed {
         room: String,
     },
 }
@@ -76,29 +82,44 @@ impl ActionError {
 
 /// What a known event asks of the receiver, decided before anything is written: only
 /// events that act cost a store write.
+#[derive(Debug)]
 pub enum Plan<'a> {
     RecordingNotice(&'a proto::EgressInfo),
     EnsureDialIn(&'a SipDialIn, &'a proto::Room),
     RemoveDialInIfEmpty(&'a str),
     RemoveDialIn(&'a str),
+    /// Records that the room finished (at the event's time), so its waiting room lapses.
+    CloseLobby {
+        room: &'a str,
+        finished_ms: u64,
+    },
 }
 
 impl<'a> Plan<'a> {
-    /// `None`: a known event with nothing to do here.
-    pub fn of(settings: &'a WebhookSettings, event: &'a proto::WebhookEvent) -> Option<Self> {
+    /// What a known event asks for, in order; empty: nothing to do here.
+    pub fn of(settings: &'a WebhookSettings, event: &'a proto::WebhookEvent) -> Vec<Self> {
         let sip_room = settings.sip.as_ref().zip(event.room.as_ref());
         match event.event.as_str() {
             "egress_updated" | "egress_ended" if settings.recording_notice => event
                 .egress_info
                 .as_ref()
                 .filter(|e| e.status == proto::EgressStatus::EgressLimitReached as i32)
-                .map(Plan::RecordingNotice),
-            "participant_joined" => sip_room.map(|(sip, room)| Plan::EnsureDialIn(sip, room)),
+                .map(Plan::RecordingNotice)
+                .into_iter()
+                .collect(),
+            "participant_joined" => sip_room.map(|(sip, room)| Plan::EnsureDialIn(sip, room)).into_iter().collect(),
             "participant_left" | "participant_connection_aborted" => {
-                sip_room.map(|(_, room)| Plan::RemoveDialInIfEmpty(&room.name))
+                sip_room.map(|(_, room)| Plan::RemoveDialInIfEmpty(&room.name)).into_iter().collect()
             }
-            "room_finished" => sip_room.map(|(_, room)| Plan::RemoveDialIn(&room.name)),
-            _ => None,
+            "room_finished" => {
+                let lobby = event.room.as_ref().filter(|_| settings.lobby).map(|room| Plan::CloseLobby {
+                    room: &room.name,
+                    // The event's own time: a redelivery records the same fact.
+                    finished_ms: u64::try_from(event.created_at).unwrap_or_default().saturating_mul(1000),
+                });
+                lobby.into_iter().chain(sip_room.map(|(_, room)| Plan::RemoveDialIn(&room.name))).collect()
+            }
+            _ => Vec::new(),
         }
     }
 
@@ -156,17 +177,35 @@ impl Actors {
             tracing::info!(event = %event.event, event_id = %event.id, "unknown webhook event ignored");
             return Ok(Outcome::Ignored);
         }
-        let Some(plan) = Plan::of(&self.settings, event) else {
-            return Ok(Outcome::Acted(Vec::new()));
-        };
+        let plans = Plan::of(&self.settings, event);
+        let planned = plans.len();
+        let (mut acted, mut duplicates) = (Vec::new(), 0);
+        // In order; a failure stops here, and LiveKit's redelivery repeats the whole event
+        // (every action is idempotent).
+        for plan in plans {
+            match self.act_once(credentials, plan, lock_until_ms).await? {
+                Some(done) => acted.extend(done),
+                None => duplicates += 1,
+            }
+        }
+        Ok(if planned > 0 && duplicates == planned { Outcome::Duplicate } else { Outcome::Acted(acted) })
+    }
+
+    /// One planned action, once across the fleet: `None` when an earlier delivery did it.
+    async fn act_once(
+        &self,
+        credentials: &Arc<Credentials>,
+        plan: Plan<'_>,
+        lock_until_ms: u64,
+    ) -> Result<Option<Vec<Action>>, ActError> {
         let Some(key) = plan.once_key() else {
-            return Ok(Outcome::Acted(self.run(credentials, plan, lock_until_ms).await?));
+            return Ok(Some(self.run(credentials, plan, lock_until_ms).await?));
         };
         let idempotency = &self.idempotency;
         match idempotency.begin(&key, lock_until_ms).await.map_err(ActionError::from)? {
             Begin::Acquired => {}
             Begin::InProgress => return Err(ActError::InProgress),
-            Begin::Completed(_) => return Ok(Outcome::Duplicate),
+            Begin::Completed(_) => return Ok(None),
         }
         match self.run(credentials, plan, lock_until_ms).await {
             Ok(done) => {
@@ -176,7 +215,7 @@ impl Actors {
                     // deadline, and LiveKit gets a 2xx, so it does not redeliver.
                     tracing::error!(key = %key, error = %error, "could not record a completed webhook action");
                 }
-                Ok(Outcome::Acted(done))
+                Ok(Some(done))
             }
             Err(error) if error.is_transient() => {
                 if let Err(release) = idempotency.release(&key).await {
@@ -199,6 +238,10 @@ impl Actors {
         lock_until_ms: u64,
     ) -> Result<Vec<Action>, ActionError> {
         let store = self.idempotency.store().as_ref();
+        if let Plan::CloseLobby { room, finished_ms } = plan {
+            room_facts::record_finished(store, room, finished_ms).await?;
+            return Ok(vec![Action::LobbyClosed { room: room.to_string() }]);
+        }
         let clients = self.clients.clients(credentials).await;
         let done = match plan {
             Plan::RecordingNotice(egress) => {
@@ -212,6 +255,7 @@ impl Actors {
                 false => None,
             },
             Plan::RemoveDialIn(room) => Some(dial_in::remove_dial_in(&clients, store, room).await?),
+            Plan::CloseLobby { .. } => None,
         };
         Ok(done.into_iter().collect())
     }
