@@ -1,19 +1,20 @@
-//! Facts about a room that one function records in the fleet store and others read, under
-//! their own prefix `rooms#` so each role gets exactly the one action it needs on them: the
-//! webhook receiver records that LiveKit finished a room (`PutItem`), the room controls read
-//! it (`GetItem`) to lapse the room's waiting room. Written once per fact, read by key.
+//! Facts about a room that one function records in the fleet store, under its own prefix,
+//! and another reads by key: the webhook receiver records that LiveKit finished a room
+//! (`webhook#finished#<room>`); the room controls read it (`GetItem` on exactly those items)
+//! to lapse the room's waiting room.
 
 use crate::state::{Fields, StateStore, StoreError};
 
-/// The prefix of every room fact.
-pub const PREFIX: &str = "rooms#";
+/// The items that say a room finished: the webhook receiver's (under its `webhook#`), read
+/// by the room controls.
+pub const FINISHED_PREFIX: &str = "webhook#finished#";
 const FINISHED_MS: &str = "finished_ms";
 /// How long the fact is kept: longer than anything that consults it waits.
 pub const FINISHED_KEPT_SECS: u64 = 2 * 86_400;
 
 /// The item that says when `room` last finished.
 pub fn finished_key(room: &str) -> String {
-    format!("{PREFIX}finished#{room}")
+    format!("{FINISHED_PREFIX}{room}")
 }
 
 /// Records that `room` finished at `finished_ms` (the event's own time, so a redelivery

@@ -11,4 +11,9 @@ pub mod service;
 pub mod settings;
 
 pub use service::RoomControlsService;
+
+/// The prefix of every item the room controls keep in the fleet store (each feature its
+/// own below it: `controls#lobby#…`); their role may touch no other item but the few it
+/// reads (infra/IAM.md).
+pub const STORE_PREFIX: &str = "controls#";
 pub use settings::RoomControlsSettings;

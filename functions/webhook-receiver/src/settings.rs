@@ -26,7 +26,7 @@ pub struct WebhookSettings {
     /// `egress_updated` and `egress_ended` of one egress to share one recording notice.
     pub idempotency_ttl: Duration,
     /// `LOBBY` (`off` by default): the waiting room is on (the room controls serve it), so a
-    /// finished room's waiting room is closed (`rooms#finished#<room>`).
+    /// finished room's waiting room is closed (`webhook#finished#<room>`).
     pub lobby: bool,
 }
 

@@ -63,34 +63,43 @@ async fn semantics(store: &dyn StateStore) {
 
     // A state machine's step happens once: of two steps from the same state one is done, the
     // other sees the state the first left; an expired item is missing.
-    store.put("lobby#req#1", &fields(&[("status", "waiting"), ("name", "Ann")]), later).await.unwrap();
+    store.put("controls#lobby#req#1", &fields(&[("status", "waiting"), ("name", "Ann")]), later).await.unwrap();
     let admit = fields(&[("status", "admitted")]);
     assert_eq!(
-        store.transition("lobby#req#1", "status", &["waiting"], &admit).await.unwrap(),
+        store.transition("controls#lobby#req#1", "status", &["waiting"], &admit).await.unwrap(),
         Transition::Done(fields(&[("status", "waiting"), ("name", "Ann")]))
     );
     assert_eq!(
-        store.transition("lobby#req#1", "status", &["waiting"], &fields(&[("status", "denied")])).await.unwrap(),
+        store
+            .transition("controls#lobby#req#1", "status", &["waiting"], &fields(&[("status", "denied")]))
+            .await
+            .unwrap(),
         Transition::Refused(fields(&[("status", "admitted"), ("name", "Ann")]))
     );
-    assert_eq!(store.transition("lobby#none", "status", &["waiting"], &admit).await.unwrap(), Transition::Missing);
-    store.put("lobby#req#old", &fields(&[("status", "waiting")]), now_secs() - 5).await.unwrap();
-    assert_eq!(store.transition("lobby#req#old", "status", &["waiting"], &admit).await.unwrap(), Transition::Missing);
+    assert_eq!(
+        store.transition("controls#lobby#none", "status", &["waiting"], &admit).await.unwrap(),
+        Transition::Missing
+    );
+    store.put("controls#lobby#req#old", &fields(&[("status", "waiting")]), now_secs() - 5).await.unwrap();
+    assert_eq!(
+        store.transition("controls#lobby#req#old", "status", &["waiting"], &admit).await.unwrap(),
+        Transition::Missing
+    );
 
     // Sets: members added atomically up to a limit, removed, listed; an expired set is empty.
-    assert_eq!(store.members("lobby#room#r").await.unwrap(), Vec::<String>::new());
-    assert!(store.add_member("lobby#room#r", "a", 2, later).await.unwrap());
-    assert!(store.add_member("lobby#room#r", "b", 2, later).await.unwrap());
-    assert!(store.add_member("lobby#room#r", "b", 2, later).await.unwrap(), "already a member");
-    assert!(!store.add_member("lobby#room#r", "c", 2, later).await.unwrap(), "full");
-    store.remove_member("lobby#room#r", "a").await.unwrap();
-    store.remove_member("lobby#room#absent", "a").await.unwrap();
-    assert!(store.add_member("lobby#room#r", "c", 2, later).await.unwrap());
-    assert_eq!(store.members("lobby#room#r").await.unwrap(), ["b", "c"]);
-    assert!(store.add_member("lobby#room#old", "a", 1, now_secs() - 5).await.unwrap());
-    assert_eq!(store.members("lobby#room#old").await.unwrap(), Vec::<String>::new(), "expired");
-    assert!(store.add_member("lobby#room#old", "b", 1, later).await.unwrap(), "an expired set restarts");
-    assert_eq!(store.members("lobby#room#old").await.unwrap(), ["b"], "with only the new member");
+    assert_eq!(store.members("controls#lobby#room#r").await.unwrap(), Vec::<String>::new());
+    assert!(store.add_member("controls#lobby#room#r", "a", 2, later).await.unwrap());
+    assert!(store.add_member("controls#lobby#room#r", "b", 2, later).await.unwrap());
+    assert!(store.add_member("controls#lobby#room#r", "b", 2, later).await.unwrap(), "already a member");
+    assert!(!store.add_member("controls#lobby#room#r", "c", 2, later).await.unwrap(), "full");
+    store.remove_member("controls#lobby#room#r", "a").await.unwrap();
+    store.remove_member("controls#lobby#room#absent", "a").await.unwrap();
+    assert!(store.add_member("controls#lobby#room#r", "c", 2, later).await.unwrap());
+    assert_eq!(store.members("controls#lobby#room#r").await.unwrap(), ["b", "c"]);
+    assert!(store.add_member("controls#lobby#room#old", "a", 1, now_secs() - 5).await.unwrap());
+    assert_eq!(store.members("controls#lobby#room#old").await.unwrap(), Vec::<String>::new(), "expired");
+    assert!(store.add_member("controls#lobby#room#old", "b", 1, later).await.unwrap(), "an expired set restarts");
+    assert_eq!(store.members("controls#lobby#room#old").await.unwrap(), ["b"], "with only the new member");
 }
 
 #[tokio::test]

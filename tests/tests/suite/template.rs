@@ -36,17 +36,13 @@ const BINARIES: [&str; 4] = ["token-generator", "webhook-receiver", "subtitle-di
 const STATE_TABLE: &str = "StateTable";
 
 /// What a function may do in the state table: on its own items (the DynamoDB actions its
-/// code calls, sorted, and the partition-key prefix of every item it owns), and on facts
-/// another function keeps, each its own statement: a read (`GetItem`) of another's items,
-/// or the one write of a fact others read (`PutItem` under `rooms#`).
+/// code calls, sorted, and the partition-key prefix of every item it owns), and which items
+/// of another function it may read (`GetItem` only, each its own statement, each a narrow
+/// prefix inside the owner's).
 struct StateAccess {
     own: (&'static [&'static str], &'static str),
-    others: &'static [(&'static [&'static str], &'static str)],
+    reads: &'static [&'static str],
 }
-
-/// The facts one function records for others (`shared::room_facts`): written by one, read
-/// by others, owned by none.
-const ROOM_FACTS: &str = livekit_lambda_shared::room_facts::PREFIX;
 
 fn own_state_access(binary: &str) -> Option<StateAccess> {
     match binary {
@@ -56,25 +52,25 @@ fn own_state_access(binary: &str) -> Option<StateAccess> {
                 &["dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"],
                 livekit_lambda_shared::room_link::STORE_PREFIX,
             ),
-            others: &[],
+            reads: &[],
         }),
-        // Event locks and outcomes, recording notices, dial-in rooms and PIN claims; and
+        // Event locks and outcomes, recording notices, dial-in rooms and PIN claims, and
         // that a room finished.
         "webhook-receiver" => Some(StateAccess {
             own: (&["dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem"], "webhook#"),
-            others: &[(&["dynamodb:PutItem"], ROOM_FACTS)],
+            reads: &[],
         }),
         // One atomic counter per identity and minute.
-        "subtitle-dispatcher" => Some(StateAccess { own: (&["dynamodb:UpdateItem"], "subtitles#"), others: &[] }),
+        "subtitle-dispatcher" => Some(StateAccess { own: (&["dynamodb:UpdateItem"], "subtitles#"), reads: &[] }),
         // The waiting room; whether its room finished; whether a knocking link was revoked.
         "room-controls" => Some(StateAccess {
             own: (
                 &["dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"],
-                room_controls::lobby::record::STORE_PREFIX,
+                room_controls::STORE_PREFIX,
             ),
-            others: &[
-                (&["dynamodb:GetItem"], ROOM_FACTS),
-                (&["dynamodb:GetItem"], livekit_lambda_shared::room_link::STORE_PREFIX),
+            reads: &[
+                livekit_lambda_shared::room_facts::FINISHED_PREFIX,
+                livekit_lambda_shared::room_link::STORE_PREFIX,
             ],
         }),
         other => panic!("function {other} has no state access in tests/tests/suite/template.rs: add one"),
@@ -291,7 +287,9 @@ fn check_state_statements(name: &str, binary: &str, statements: &[&Value]) {
         assert!(statements.is_empty(), "{name}: keeps no state, yet may call DynamoDB: {statements:?}");
         return;
     };
-    let expected: Vec<(&[&str], &str)> = std::iter::once(access.own).chain(access.others.iter().copied()).collect();
+    let read_only: &[&str] = &["dynamodb:GetItem"];
+    let expected: Vec<(&[&str], &str)> =
+        std::iter::once(access.own).chain(access.reads.iter().map(|prefix| (read_only, *prefix))).collect();
     assert_eq!(statements.len(), expected.len(), "{name}: one DynamoDB statement per prefix: {statements:?}");
     for statement in statements {
         let condition = statement["Condition"].as_mapping().unwrap_or_else(|| panic!("{name}: no Condition"));
@@ -326,29 +324,24 @@ fn state_prefixes_keep_each_function_to_its_own_items() {
     let accesses: Vec<(&str, StateAccess)> =
         BINARIES.into_iter().filter_map(|b| own_state_access(b).map(|a| (b, a))).collect();
     assert_eq!(accesses.len(), 4);
-    let mut prefixes: Vec<&str> = accesses.iter().map(|(_, a)| a.own.1).collect();
-    prefixes.push(ROOM_FACTS);
-    for a in &prefixes {
+    let owned: Vec<(&str, &str)> = accesses.iter().map(|(binary, a)| (*binary, a.own.1)).collect();
+    for (_, a) in &owned {
         assert!(a.ends_with('#'), "{a}: a prefix ends at its separator");
-        for b in &prefixes {
+        for (_, b) in &owned {
             assert!(a == b || !b.starts_with(a), "{a} is a prefix of {b}: one role could touch the other's items");
         }
     }
-    // Another's items are only read; the facts under rooms# are only written, once each,
-    // by one function: nobody updates or deletes what is not theirs.
+    // What a function reads of another's lies inside that other's prefix, and is only read.
     for (binary, access) in &accesses {
-        for (actions, prefix) in access.others {
-            let read_only = *actions == ["dynamodb:GetItem"];
-            let fact_writer = *prefix == ROOM_FACTS && *actions == ["dynamodb:PutItem"];
-            assert!(read_only || fact_writer, "{binary}: {actions:?} on {prefix}");
+        for read in access.reads {
+            assert!(read.ends_with('#'), "{binary}: {read} ends at its separator");
+            let (owner, _) = owned
+                .iter()
+                .find(|(_, prefix)| read.starts_with(prefix))
+                .unwrap_or_else(|| panic!("{binary} reads {read}, which no function owns"));
+            assert_ne!(owner, binary, "{binary}: reads its own {read} through a second statement");
         }
     }
-    let writers: Vec<&str> = accesses
-        .iter()
-        .filter(|(_, a)| a.others.iter().any(|(actions, p)| *p == ROOM_FACTS && actions.contains(&"dynamodb:PutItem")))
-        .map(|(b, _)| *b)
-        .collect();
-    assert_eq!(writers, ["webhook-receiver"], "one function records room facts");
 }
 
 #[test]

@@ -1,8 +1,8 @@
-//! The waiting room in the fleet store, under the room controls' own prefix `lobby#`: one
-//! item per request (`lobby#req#<id>`: who knocks, where, and where the request stands),
-//! TTL'd; a set per room listing its requests (`lobby#room#<room>`), which is what a
-//! moderator's list reads instead of a scan; and a set per guest handle and room
-//! (`lobby#guest#…`), which caps how many requests one guest may have waiting. A request
+//! The waiting room in the fleet store, under the room controls' own prefix `controls#`: one
+//! item per request (`controls#lobby#req#<id>`: who knocks, where, and where the request
+//! stands), TTL'd; a set per room listing its requests (`controls#lobby#room#<room>`), which
+//! is what a moderator's list reads instead of a scan; and a set per guest handle and room
+//! (`controls#lobby#guest#…`), which caps how many requests one guest may have waiting. A request
 //! moves only by [`StateStore::transition`], so of two concurrent steps from one state
 //! exactly one happens: one admission, one collection, one token.
 
@@ -11,8 +11,8 @@ use std::fmt;
 
 use livekit_lambda_shared::state::Fields;
 
-/// The prefix of every item the room controls keep.
-pub const STORE_PREFIX: &str = "lobby#";
+/// The prefix of the waiting room's items, under the room controls' own (`crate::STORE_PREFIX`).
+pub const LOBBY_PREFIX: &str = "controls#lobby#";
 /// A request id: 26 characters of a 32-symbol alphabet, 130 bits.
 pub const REQUEST_ID_CHARS: usize = 26;
 
@@ -104,18 +104,18 @@ pub const DECIDED_MS: &str = "decided_ms";
 
 /// The item of request `id`.
 pub fn request_key(id: &str) -> String {
-    format!("{STORE_PREFIX}req#{id}")
+    format!("{LOBBY_PREFIX}req#{id}")
 }
 
 /// The set of `room`'s requests.
 pub fn room_key(room: &str) -> String {
-    format!("{STORE_PREFIX}room#{room}")
+    format!("{LOBBY_PREFIX}room#{room}")
 }
 
 /// The set of one guest handle's requests at `room` (the room's length first: a `#` in a
 /// room name cannot make two rooms' keys meet).
 pub fn handle_key(room: &str, handle: &str) -> String {
-    format!("{STORE_PREFIX}guest#{}#{room}#{handle}", room.len())
+    format!("{LOBBY_PREFIX}guest#{}#{room}#{handle}", room.len())
 }
 
 /// Whether `id` can be a request id at all (checked before any store read).
