@@ -24,6 +24,11 @@ pub const ADMITTED_BY: &str = "auth.admitted_by";
 /// `moderator` for a moderator; absent for everyone else.
 pub const ROLE: &str = "auth.role";
 pub const MODERATOR_ROLE: &str = "moderator";
+/// `raised` while the participant's hand is up (absent when it is down): set through the
+/// room controls, never by the participant's own client (our tokens never grant
+/// `canUpdateOwnMetadata`).
+pub const HAND: &str = "auth.hand";
+pub const HAND_RAISED: &str = "raised";
 
 /// A room link's guest's identity: `guest:<link id>:<random>`, chosen by the server. No
 /// caller who names a participant may name one in it (nor in the users' `user:`).
@@ -40,7 +45,8 @@ mod tests {
 
     #[test]
     fn every_attribute_the_server_sets_is_reserved() {
-        for key in [USER_ID, EMAIL, OWNER, INVITED_BY, LINK_ID, ADMITTED_BY, ROLE, "lk.agent.state", "sip.phoneNumber"]
+        for key in
+            [USER_ID, EMAIL, OWNER, INVITED_BY, LINK_ID, ADMITTED_BY, ROLE, HAND, "lk.agent.state", "sip.phoneNumber"]
         {
             assert!(is_reserved(key), "{key}");
         }

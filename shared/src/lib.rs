@@ -7,6 +7,7 @@
 //! 2. LiveKit keys, tokens and room links: `keys`, `credentials`, `token`, `room_link`;
 //! 3. clients: `aws` (the SDK's one configuration), `ssm`, `credential_store`, `state` (the
 //!    fleet store), `room_facts` (what one function records of a room for others),
+//!    `membership` (what a room's moderators decided about a participant),
 //!    `livekit` (LiveKit's server API);
 //! 4. HTTP on top: `routes` (the one route table), `web` (refusals, CORS, input, token
 //!    answers, the log line), `auth` (who is asking, as the JWT authorizer vouches),
@@ -28,6 +29,8 @@ pub mod keys;
 pub mod lambda;
 #[cfg(feature = "services")]
 pub mod livekit;
+#[cfg(feature = "state")]
+pub mod membership;
 pub mod metrics;
 pub mod pipeline;
 pub mod random;

@@ -66,6 +66,15 @@ pub const GUEST_LOBBY: &str = "/guest/lobby";
 pub const GUEST_LOBBY_REQUEST: &str = "/guest/lobby/{request}";
 pub const ROOM_LOBBY: &str = "/rooms/{room}/lobby";
 pub const ROOM_LOBBY_REQUEST: &str = "/rooms/{room}/lobby/{request}";
+/// Moderator controls (docs/moderators.md): a moderator of the room ends the meeting
+/// (`DELETE /rooms/{room}`), mutes a participant or changes their role (`PATCH
+/// …/participants/{identity}`), removes them (`DELETE`) and lifts a removal (`DELETE
+/// /rooms/{room}/removals/{identity}`); a participant, proven by their own LiveKit token,
+/// raises their hand or renames themselves (`PATCH /rooms/{room}/me`).
+pub const ROOM: &str = "/rooms/{room}";
+pub const ROOM_PARTICIPANT: &str = "/rooms/{room}/participants/{identity}";
+pub const ROOM_REMOVAL: &str = "/rooms/{room}/removals/{identity}";
+pub const ROOM_ME: &str = "/rooms/{room}/me";
 
 const TOKEN_METHODS: &[Method] = &[Method::GET, Method::POST, Method::OPTIONS];
 
@@ -115,6 +124,26 @@ pub const ROUTES: &[Route] = &[
         path: ROOM_LOBBY_REQUEST,
         methods: &[Method::PUT, Method::OPTIONS],
         guarded: true,
+    },
+    Route { function: Function::RoomControls, path: ROOM, methods: &[Method::DELETE, Method::OPTIONS], guarded: true },
+    Route {
+        function: Function::RoomControls,
+        path: ROOM_PARTICIPANT,
+        methods: &[Method::PATCH, Method::DELETE, Method::OPTIONS],
+        guarded: true,
+    },
+    Route {
+        function: Function::RoomControls,
+        path: ROOM_REMOVAL,
+        methods: &[Method::DELETE, Method::OPTIONS],
+        guarded: true,
+    },
+    // Proven by the participant's own LiveKit token, as the subtitle route is.
+    Route {
+        function: Function::RoomControls,
+        path: ROOM_ME,
+        methods: &[Method::PATCH, Method::OPTIONS],
+        guarded: false,
     },
 ];
 
@@ -176,6 +205,16 @@ mod tests {
         assert_eq!(found("/guest/lobby/q1"), Some((Function::RoomControls, GUEST_LOBBY_REQUEST, vec!["q1"])));
         assert_eq!(found("/rooms/r/lobby"), Some((Function::RoomControls, ROOM_LOBBY, vec!["r"])));
         assert_eq!(found("/rooms/r/lobby/q1"), Some((Function::RoomControls, ROOM_LOBBY_REQUEST, vec!["r", "q1"])));
+        assert_eq!(found("/rooms/r"), Some((Function::RoomControls, ROOM, vec!["r"])));
+        assert_eq!(
+            found("/rooms/r/participants/user:u-1"),
+            Some((Function::RoomControls, ROOM_PARTICIPANT, vec!["r", "user:u-1"]))
+        );
+        assert_eq!(
+            found("/rooms/r/removals/guest:l1"),
+            Some((Function::RoomControls, ROOM_REMOVAL, vec!["r", "guest:l1"]))
+        );
+        assert_eq!(found("/rooms/r/me"), Some((Function::RoomControls, ROOM_ME, vec!["r"])));
         for none in [
             "/tokens",
             "/",

@@ -35,7 +35,22 @@ pub struct ParticipantToken {
     /// Moderators: `roomAdmin` for this one room (given only to verified callers whose
     /// scope or claim says so).
     pub room_admin: bool,
+    /// `roomCreate`: with `ROOM_CREATION=moderators`, moderators' tokens only, so that with
+    /// LiveKit's `room.auto_create: false` only a moderator can start the room.
+    pub room_create: bool,
     pub ttl: Duration,
+}
+
+/// `ROOM_CREATION`: who may start a room.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum RoomCreation {
+    /// No token carries `roomCreate`: LiveKit's own `room.auto_create` decides (by default
+    /// any participant's join creates the room).
+    #[default]
+    Anyone,
+    /// Moderators' tokens carry `roomCreate` (for their one room); with LiveKit's
+    /// `room.auto_create: false` nobody else can start it.
+    Moderators,
 }
 
 /// What every token of a deployment gets besides its participant: its life, and what each
@@ -49,11 +64,18 @@ pub struct TokenPolicy {
     pub publish_sources: Vec<String>,
     /// `AUTH_ADMIN_PUBLISH_SOURCES`: what moderators may publish; empty means every source.
     pub moderator_publish_sources: Vec<String>,
+    /// `ROOM_CREATION` (`anyone` by default).
+    pub room_creation: RoomCreation,
 }
 
 impl Default for TokenPolicy {
     fn default() -> Self {
-        Self { ttl: Duration::from_secs(6 * 3600), publish_sources: Vec::new(), moderator_publish_sources: Vec::new() }
+        Self {
+            ttl: Duration::from_secs(6 * 3600),
+            publish_sources: Vec::new(),
+            moderator_publish_sources: Vec::new(),
+            room_creation: RoomCreation::Anyone,
+        }
     }
 }
 
@@ -64,28 +86,50 @@ impl TokenPolicy {
             ttl: env.duration_secs("TOKEN_TTL_SECONDS", defaults.ttl.as_secs(), 60..=86_400)?,
             publish_sources: env.list_of("PUBLISH_SOURCES", PUBLISH_SOURCES)?,
             moderator_publish_sources: env.list_of("AUTH_ADMIN_PUBLISH_SOURCES", PUBLISH_SOURCES)?,
+            room_creation: match env.choice("ROOM_CREATION", "anyone", &["anyone", "moderators"])? {
+                "moderators" => RoomCreation::Moderators,
+                _ => RoomCreation::Anyone,
+            },
         })
+    }
+
+    /// What a participant of `moderator`'s role may publish (empty: every source).
+    pub fn publish_sources(&self, moderator: bool) -> &[String] {
+        if moderator {
+            &self.moderator_publish_sources
+        } else {
+            &self.publish_sources
+        }
     }
 
     /// The token of `participant`: a moderator gets `roomAdmin` of that one room, the
     /// moderators' publish sources and the role attribute (`auth.role`, by which the room
     /// controls find a room's moderators); everyone else the participants'.
     pub fn token(&self, mut participant: Participant, moderator: bool) -> ParticipantToken {
-        let sources = if moderator { &self.moderator_publish_sources } else { &self.publish_sources };
         if moderator {
             participant.attributes.insert(attributes::ROLE.into(), attributes::MODERATOR_ROLE.into());
+        } else {
+            participant.attributes.remove(attributes::ROLE);
         }
-        ParticipantToken { participant, publish_sources: sources.clone(), room_admin: moderator, ttl: self.ttl }
+        ParticipantToken {
+            participant,
+            publish_sources: self.publish_sources(moderator).to_vec(),
+            room_admin: moderator,
+            room_create: moderator && self.room_creation == RoomCreation::Moderators,
+            ttl: self.ttl,
+        }
     }
 }
 
 impl ParticipantToken {
     /// The grants of a participant: join this one room, publish, subscribe and send data;
-    /// `roomAdmin` of this room for moderators. Never roomCreate, roomList or roomRecord.
+    /// `roomAdmin` of this room for moderators, `roomCreate` for them with
+    /// `ROOM_CREATION=moderators`. Never roomList or roomRecord.
     pub fn grants(&self) -> VideoGrants {
         VideoGrants {
             room_join: true,
             room_admin: self.room_admin,
+            room_create: self.room_create,
             room: self.participant.room.clone(),
             can_publish: Some(true),
             can_subscribe: Some(true),
@@ -193,6 +237,28 @@ mod tests {
         let participant =
             Participant { room: room.into(), identity: "jane".into(), name: "Jane".into(), ..Default::default() };
         ParticipantToken { participant, ttl: Duration::from_secs(600), ..Default::default() }
+    }
+
+    #[test]
+    fn moderators_get_their_role_sources_and_room_create_only_when_the_policy_says() {
+        let mut policy = TokenPolicy {
+            publish_sources: vec!["camera".into()],
+            moderator_publish_sources: vec!["camera".into(), "screen_share".into()],
+            ..TokenPolicy::default()
+        };
+        let who = || Participant { room: "r".into(), identity: "u".into(), ..Participant::default() };
+        let moderator = policy.token(who(), true);
+        assert!(moderator.room_admin && !moderator.room_create);
+        assert_eq!(moderator.participant.attributes[attributes::ROLE], attributes::MODERATOR_ROLE);
+        assert_eq!(moderator.publish_sources, ["camera", "screen_share"]);
+        let demoted = policy.token(moderator.participant, false);
+        assert!(!demoted.room_admin && !demoted.participant.attributes.contains_key(attributes::ROLE));
+        assert_eq!(demoted.publish_sources, ["camera"]);
+        policy.room_creation = RoomCreation::Moderators;
+        assert!(policy.token(who(), true).grants().room_create);
+        assert!(!policy.token(who(), false).grants().room_create);
+        let env = crate::settings::EnvSettings::from_pairs([("ROOM_CREATION", "everyone")]);
+        assert!(TokenPolicy::from_env(&env).unwrap_err().to_string().contains("ROOM_CREATION"));
     }
 
     #[test]

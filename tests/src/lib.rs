@@ -417,6 +417,11 @@ pub fn expected_status(event_file: &str) -> u16 {
         "guest-lobby-wait.json" | "room-lobby-decide.json" => 404,
         "room-lobby-list.json" => 200,
         "room-lobby-preflight.json" | "room-lobby-decide-preflight.json" => 204,
+        "room-end.json" => 204,
+        "room-participant-mute.json" | "room-me-hand.json" => 200,
+        // A fresh container: nobody was removed.
+        "room-removal-lift.json" => 404,
+        "room-end-preflight.json" | "room-participant-preflight.json" | "room-removal-preflight.json" => 204,
         other => panic!("events/{other} has no expected status in tests/src/lib.rs: add one"),
     }
 }
@@ -579,18 +584,16 @@ pub fn is_authorized_event(path: &Path) -> bool {
 }
 
 /// Whether a sample event is for a deployment with authentication on (`AuthMode=jwt`): it
-/// went through the authorizer, or it is a room-link or waiting-room route (both need it).
+/// went through the authorizer, or it is a room-link route or the room controls' (all need
+/// it).
 pub fn is_signed_in_deployment_event(path: &Path) -> bool {
-    use livekit_lambda_shared::routes::{
-        self, GUEST_LOBBY, GUEST_LOBBY_REQUEST, GUEST_TOKEN, ROOM_LINK, ROOM_LINKS, ROOM_LOBBY, ROOM_LOBBY_REQUEST,
-    };
+    use livekit_lambda_shared::routes::{self, Function, GUEST_TOKEN, ROOM_LINK, ROOM_LINKS};
     let text = std::fs::read_to_string(path).unwrap_or_default();
     let raw_path = serde_json::from_str::<Value>(&text).map(|e| e["rawPath"].as_str().unwrap_or_default().to_string());
-    let links = raw_path.ok().and_then(|p| routes::find(&p).map(|m| m.route.path)).is_some_and(|route| {
-        [GUEST_TOKEN, ROOM_LINKS, ROOM_LINK, GUEST_LOBBY, GUEST_LOBBY_REQUEST, ROOM_LOBBY, ROOM_LOBBY_REQUEST]
-            .contains(&route)
+    let needs_auth = raw_path.ok().and_then(|p| routes::find(&p).map(|m| m.route)).is_some_and(|route| {
+        [GUEST_TOKEN, ROOM_LINKS, ROOM_LINK].contains(&route.path) || route.function == Function::RoomControls
     });
-    links || is_authorized_event(path)
+    needs_auth || is_authorized_event(path)
 }
 
 /// The token generator's authentication as the template sets it with `AuthMode=jwt` for

@@ -74,6 +74,10 @@ struct RoomState {
     participants: Vec<String>,
     /// The attributes a participant's token gave it (`auth.role`, …), by identity.
     attributes: HashMap<String, HashMap<String, String>>,
+    /// The tracks a participant publishes, by identity.
+    tracks: HashMap<String, Vec<proto::TrackInfo>>,
+    /// Display names, by identity (as UpdateParticipant sets them).
+    names: HashMap<String, String>,
 }
 
 #[derive(Default)]
@@ -139,7 +143,7 @@ impl TwirpTestServer {
                 sid,
                 metadata: String::new(),
                 participants: participants.iter().map(|p| p.to_string()).collect(),
-                attributes: HashMap::new(),
+                ..RoomState::default()
             },
         );
     }
@@ -157,6 +161,39 @@ impl TwirpTestServer {
             let attributes = attributes.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
             r.attributes.insert(identity.to_string(), attributes);
         }
+    }
+
+    /// Gives a participant of `room` published tracks: `(sid, audio?, source)` each.
+    pub async fn set_participant_tracks(
+        &self,
+        room: &str,
+        identity: &str,
+        tracks: &[(&str, bool, proto::TrackSource)],
+    ) {
+        if let Some(r) = self.state.lock().await.rooms.get_mut(room) {
+            let tracks = tracks
+                .iter()
+                .map(|(sid, audio, source)| proto::TrackInfo {
+                    sid: sid.to_string(),
+                    r#type: if *audio { proto::TrackType::Audio } else { proto::TrackType::Video } as i32,
+                    source: *source as i32,
+                    ..Default::default()
+                })
+                .collect();
+            r.tracks.insert(identity.to_string(), tracks);
+        }
+    }
+
+    /// A participant as LiveKit would report it now (None: not in the room).
+    pub async fn participant(&self, room: &str, identity: &str) -> Option<proto::ParticipantInfo> {
+        let state = self.state.lock().await;
+        let r = state.rooms.get(room)?;
+        r.participants.iter().any(|p| p == identity).then(|| participant_info(identity, r))
+    }
+
+    /// Whether the room exists (DeleteRoom removes it).
+    pub async fn has_room(&self, room: &str) -> bool {
+        self.state.lock().await.rooms.contains_key(room)
     }
 
     pub async fn room_metadata(&self, room: &str) -> Option<String> {
@@ -340,6 +377,8 @@ fn participant_info(identity: &str, room: &RoomState) -> proto::ParticipantInfo 
         identity: identity.to_string(),
         state: proto::participant_info::State::Active as i32,
         attributes: room.attributes.get(identity).cloned().unwrap_or_default(),
+        tracks: room.tracks.get(identity).cloned().unwrap_or_default(),
+        name: room.names.get(identity).cloned().unwrap_or_default(),
         ..Default::default()
     }
 }
@@ -429,6 +468,68 @@ fn dispatch(service: &str, method: &str, call: &Call<'_>, state: &mut ServerStat
                 return Err((request_json, TwirpError::not_found("participant not found")));
             };
             Ok((request_json, encode(json, &participant_info(&request.identity, room))))
+        }
+        ("RoomService", "RemoveParticipant") => {
+            let request = decoded!(proto::RoomParticipantIdentity);
+            let request_json = check!(request, call.require_room_admin(&request.room));
+            let Some(room) = state.rooms.get_mut(&request.room) else {
+                return Err((request_json, TwirpError::not_found("room not found")));
+            };
+            let Some(index) = room.participants.iter().position(|p| *p == request.identity) else {
+                return Err((request_json, TwirpError::not_found("participant not found")));
+            };
+            room.participants.remove(index);
+            Ok((request_json, encode(json, &proto::RemoveParticipantResponse {})))
+        }
+        ("RoomService", "MutePublishedTrack") => {
+            let request = decoded!(proto::MuteRoomTrackRequest);
+            let request_json = check!(request, call.require_room_admin(&request.room));
+            let track = state
+                .rooms
+                .get_mut(&request.room)
+                .filter(|r| r.participants.contains(&request.identity))
+                .and_then(|r| r.tracks.get_mut(&request.identity))
+                .and_then(|tracks| tracks.iter_mut().find(|t| t.sid == request.track_sid));
+            let Some(track) = track else {
+                return Err((request_json, TwirpError::not_found("track not found")));
+            };
+            track.muted = request.muted;
+            let response = proto::MuteRoomTrackResponse { track: Some(track.clone()) };
+            Ok((request_json, encode(json, &response)))
+        }
+        ("RoomService", "UpdateParticipant") => {
+            let request = decoded!(proto::UpdateParticipantRequest);
+            let request_json = check!(request, call.require_room_admin(&request.room));
+            let Some(room) = state.rooms.get_mut(&request.room).filter(|r| r.participants.contains(&request.identity))
+            else {
+                return Err((request_json, TwirpError::not_found("participant not found")));
+            };
+            // As LiveKit: only the attributes given change; an empty value deletes one.
+            let attributes = room.attributes.entry(request.identity.clone()).or_default();
+            for (key, value) in &request.attributes {
+                if value.is_empty() {
+                    attributes.remove(key);
+                } else {
+                    attributes.insert(key.clone(), value.clone());
+                }
+            }
+            if !request.name.is_empty() {
+                room.names.insert(request.identity.clone(), request.name.clone());
+            }
+            let info = participant_info(&request.identity, room);
+            Ok((request_json, encode(json, &info)))
+        }
+        ("RoomService", "DeleteRoom") => {
+            let request = decoded!(proto::DeleteRoomRequest);
+            // LiveKit's DeleteRoom needs roomCreate.
+            let request_json = check!(
+                request,
+                if call.claims.video.room_create { Ok(()) } else { Err(TwirpError::permission_denied()) }
+            );
+            if state.rooms.remove(&request.room).is_none() {
+                return Err((request_json, TwirpError::not_found("room not found")));
+            }
+            Ok((request_json, encode(json, &proto::DeleteRoomResponse {})))
         }
         ("SIP", "CreateSIPDispatchRule") => {
             let request = decoded!(proto::CreateSipDispatchRuleRequest);

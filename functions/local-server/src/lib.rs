@@ -53,23 +53,24 @@ impl LocalRoutes {
     pub async fn from_env(env: &EnvSettings) -> Result<Self, livekit_lambda_shared::Error> {
         livekit_lambda_shared::jwt::install();
         // As deployed: the token generator's own store reads what it signs with (never
-        // `api-keys`, which only verifies), the room controls' too (they sign an admitted
-        // guest's token), the two that verify share one; so an `api-keys` the verifiers
-        // refuse leaves `/token` working here as in Lambda.
+        // `api-keys`, which only verifies), the room controls' adds the room-link keys, the
+        // two other verifiers share one; so an `api-keys` the verifiers refuse leaves
+        // `/token` working here as in Lambda.
         let mut signing = CredentialStore::from_env(env, Runtime::Local).await?.signing_only();
         if TokenService::reads_room_link_keys(env) {
             signing = signing.with_room_link_keys();
         }
-        let mut controlling = CredentialStore::from_env(env, Runtime::Local).await?.signing_only();
+        let mut controlling = CredentialStore::from_env(env, Runtime::Local).await?;
         if RoomControlsService::reads_room_link_keys(env) {
             controlling = controlling.with_room_link_keys();
         }
         let credentials = Arc::new(CredentialStore::from_env(env, Runtime::Local).await?);
-        let token = TokenService::with_credentials(env, Arc::new(signing)).await?;
-        let authorizer = JwtAuthorizer::from_env(env, token.auth_settings())?.map(Arc::new);
         // One process is the whole fleet: one store, so what the webhook receiver records
-        // (a finished room) the room controls read, as they do through DynamoDB deployed.
+        // (a finished room) the room controls read, and what the room controls record (a
+        // removal, a role) the token generator honours, as through DynamoDB deployed.
         let store = state::from_env(env).await?;
+        let token = TokenService::with_credentials(env, Arc::new(signing)).await?.with_member_store(store.clone());
+        let authorizer = JwtAuthorizer::from_env(env, token.auth_settings())?.map(Arc::new);
         let webhook = WebhookService::with_store(WebhookSettings::from_env(env)?, credentials.clone(), store.clone());
         let subtitles = SubtitleService::with_store(SubtitleSettings::from_env(env)?, credentials, store.clone());
         let room_controls =

@@ -7,13 +7,14 @@ use std::sync::Arc;
 use lambda_http::http::{Method, Request, Response};
 use lambda_http::Body;
 use livekit_lambda_shared::credential_store::CredentialStore;
-use livekit_lambda_shared::routes::{self, Function, Matched};
+use livekit_lambda_shared::routes::{self, Function, Matched, Route};
 use livekit_lambda_shared::state::{self, MemoryStore, SharedStore};
 use livekit_lambda_shared::web::{CorsPolicy, ErrorResponse, RequestFacts};
 use livekit_lambda_shared::{pipeline, EnvSettings, Feature, Service};
 
 use crate::context::Context;
 use crate::lobby::{decide, knock, wait};
+use crate::moderation::{end, me, participant, removal};
 use crate::settings::RoomControlsSettings;
 
 /// Cheap to clone: one per process, shared by every request.
@@ -33,7 +34,19 @@ pub enum Handler {
     RoomLobby,
     /// `PUT /rooms/{room}/lobby/{request}`: a moderator admits or denies.
     Decide,
+    /// `DELETE /rooms/{room}`: a moderator ends the meeting.
+    EndMeeting,
+    /// `PATCH` (mute, role) / `DELETE` (remove) `/rooms/{room}/participants/{identity}`.
+    Participant,
+    /// `DELETE /rooms/{room}/removals/{identity}`: a moderator lifts a removal.
+    LiftRemoval,
+    /// `PATCH /rooms/{room}/me`: a participant's hand and name.
+    Me,
 }
+
+/// The routes of the waiting room; the others are the moderator controls'.
+const LOBBY_ROUTES: [&str; 4] =
+    [routes::GUEST_LOBBY, routes::GUEST_LOBBY_REQUEST, routes::ROOM_LOBBY, routes::ROOM_LOBBY_REQUEST];
 
 impl RoomControlsService {
     /// In-process state: one process is the whole fleet (tests, `make dev`).
@@ -58,8 +71,8 @@ impl RoomControlsService {
 
 impl Service for RoomControlsService {
     const FUNCTION: Function = Function::RoomControls;
-    // It signs an admitted guest's token and verifies room links, never a LiveKit token.
-    const VERIFIES_LIVEKIT_TOKENS: bool = false;
+    // It verifies participants' LiveKit tokens (`/rooms/{room}/me`), so it reads the keys
+    // that only verify during a rotation too.
     type Handler = Handler;
 
     fn handler(path: &str) -> Option<Handler> {
@@ -68,6 +81,10 @@ impl Service for RoomControlsService {
             routes::GUEST_LOBBY_REQUEST => Some(Handler::Wait),
             routes::ROOM_LOBBY => Some(Handler::RoomLobby),
             routes::ROOM_LOBBY_REQUEST => Some(Handler::Decide),
+            routes::ROOM => Some(Handler::EndMeeting),
+            routes::ROOM_PARTICIPANT => Some(Handler::Participant),
+            routes::ROOM_REMOVAL => Some(Handler::LiftRemoval),
+            routes::ROOM_ME => Some(Handler::Me),
             _ => None,
         }
     }
@@ -93,17 +110,36 @@ impl Service for RoomControlsService {
         &self.context.settings.cors
     }
 
-    /// Off (`LOBBY` unset or `off`): 404 everywhere.
+    /// Off (`LOBBY` and `MODERATION` unset or `off`): 404 everywhere.
     fn enabled(&self) -> bool {
-        self.context.settings.lobby.enabled
+        let settings = &self.context.settings;
+        settings.lobby.enabled || settings.moderation.enabled
+    }
+
+    /// Each feature's routes exist only while it is on.
+    fn serves(&self, route: &Route) -> bool {
+        let settings = &self.context.settings;
+        if LOBBY_ROUTES.contains(&route.path) {
+            settings.lobby.enabled
+        } else {
+            settings.moderation.enabled
+        }
     }
 
     fn features(&self) -> Vec<Feature> {
-        vec![Feature {
-            name: "waiting room (/guest/lobby, /rooms/{room}/lobby)",
-            on: self.enabled(),
-            switch: "LOBBY=on with AUTH_MODE=jwt (and ROOM_LINK_KEYS for guests with links)",
-        }]
+        let settings = &self.context.settings;
+        vec![
+            Feature {
+                name: "waiting room (/guest/lobby, /rooms/{room}/lobby)",
+                on: settings.lobby.enabled,
+                switch: "LOBBY=on with AUTH_MODE=jwt (and ROOM_LINK_KEYS for guests with links)",
+            },
+            Feature {
+                name: "moderator controls (/rooms/{room}, …/participants/{identity}, …/removals/{identity}, …/me)",
+                on: settings.moderation.enabled,
+                switch: "MODERATION=on with AUTH_MODE=jwt",
+            },
+        ]
     }
 
     async fn call(
@@ -122,6 +158,13 @@ impl Service for RoomControlsService {
             }
             Handler::RoomLobby => knock::user(context, &route, request, facts).await,
             Handler::Decide => decide::decide(context, &route, request, facts).await,
+            Handler::EndMeeting => end::end(context, &route, request, facts).await,
+            Handler::Participant if request.method() == Method::PATCH => {
+                participant::change(context, &route, request, facts).await
+            }
+            Handler::Participant => participant::remove(context, &route, request, facts).await,
+            Handler::LiftRemoval => removal::lift(context, &route, request, facts).await,
+            Handler::Me => me::update(context, &route, request, facts).await,
         }
     }
 }

@@ -11,6 +11,7 @@ use livekit_lambda_shared::web::CorsPolicy;
 use livekit_lambda_shared::{credentials, EnvSettings, Error};
 
 use crate::lobby::settings::LobbySettings;
+use crate::moderation::settings::ModerationSettings;
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct RoomControlsSettings {
@@ -20,13 +21,14 @@ pub struct RoomControlsSettings {
     /// What an admitted guest's token gets, as the token generator mints it.
     pub policy: TokenPolicy,
     pub lobby: LobbySettings,
+    pub moderation: ModerationSettings,
     pub cors: CorsPolicy,
     /// `MAX_NAME_CHARS`: room names and display names, the token generator's limit.
     pub names: NameLimit,
     /// `LIVEKIT_API_TIMEOUT_MS`
     pub api_timeout: Duration,
-    /// `CREDENTIALS_FORCED_REFRESH_SECONDS`: a link signed by a key this container does not
-    /// know yet re-reads SSM at most this often.
+    /// `CREDENTIALS_FORCED_REFRESH_SECONDS`: a link or a participant token signed by a key
+    /// this container does not know yet re-reads SSM at most this often.
     pub forced_refresh: Duration,
 }
 
@@ -36,6 +38,7 @@ impl Default for RoomControlsSettings {
             auth: AuthSettings::default(),
             policy: TokenPolicy::default(),
             lobby: LobbySettings::default(),
+            moderation: ModerationSettings::default(),
             cors: CorsPolicy::Closed,
             names: NameLimit::default(),
             api_timeout: Duration::from_secs(3),
@@ -49,6 +52,7 @@ impl RoomControlsSettings {
         let auth = AuthSettings::from_env(env)?;
         Ok(Self {
             lobby: LobbySettings::from_env(env, &auth)?,
+            moderation: ModerationSettings::from_env(env, &auth)?,
             policy: TokenPolicy::from_env(env)?,
             auth,
             cors: CorsPolicy::from_env(env)?,

@@ -18,6 +18,7 @@ pub mod mint;
 pub mod request;
 pub mod service;
 pub mod settings;
+pub mod standing;
 
 pub use error::TokenError;
 pub use livekit_lambda_shared::auth::{AuthSettings, Caller};

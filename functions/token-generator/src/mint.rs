@@ -8,8 +8,8 @@ use livekit_lambda_shared::auth::Caller;
 use livekit_lambda_shared::web::{body_within, token_reply, ErrorResponse, Form, RequestFacts};
 
 use crate::context::Context;
-use crate::grants;
 use crate::request::TokenRequest;
+use crate::{grants, standing};
 
 /// `GET` / `POST /token`.
 pub async fn issue(
@@ -37,6 +37,7 @@ pub async fn issue(
     facts.identity = Some(asked.participant.identity.clone());
     let token = grants::decide(&caller, asked, settings)?;
     facts.identity = Some(token.participant.identity.clone());
+    let token = standing::apply(context, token).await?;
     let credentials = context.credentials.current().await?;
     token_reply(&token, &credentials, form, caller.kind())
 }

@@ -36,14 +36,31 @@ pub enum Handler {
 
 impl TokenService {
     pub fn new(settings: TokenSettings, credentials: Arc<CredentialStore>) -> Self {
-        let context = Context { settings, credentials, link_store: None, forced_refresh: DEFAULT_FORCED_REFRESH };
+        let context = Context {
+            settings,
+            credentials,
+            link_store: None,
+            member_store: None,
+            forced_refresh: DEFAULT_FORCED_REFRESH,
+        };
         Self { context: Arc::new(context) }
     }
 
     /// With the fleet store that counts and revokes room links.
     pub fn with_link_store(self, store: SharedStore) -> Self {
-        let Context { settings, credentials, forced_refresh, .. } = Arc::unwrap_or_clone(self.context);
-        Self { context: Arc::new(Context { settings, credentials, link_store: Some(store), forced_refresh }) }
+        let mut context = Arc::unwrap_or_clone(self.context);
+        context.link_store = Some(store);
+        Self { context: Arc::new(context) }
+    }
+
+    /// With the fleet store where the room controls record moderators' decisions (with
+    /// `MODERATION=on`; the local server shares its one store).
+    pub fn with_member_store(self, store: SharedStore) -> Self {
+        let mut context = Arc::unwrap_or_clone(self.context);
+        if context.settings.moderation {
+            context.member_store = Some(store);
+        }
+        Self { context: Arc::new(context) }
     }
 
     /// Who may call (the local server's authorizer reads the same settings the function does).
@@ -93,10 +110,12 @@ impl Service for TokenService {
         credentials: Arc<CredentialStore>,
     ) -> Result<Self, livekit_lambda_shared::Error> {
         let settings = TokenSettings::from_env(env)?;
-        let link_store =
-            if settings.links.enabled && env.is_set("STATE_TABLE") { Some(state::from_env(env).await?) } else { None };
+        let uses_store = (settings.links.enabled || settings.moderation) && env.is_set("STATE_TABLE");
+        let store = if uses_store { Some(state::from_env(env).await?) } else { None };
+        let link_store = store.clone().filter(|_| settings.links.enabled);
+        let member_store = store.filter(|_| settings.moderation);
         let forced_refresh = forced_refresh_interval(env)?;
-        Ok(Self { context: Arc::new(Context { settings, credentials, link_store, forced_refresh }) })
+        Ok(Self { context: Arc::new(Context { settings, credentials, link_store, member_store, forced_refresh }) })
     }
 
     fn credentials(&self) -> &CredentialStore {
@@ -115,6 +134,11 @@ impl Service for TokenService {
                 name: "room links (/rooms/{room}/links, /guest/token)",
                 on: settings.links.enabled,
                 switch: "ROOM_LINKS=on with AUTH_MODE=jwt, ROOM_LINK_URL and ROOM_LINK_KEYS",
+            },
+            Feature {
+                name: "moderators' decisions honoured by /token (removals, roles)",
+                on: settings.moderation,
+                switch: "MODERATION=on with AUTH_MODE=jwt",
             },
             Feature {
                 name: "agent dispatch in tokens (room_config.agents)",

@@ -25,6 +25,10 @@ pub struct TokenSettings {
     pub auth: AuthSettings,
     /// Room links (`ROOM_LINK*`); off by default.
     pub links: LinkSettings,
+    /// `MODERATION` (`off` by default): the room controls' moderator controls are on, so
+    /// every token is checked against what the room's moderators decided (a removal, a
+    /// role; `shared::membership`). Needs `AUTH_MODE=jwt`.
+    pub moderation: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -54,6 +58,7 @@ impl Default for TokenSettings {
             limits: Limits { body_bytes: 16 * 1024, names: NameLimit(128), metadata_bytes: 4096, attributes: 32 },
             auth: AuthSettings::default(),
             links: LinkSettings::default(),
+            moderation: false,
         }
     }
 }
@@ -74,6 +79,7 @@ impl TokenSettings {
                 attributes: env.usize_in("MAX_ATTRIBUTES", defaults.limits.attributes, 0..=256)?,
             },
             links: LinkSettings::from_env(env, &auth)?,
+            moderation: livekit_lambda_shared::membership::switch(env, auth.enabled)?,
             auth,
         })
     }

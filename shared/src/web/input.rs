@@ -67,7 +67,7 @@ impl HttpError for InvalidName {
     fn code(&self) -> &'static str {
         match self.field {
             "room" | "room_name" => "invalid_room",
-            "participant" | "participant_identity" => "invalid_identity",
+            "participant" | "participant_identity" | "identity" => "invalid_identity",
             "participant_name" | "name" => "invalid_name",
             _ => "invalid_field",
         }

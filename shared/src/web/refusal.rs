@@ -190,6 +190,18 @@ impl HttpError for crate::state::StoreError {
     }
 }
 
+/// A member a room's moderators removed: no token for that room (the same answer at
+/// `/token`, `/guest/token` and the waiting room).
+#[cfg(feature = "state")]
+impl HttpError for crate::membership::Removed {
+    fn status(&self) -> StatusCode {
+        StatusCode::FORBIDDEN
+    }
+    fn code(&self) -> &'static str {
+        "removed_from_room"
+    }
+}
+
 /// A failed LiveKit API call: worth a retry (unreachable, timed out, a 5xx) is a 503 the
 /// caller may retry; refused is a 502. LiveKit's own words go to the log only.
 #[cfg(feature = "services")]

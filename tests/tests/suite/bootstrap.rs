@@ -115,8 +115,9 @@ async fn every_bootstrap_answers_its_sample_events_with_one_ssm_call() {
             // Room links on, as with RoomLinks=on: the sample link's key in SSM.
             auth_env.push(("ROOM_LINKS", "on".to_string()));
             auth_env.push(("ROOM_LINK_URL", "http://localhost:3000/join/{room}#{link}".to_string()));
-            // The waiting room on, as with Lobby=on.
+            // The waiting room and the moderator controls on, as with Lobby=on, Moderation=on.
             auth_env.push(("LOBBY", "on".to_string()));
+            auth_env.push(("MODERATION", "on".to_string()));
             let (kid, secret) = SAMPLE_ROOM_LINK_KEY;
             let keys = format!("{kid}: {secret}");
             moto.put(&format!("{prefix}/room-link-keys"), &keys, aws_sdk_ssm::types::ParameterType::SecureString).await;
@@ -305,11 +306,13 @@ async fn sampled_hostile_events_never_kill_or_panic_a_bootstrap() {
         ("LIVEKIT_API_TIMEOUT_MS", "200".to_string()),
         ("SUBTITLE_AGENT_NAME", "transcriber".to_string()),
     ];
-    // The room controls with the waiting room on (it needs authentication), so its routes
-    // are exercised; the others as they are by default.
+    // The room controls with the waiting room and the moderator controls on (they need
+    // authentication), so their routes are exercised; the others as they are by default.
+
     let lobby = [
         ("AUTH_MODE", "jwt".to_string()),
         ("LOBBY", "on".to_string()),
+        ("MODERATION", "on".to_string()),
         ("ROOM_LINK_KEYS", "k1: a-room-link-secret-of-32-characters!".to_string()),
     ];
     for binary in ["token-generator", "webhook-receiver", "subtitle-dispatcher", "room-controls"] {

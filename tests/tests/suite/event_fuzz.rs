@@ -54,6 +54,7 @@ static ROOM_CONTROLS: LazyLock<RoomControlsService> = LazyLock::new(|| {
         RoomControlsSettings { api_timeout: std::time::Duration::from_millis(200), ..RoomControlsSettings::default() };
     settings.auth.enabled = true;
     settings.lobby.enabled = true;
+    settings.moderation.enabled = true;
     let credentials = Credentials {
         api_url: "http://127.0.0.1:9".into(),
         room_link_keys: livekit_lambda_shared::KeySet::from_pairs([("k1", "a-room-link-secret-of-32-characters!")]),

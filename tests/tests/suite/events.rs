@@ -45,6 +45,7 @@ async fn every_sample_event_gets_its_documented_answer() {
     let token = TokenService::new(settings, Arc::new(CredentialStore::fixed(Credentials::development())));
     let livekit = TwirpTestServer::start("devkey", "secret").await;
     livekit.add_room("demo-room", &["jane-1"]).await;
+    livekit.add_room("standup", &[]).await;
     let credentials =
         Credentials::new("devkey", Secret::new("secret"), "ws://localhost:7880", Some(&livekit.url())).unwrap();
     let store = Arc::new(CredentialStore::fixed(credentials));
@@ -61,6 +62,7 @@ async fn every_sample_event_gets_its_documented_answer() {
         RoomControlsSettings { cors: CorsPolicy::Origins(vec!["http://localhost:3000".into()]), ..Default::default() };
     lobby_settings.auth = signed_in_settings();
     lobby_settings.lobby.enabled = true;
+    lobby_settings.moderation.enabled = true;
     let lobby_credentials =
         Credentials::new("devkey", Secret::new("secret"), "ws://localhost:7880", Some(&livekit.url())).unwrap();
     let room_controls = RoomControlsService::new(
@@ -196,6 +198,24 @@ async fn every_sample_event_gets_its_documented_answer() {
                 assert_eq!(body["room"], "demo-room");
                 let waiting = body["waiting"].as_array().expect("a list");
                 assert_eq!(waiting.iter().map(|w| w["name"].as_str()).collect::<Vec<_>>(), [Some("Client")], "{body}");
+            }
+            "room-end.json" => {
+                let deleted = livekit.calls_to("DeleteRoom").await;
+                assert_eq!(deleted.iter().map(|c| c.request["room"].clone()).collect::<Vec<_>>(), ["standup"]);
+            }
+            "room-participant-mute.json" => {
+                // jane-1 publishes nothing in the test server: nothing to mute, and that is no error.
+                assert_eq!(body, serde_json::json!({"room": "demo-room", "identity": "jane-1", "muted": []}), "{body}");
+            }
+            "room-removal-lift.json" => assert_eq!(body["error"]["code"], "not_removed"),
+            "room-me-hand.json" => {
+                let updates = livekit.calls_to("UpdateParticipant").await;
+                assert_eq!(updates.len(), 1, "{updates:?}");
+                assert_eq!(updates[0].request["attributes"]["auth.hand"], "raised");
+                assert_eq!(body["identity"], "jane-1");
+            }
+            "room-end-preflight.json" | "room-participant-preflight.json" | "room-removal-preflight.json" => {
+                assert_eq!(headers["access-control-allow-origin"], "http://localhost:3000");
             }
             "room-lobby-preflight.json" | "room-lobby-decide-preflight.json" => {
                 assert_eq!(headers["access-control-allow-origin"], "http://localhost:3000");

@@ -23,27 +23,27 @@ use wire_tests::{http, verify_with_node_sdk, MotoServer};
 
 use crate::auth::{deploy_with, gateway_event, user_claims, Deployment, KEY, SECRET};
 
-const LINK_KEYS: &str = "links-1: first-room-link-secret-of-32-chars!!!";
-const ROOM: &str = "consultation";
+pub(crate) const LINK_KEYS: &str = "links-1: first-room-link-secret-of-32-chars!!!";
+pub(crate) const ROOM: &str = "consultation";
 
 /// Which way a request reaches the function.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Path {
+pub(crate) enum Path {
     /// Over HTTP to the local server.
     Local,
     /// As the API Gateway event Lambda receives, into the function the route table names.
     Lambda,
 }
 
-const PATHS: [Path; 2] = [Path::Local, Path::Lambda];
+pub(crate) const PATHS: [Path; 2] = [Path::Local, Path::Lambda];
 
 /// A reply: status, error code, `Retry-After`, JSON body.
 #[derive(Clone, Debug)]
-struct Reply {
-    status: u16,
-    code: String,
-    retry_after: Option<String>,
-    body: Value,
+pub(crate) struct Reply {
+    pub status: u16,
+    pub code: String,
+    pub retry_after: Option<String>,
+    pub body: Value,
 }
 
 impl Reply {
@@ -53,7 +53,7 @@ impl Reply {
     }
 
     /// What both paths must agree on.
-    fn shape(&self) -> (u16, String) {
+    pub(crate) fn shape(&self) -> (u16, String) {
         (self.status, self.code.clone())
     }
 }
@@ -62,12 +62,12 @@ impl Reply {
 /// `consultation` holds two moderators (by the attribute our tokens give them) and one
 /// participant, and room policy by claim (`rooms`), so a signed-in user can be one the room
 /// keeps out.
-struct Lobby {
-    d: Deployment,
-    livekit: TwirpTestServer,
+pub(crate) struct Lobby {
+    pub d: Deployment,
+    pub livekit: TwirpTestServer,
 }
 
-async fn lobby_with(
+pub(crate) async fn lobby_with(
     extra: &[(&str, &str)],
     adapt: impl FnOnce(local_server::LocalRoutes) -> local_server::LocalRoutes,
 ) -> Lobby {
@@ -92,13 +92,13 @@ async fn lobby_with(
     Lobby { d: deploy_with(&pairs, adapt).await, livekit }
 }
 
-async fn lobby(extra: &[(&str, &str)]) -> Lobby {
+pub(crate) async fn lobby(extra: &[(&str, &str)]) -> Lobby {
     lobby_with(extra, |routes| routes).await
 }
 
 impl Lobby {
     /// A signed-in user's access token, allowed into `rooms`; a moderator with `moderator`.
-    fn user(&self, sub: &str, rooms: &[&str], moderator: bool) -> String {
+    pub(crate) fn user(&self, sub: &str, rooms: &[&str], moderator: bool) -> String {
         let mut claims = user_claims(sub, "openid livekit/join");
         claims["rooms"] = json!(rooms);
         if moderator {
@@ -107,7 +107,20 @@ impl Lobby {
         self.d.issuer.mint(claims, json!({}))
     }
 
-    async fn send(&self, path: Path, method: &str, uri: &str, body: Option<Value>, bearer: Option<&str>) -> Reply {
+    /// One request on `path`. Boxed: a test awaits dozens of these, and in a debug build
+    /// each inline future would take its own room on the test thread's stack.
+    pub(crate) fn send<'a>(
+        &'a self,
+        path: Path,
+        method: &'a str,
+        uri: &'a str,
+        body: Option<Value>,
+        bearer: Option<&'a str>,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Reply> + Send + 'a>> {
+        Box::pin(self.send_now(path, method, uri, body, bearer))
+    }
+
+    async fn send_now(&self, path: Path, method: &str, uri: &str, body: Option<Value>, bearer: Option<&str>) -> Reply {
         match path {
             Path::Local => {
                 let authorization = bearer.map(|token| format!("Bearer {token}"));
@@ -138,7 +151,7 @@ impl Lobby {
     }
 
     /// A knock link for `room`, created by a user allowed into it (on the local server).
-    async fn knock_link(&self, room: &str) -> (String, String) {
+    pub(crate) async fn knock_link(&self, room: &str) -> (String, String) {
         let editor = self.user("editor-1", &[room], false);
         let created = self
             .send(
@@ -153,31 +166,31 @@ impl Lobby {
         (created.body["link"].as_str().unwrap().to_string(), created.body["link_id"].as_str().unwrap().to_string())
     }
 
-    async fn knock(&self, path: Path, link: &str, name: &str) -> Reply {
+    pub(crate) async fn knock(&self, path: Path, link: &str, name: &str) -> Reply {
         self.send(path, "POST", "/guest/lobby", Some(json!({"link": link, "name": name})), None).await
     }
 
-    async fn poll(&self, path: Path, method: &str, id: &str) -> Reply {
+    pub(crate) async fn poll(&self, path: Path, method: &str, id: &str) -> Reply {
         let body = (method == "POST").then(|| json!({}));
         self.send(path, method, &format!("/guest/lobby/{id}"), body, None).await
     }
 
-    async fn decide(&self, path: Path, room: &str, id: &str, decision: &str, bearer: &str) -> Reply {
+    pub(crate) async fn decide(&self, path: Path, room: &str, id: &str, decision: &str, bearer: &str) -> Reply {
         let uri = format!("/rooms/{room}/lobby/{id}");
         self.send(path, "PUT", &uri, Some(json!({"decision": decision})), Some(bearer)).await
     }
 
-    async fn list(&self, path: Path, room: &str, bearer: &str) -> Reply {
+    pub(crate) async fn list(&self, path: Path, room: &str, bearer: &str) -> Reply {
         self.send(path, "GET", &format!("/rooms/{room}/lobby"), None, Some(bearer)).await
     }
 
     /// The data messages LiveKit was asked to send so far.
-    async fn notices(&self) -> Vec<Value> {
+    pub(crate) async fn notices(&self) -> Vec<Value> {
         self.livekit.calls_to("SendData").await.into_iter().map(|call| call.request).collect()
     }
 
     /// A room_finished delivery, signed as LiveKit signs it, to the webhook receiver.
-    async fn finish_room(&self, path: Path, room: &str) -> Reply {
+    pub(crate) async fn finish_room(&self, path: Path, room: &str) -> Reply {
         let event = proto::WebhookEvent {
             event: "room_finished".into(),
             id: format!("EV_finished_{room}_{path:?}"),
@@ -222,7 +235,7 @@ fn identities(notice: &Value) -> BTreeSet<String> {
 }
 
 /// The token in a 200/201 reply, verified by LiveKit's Node SDK.
-fn verified_token(reply: &Reply) -> Value {
+pub(crate) fn verified_token(reply: &Reply) -> Value {
     let jwt = reply.body["token"].as_str().or_else(|| reply.body["participant_token"].as_str()).expect("a token");
     verify_with_node_sdk(KEY, SECRET, &[jwt]).remove(0)
 }

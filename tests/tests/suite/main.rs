@@ -14,6 +14,7 @@ mod hardening;
 mod links;
 mod lobby;
 mod local_server;
+mod moderation;
 mod observability;
 mod official_sdk;
 mod properties;

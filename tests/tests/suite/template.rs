@@ -15,13 +15,13 @@ use wire_tests::{event_files, workspace_root};
 
 /// The SSM parameters each function may read, by binary name: the token generator only
 /// signs LiveKit tokens, and signs and reads room links with their own keys; the room
-/// controls sign an admitted guest's token and check a knocking guest's link; the two that
-/// verify LiveKit tokens also read the keys that only verify.
+/// controls sign an admitted guest's token, check a knocking guest's link and verify
+/// participants' tokens; the others that verify LiveKit tokens also read the keys that only
+/// verify.
 fn own_parameters(binary: &str) -> &'static [&'static str] {
     match binary {
-        "token-generator" | "room-controls" => {
-            &["current-key", "api-key", "api-secret", "url", "api-url", "room-link-keys"]
-        }
+        "token-generator" => &["current-key", "api-key", "api-secret", "url", "api-url", "room-link-keys"],
+        "room-controls" => &["current-key", "api-key", "api-secret", "url", "api-url", "api-keys", "room-link-keys"],
         "webhook-receiver" | "subtitle-dispatcher" => {
             &["current-key", "api-key", "api-secret", "url", "api-url", "api-keys"]
         }
@@ -46,13 +46,14 @@ struct StateAccess {
 
 fn own_state_access(binary: &str) -> Option<StateAccess> {
     match binary {
-        // Room links' records: created, used (counted), read and deleted (revoked).
+        // Room links' records: created, used (counted), read and deleted (revoked); and what
+        // moderators decided about a room's members, before each token.
         "token-generator" => Some(StateAccess {
             own: (
                 &["dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"],
                 livekit_lambda_shared::room_link::STORE_PREFIX,
             ),
-            reads: &[],
+            reads: &[livekit_lambda_shared::membership::MEMBER_PREFIX],
         }),
         // Event locks and outcomes, recording notices, dial-in rooms and PIN claims, and
         // that a room finished.

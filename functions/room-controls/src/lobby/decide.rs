@@ -11,11 +11,11 @@ use livekit_lambda_shared::telemetry::rfc3339;
 use livekit_lambda_shared::web::{json_response, ErrorResponse, RequestFacts};
 use serde::{Deserialize, Serialize};
 
-use super::input::json_body;
 use super::queue::{Queue, Step};
 use super::record::{self, Status};
 use super::refusal::LobbyRefusal;
 use crate::context::Context;
+use crate::input::required_json_body;
 use crate::moderator::moderator_of;
 
 /// Largest decision body (`{"decision":"admit"}`).
@@ -90,9 +90,8 @@ pub async fn decide(
     facts: &mut RequestFacts,
 ) -> Result<Response<Body>, ErrorResponse> {
     let (moderator, room) = moderator_of(context, route, request, facts)?;
-    let ask: DecisionRequest = json_body(request, MAX_DECISION_BODY_BYTES)?.ok_or_else(|| {
-        LobbyRefusal::InvalidBody("send {\"decision\": \"admit\"} or {\"decision\": \"deny\"}".into())
-    })?;
+    let ask: DecisionRequest =
+        required_json_body(request, MAX_DECISION_BODY_BYTES, r#"{"decision": "admit"} or {"decision": "deny"}"#)?;
     let queue = Queue::new(&context.store, &context.settings.lobby);
     let id = route.segments.get(1).copied().unwrap_or_default();
     // Another room's request is no request of this room: nothing is said about it.

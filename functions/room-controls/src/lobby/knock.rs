@@ -10,6 +10,7 @@ use lambda_http::http::header::{HeaderValue, RETRY_AFTER};
 use lambda_http::http::{Request, Response, StatusCode};
 use lambda_http::Body;
 use livekit_lambda_shared::auth::Caller;
+use livekit_lambda_shared::membership;
 use livekit_lambda_shared::random::random_id;
 use livekit_lambda_shared::room_link::{self, Admission, LinkClaims, LinkError};
 use livekit_lambda_shared::routes::Matched;
@@ -18,12 +19,12 @@ use livekit_lambda_shared::validate::{check_name, NameProblem};
 use livekit_lambda_shared::web::{json_response, ErrorResponse, InvalidName, RequestFacts};
 use serde::{Deserialize, Serialize};
 
-use super::input::json_body;
 use super::notice;
 use super::queue::Queue;
 use super::record::{self, Knocker, LobbyRequest, Status};
 use super::refusal::LobbyRefusal;
 use crate::context::Context;
+use crate::input::{json_body, required_json_body};
 use crate::moderator::room_of;
 
 /// Largest knock body (`{"link": "<a few hundred bytes>", "name": "…"}`).
@@ -87,8 +88,7 @@ pub async fn guest(
     request: &Request<Body>,
     facts: &mut RequestFacts,
 ) -> Result<Response<Body>, ErrorResponse> {
-    let knock: GuestKnock = json_body(request, MAX_KNOCK_BODY_BYTES)?
-        .ok_or_else(|| LobbyRefusal::InvalidBody("send {\"link\": …, \"name\": …}".into()))?;
+    let knock: GuestKnock = required_json_body(request, MAX_KNOCK_BODY_BYTES, r#"{"link": …, "name": …}"#)?;
     // A link signed by a key this container has not seen yet may come from a rotation.
     let (_, verified) = context
         .credentials
@@ -112,6 +112,9 @@ pub async fn guest(
     let mut attributes = HashMap::new();
     claims.attribute(&mut attributes);
     let identity = claims.guest_identity()?;
+    // A guest a moderator removed does not knock their way back in: their link's family is
+    // kept out, whatever identity this knock drew.
+    membership::admit(context.store.as_ref(), &claims.room, &identity).await??;
     let handle = format!("link:{}", claims.jti);
     enqueue(context, claims.room, name, identity, Knocker::Guest, handle, attributes, facts).await
 }
@@ -127,16 +130,15 @@ pub async fn user(
     let room = room_of(context, route, facts)?;
     let caller = Caller::of(request, auth)?;
     facts.caller = caller.log_name();
-    if !matches!(caller, Caller::User { .. }) {
+    let Some((identity, claimed_name)) = caller.own_participant(auth, context.settings.names)? else {
         return Err(LobbyRefusal::UsersOnly.into());
-    }
+    };
+    // A member a moderator removed does not knock their way back in.
+    membership::admit(context.store.as_ref(), &room, &identity).await??;
     if caller.check_room(&room, auth).is_ok() {
         return Err(LobbyRefusal::NotNeeded("you may enter this room: ask /token").into());
     }
     let knock: UserKnock = json_body(request, MAX_KNOCK_BODY_BYTES)?.unwrap_or_default();
-    let Some((identity, claimed_name)) = caller.own_participant(auth, context.settings.names)? else {
-        return Err(LobbyRefusal::UsersOnly.into());
-    };
     let name = display_name(&claimed_name, knock.name, context)?;
     let mut attributes = HashMap::new();
     caller.attribute(&mut attributes, auth);

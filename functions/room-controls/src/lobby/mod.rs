@@ -6,7 +6,6 @@
 //! `settings`.
 
 pub mod decide;
-pub mod input;
 pub mod knock;
 pub mod notice;
 pub mod queue;

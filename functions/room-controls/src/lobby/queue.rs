@@ -48,7 +48,7 @@ impl<'a> Queue<'a> {
         let key = record::request_key(&request.id);
         if let Claim::Taken(_) = self.store.claim(&key, &request.to_fields(), None, expires_at).await? {
             // 130 random bits never collide; if they did, this is not that request's knock.
-            return Err(LobbyRefusal::InvalidBody("request id collision; knock again".into()).into());
+            return Err(crate::input::InvalidBody("request id collision; knock again".into()).into());
         }
         let handle_key = record::handle_key(&request.room, &request.handle);
         if !self.add(&handle_key, &request.id, self.settings.max_per_guest, expires_at).await? {

@@ -175,6 +175,12 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_waiting_rooms_items_are_the_room_controls() {
+        assert!(LOBBY_PREFIX.starts_with(crate::STORE_PREFIX));
+        assert!(!LOBBY_PREFIX.starts_with(livekit_lambda_shared::membership::MEMBER_PREFIX));
+    }
+
+    #[test]
     fn a_request_survives_the_store_and_keys_never_meet() {
         let request = LobbyRequest {
             id: "a".repeat(REQUEST_ID_CHARS),

@@ -11,8 +11,6 @@ pub const FULL_RETRY_AFTER_SECS: u64 = 30;
 
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum LobbyRefusal {
-    #[error("the request body is not valid: {0}")]
-    InvalidBody(String),
     #[error("a display name is required (`name`)")]
     NameRequired,
     /// The link lets its guest straight in, or the user may enter the room.
@@ -42,7 +40,7 @@ pub enum LobbyRefusal {
 impl HttpError for LobbyRefusal {
     fn status(&self) -> StatusCode {
         match self {
-            LobbyRefusal::InvalidBody(_) | LobbyRefusal::NameRequired => StatusCode::BAD_REQUEST,
+            LobbyRefusal::NameRequired => StatusCode::BAD_REQUEST,
             LobbyRefusal::NotNeeded(_) | LobbyRefusal::Decided(_) => StatusCode::CONFLICT,
             LobbyRefusal::UsersOnly | LobbyRefusal::Denied => StatusCode::FORBIDDEN,
             LobbyRefusal::LinkRevoked | LobbyRefusal::Expired | LobbyRefusal::Collected => StatusCode::GONE,
@@ -53,7 +51,6 @@ impl HttpError for LobbyRefusal {
 
     fn code(&self) -> &'static str {
         match self {
-            LobbyRefusal::InvalidBody(_) => "invalid_body",
             LobbyRefusal::NameRequired => "name_required",
             LobbyRefusal::NotNeeded(_) => "lobby_not_needed",
             LobbyRefusal::UsersOnly => "knock_users_only",

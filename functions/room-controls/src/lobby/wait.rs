@@ -8,17 +8,18 @@
 use lambda_http::http::{Method, Request, Response};
 use lambda_http::Body;
 use livekit_lambda_shared::attributes;
+use livekit_lambda_shared::membership;
 use livekit_lambda_shared::routes::Matched;
 use livekit_lambda_shared::state::now_millis;
 use livekit_lambda_shared::token::Participant;
 use livekit_lambda_shared::web::{token_reply, ErrorResponse, Form, RequestFacts};
 
-use super::input::json_body;
 use super::knock::Waiting;
 use super::queue::{Queue, Step};
 use super::record::{self, LobbyRequest, Status};
 use super::refusal::LobbyRefusal;
 use crate::context::Context;
+use crate::input::json_body;
 
 /// Largest poll body: LiveKit's standard token request, whose fields are all fixed already.
 const MAX_POLL_BODY_BYTES: usize = 16 * 1024;
@@ -80,8 +81,10 @@ async fn collect(
     admitted: LobbyRequest,
     form: Form,
 ) -> Result<Response<Body>, ErrorResponse> {
-    // Credentials first: a token collected is never lost to SSM being slow.
+    // Credentials first: a token collected is never lost to SSM being slow. Removed since
+    // the knock: no token (a moderator's later removal wins over an earlier admission).
     let credentials = context.credentials.current().await?;
+    membership::admit(context.store.as_ref(), &admitted.room, &admitted.identity).await??;
     let collected = match queue
         .step(&admitted.id, Status::Admitted, record::change(record::STATUS, Status::Collected.as_str()))
         .await?

@@ -13,9 +13,9 @@ use livekit_lambda_shared::web::{token_reply, Form};
 
 use super::refusal::LinkRefusal;
 use crate::context::Context;
-use crate::grants;
 use crate::request::{participant_of, standard_body};
 use crate::settings::TokenSettings;
+use crate::{grants, standing};
 
 /// A guest's redemption of a room link: the link, and what a guest may choose (a display
 /// name when the link fixes none, metadata, attributes, agents).
@@ -110,6 +110,10 @@ pub async fn redeem(
     }
     let participant = guest.into_participant(&claims, &context.settings)?;
     facts.identity = Some(participant.identity.clone());
+    let token = grants::token(participant, claims.role == Role::Moderator, &context.settings);
+    // A guest a moderator removed is kept out by their link's family, whatever identity
+    // this redemption drew.
+    let token = standing::apply(context, token).await?;
     if claims.stored {
         // Counted last, so a request refused above uses nothing up.
         let store = context.link_store.as_ref().ok_or(LinkRefusal::NeedsStore("this link"))?;
@@ -119,6 +123,5 @@ pub async fn redeem(
             Use::Missing => return Err(LinkRefusal::Revoked.into()),
         }
     }
-    let token = grants::token(participant, claims.role == Role::Moderator, &context.settings);
     token_reply(&token, &credentials, form, "guest")
 }
